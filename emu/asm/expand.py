@@ -1,0 +1,130 @@
+"""Turn a parsed function into the statements Keystone will see.
+
+Adds the architecture's prologue and epilogue (via ``arch.expand``), rewrites
+FP references, substitutes zasm constants and symbol addresses, writes every
+number in hex (Keystone may read bare decimals as hex) and folds constant
+arithmetic so that the Capstone check compares like with like.
+"""
+from __future__ import annotations
+
+import re
+
+from ..arch.base import Arch, Expansion, FuncDecl
+from ..errors import AssemblyError
+from .source import Function, Statement, canonical
+
+_LABEL = re.compile(r"^([A-Za-z_.][\w.]*):$")
+_IDENT = re.compile(r"(?<![\w.$=·])([A-Za-z_][\w.·]*)(?![\w·])")
+_DEC = re.compile(r"(?<![\w.])(\d+)(?![\w.])")
+_NUM = r"(?:0x[0-9a-fA-F]+|\d+)"
+# A run of numbers joined by + - * (optionally signed), not touching a * or a name.
+_RUN = re.compile(rf"(?<![\w*])([-+]?\s*{_NUM}(?:\s*[-+*]\s*{_NUM})*)(?![\w*(])")
+_CALLS = {"amd64": ("call",), "arm": ("bl", "blx", "bllo", "bleq", "blne", "blhi", "blhs", "blls")}
+
+
+def is_leaf(fn: Function, arch: Arch) -> bool:
+    calls = _CALLS[arch.name]
+    for st in fn.body:
+        mnem = st.text.split(None, 1)[0].lower()
+        if mnem in calls or (arch.name == "arm" and mnem.startswith("bl") and mnem != "blx"
+                             and not mnem.startswith("bls") and mnem[:3] != "ble"):
+            return False
+    return True
+
+
+def decl_of(fn: Function, arch: Arch) -> FuncDecl:
+    return FuncDecl(fn.name, fn.frame, fn.args, fn.nosplit, is_leaf(fn, arch))
+
+
+def _fold(text: str) -> str:
+    """Evaluate runs of constant arithmetic: ``rbx + 0x20 + 0x8`` -> ``rbx + 0x28``."""
+    def repl(m: re.Match) -> str:
+        run = m.group(1)
+        if not re.search(r"[-+*]", run.strip()[1:]) and not run.strip().startswith(("+", "-")):
+            return run
+        value = eval(run, {"__builtins__": {}}, {})  # digits and + - * only (matched above)
+        lead = run.strip()[0]
+        before = text[:m.start()].rstrip()
+        binary = lead in "+-" and before and (before[-1].isalnum() or before[-1] in "])")
+        if binary:
+            return (" + " if value >= 0 else " - ") + hex(abs(value))
+        return hex(value) if value >= 0 else "-" + hex(-value)
+    return _RUN.sub(repl, text)
+
+
+def _rewrite_fp(text: str, exp: Expansion, arch: Arch, where: Statement) -> str:
+    if "FP" not in text:
+        return text
+    if arch.name == "amd64":
+        pat = re.compile(r"\[\s*FP\s*(?:([-+])\s*([^\]]+))?\]")
+        def sub(m: re.Match) -> str:
+            off = f" {m.group(1)} {m.group(2)}" if m.group(1) else ""
+            return f"[{exp.fp_register} + {exp.fp_offset:#x}{off}]"
+    else:
+        pat = re.compile(r"\[\s*FP\s*(?:,\s*#?\s*([^\]]+))?\]")
+        def sub(m: re.Match) -> str:
+            off = f" + {m.group(1)}" if m.group(1) else ""
+            return f"[{exp.fp_register}, #{exp.fp_offset:#x}{off}]"
+    out = pat.sub(sub, text)
+    if re.search(r"\bFP\b", out):
+        raise AssemblyError("FP may only be used as a memory operand: [FP+off] (amd64) or [FP, #off] (arm)",
+                            where.file, where.line, where.text)
+    return out
+
+
+def substitute(text: str, consts: dict[str, int], symbols: dict[str, int], labels: set[str],
+               st: Statement) -> str:
+    """Replace constants and symbols by numbers; leave the mnemonic and labels alone."""
+    head, _, rest = text.partition(" ")
+    if not rest:
+        return text
+
+    def imm(m: re.Match) -> str:
+        name = canonical(m.group(1))
+        if name in symbols:
+            return hex(symbols[name])
+        raise AssemblyError(f"unknown symbol {name!r} in ${name}", st.file, st.line, st.text)
+
+    rest = re.sub(r"\$([A-Za-z_][\w.·]*)", imm, rest)
+    rest = re.sub(r"=([A-Za-z_][\w.·]*)", lambda m: "=" + imm(m), rest)
+
+    def ident(m: re.Match) -> str:
+        name = canonical(m.group(1))
+        if name in labels:
+            return m.group(1)
+        if name in consts:
+            return hex(consts[name])
+        if name in symbols:
+            return hex(symbols[name])
+        return m.group(1)
+
+    rest = _IDENT.sub(ident, rest)
+    rest = _DEC.sub(lambda m: hex(int(m.group(1))), rest)
+    return f"{head} {_fold(rest)}"
+
+
+def expand_function(fn: Function, arch: Arch, consts: dict[str, int],
+                    symbols: dict[str, int]) -> tuple[list[Statement], Expansion, set[str]]:
+    """The statements of one function, ready for Keystone, and its frame facts."""
+    exp = arch.expand(decl_of(fn, arch), consts)
+    labels = {m.group(1) for st in fn.body if (m := _LABEL.match(st.text))}
+    labels |= {m.group(1) for t in exp.prologue if (m := _LABEL.match(t))}
+    out: list[Statement] = []
+
+    def emit(text: str, st: Statement, origin: str) -> None:
+        if _LABEL.match(text):
+            out.append(Statement(text, st.file, st.line, origin))
+            return
+        text = _rewrite_fp(text, exp, arch, st)
+        out.append(Statement(substitute(text, consts, symbols, labels, st), st.file, st.line, origin))
+
+    head = Statement("", fn.file, fn.line, "prologue")
+    for t in exp.prologue:
+        emit(t, head, "prologue")
+    for st in fn.body:
+        if st.text in ("RET",) or (arch.name == "amd64" and st.text == "ret"):
+            for t in exp.epilogue:
+                emit(t, st, "epilogue")
+        else:
+            emit(st.text, st, "source")
+    return out, exp, labels

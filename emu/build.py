@@ -1,0 +1,89 @@
+"""Compile runtime_c per architecture and variant, cached by content hash.
+
+The cross compiler is zig's clang, installed from PyPI (package ``ziglang``),
+so nothing outside pip is needed.  The cache key covers the compiler version,
+the flags, the variant and every source and header, so a second run with the
+same inputs compiles nothing; any edit recompiles.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import BuildError
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_C = ROOT / "runtime_c"
+ASM_DIR = ROOT / "asm"
+VARIANTS = ("buggy", "fixed")
+
+COMMON_FLAGS = [
+    "-ffreestanding", "-fno-builtin", "-fno-pic", "-fno-stack-protector", "-O2",
+    "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-addrsig",
+    "-fomit-frame-pointer", "-fno-jump-tables", "-g", "-Wall", "-Werror",
+]
+TARGET_FLAGS = {
+    # SSE off: the goroutine stacks are only 8-byte aligned, as in Go 1.0.
+    "amd64": ["-target", "x86_64-freestanding-none", "-mcpu=x86_64-sse-sse2", "-mno-red-zone"],
+    # R9 holds m, as in Go 1.0's 5c; clang cannot reserve R10 (g): see arch.h.
+    "arm": ["-target", "arm-freestanding-eabi", "-mcpu=cortex_a15+reserve_r9"],
+}
+VARIANT_FLAGS = {"buggy": [], "fixed": ["-DGOEMU_FIXED=1"]}
+
+
+def cache_dir() -> Path:
+    """``$GOEMU_CACHE`` or ``.cache/goemu`` in the checkout."""
+    return Path(os.environ.get("GOEMU_CACHE") or ROOT / ".cache" / "goemu")
+
+
+def sources() -> list[Path]:
+    return sorted(RUNTIME_C.glob("*.c"))
+
+
+@lru_cache(maxsize=1)
+def compiler_version() -> str:
+    try:
+        out = subprocess.run([sys.executable, "-m", "ziglang", "version"], capture_output=True,
+                             text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:  # pragma: no cover - environment
+        raise BuildError(f"cannot run the cross compiler (python -m ziglang): {e}") from e
+    if out.returncode != 0:
+        raise BuildError("cannot run the cross compiler (python -m ziglang): " + out.stderr.strip())
+    return out.stdout.strip()
+
+
+def cache_key(arch: str, variant: str) -> str:
+    h = hashlib.sha256()
+    h.update(compiler_version().encode())
+    h.update(repr((COMMON_FLAGS, TARGET_FLAGS[arch], VARIANT_FLAGS[variant])).encode())
+    for p in sorted(RUNTIME_C.glob("*.[ch]")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:20]
+
+
+def compile_runtime(arch: str, variant: str) -> list[Path]:
+    """Return the runtime_c objects for ``arch``/``variant``, compiling only on
+    a cache miss.  Raises BuildError with the compiler's message on failure."""
+    if arch not in TARGET_FLAGS:
+        raise BuildError(f"unknown architecture {arch!r} (amd64 or arm)")
+    if variant not in VARIANT_FLAGS:
+        raise BuildError(f"unknown variant {variant!r} (buggy or fixed)")
+    out_dir = cache_dir() / f"{arch}-{variant}-{cache_key(arch, variant)}"
+    objs = [out_dir / (src.stem + ".o") for src in sources()]
+    if all(o.exists() for o in objs):
+        return objs
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for src, obj in zip(sources(), objs):
+        tmp = obj.with_suffix(f".{os.getpid()}.tmp")
+        cmd = [sys.executable, "-m", "ziglang", "cc", *COMMON_FLAGS, *TARGET_FLAGS[arch],
+               *VARIANT_FLAGS[variant], "-c", str(src), "-o", str(tmp)]
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=RUNTIME_C)
+        if res.returncode != 0:
+            raise BuildError(f"{src.relative_to(ROOT)}: compile failed for {arch}/{variant}:\n"
+                             + res.stderr.strip())
+        os.replace(tmp, obj)   # atomic: parallel test workers may race here
+    return objs

@@ -1,0 +1,366 @@
+"""A machine: one architecture's CPU, memory map, runtime and program.
+
+``Machine`` owns the Unicorn instance and exposes what the tools above it
+need as plain data: registers, memory, the current g and m, struct fields by
+name, a backtrace across stack segments, runtime events (split, unsplit,
+GC), and running under an instruction budget.  It never prints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import unicorn
+from unicorn import Uc, UcError
+from unicorn import x86_const
+
+from .arch.base import Arch
+from .asm.verify import disassembler
+from .errors import (BudgetExhausted, EmulationError, Frame, InvalidInstruction, MemoryFault,
+                     RuntimeThrow)
+from .hooks import HookRegistry
+from .image import Image
+
+PAGE = 0x1000
+DEFAULT_BUDGET = 50_000_000
+
+
+@dataclass
+class Event:
+    """A runtime event: ``split`` (newstack entered), ``unsplit`` (oldstack
+    entered), ``lessstack`` (with the value it saves), ``gc``, ``exit``."""
+    kind: str
+    icount: int
+    pc: int
+    detail: dict = field(default_factory=dict)
+
+
+def _page_up(n: int) -> int:
+    return (n + PAGE - 1) & ~(PAGE - 1)
+
+
+class Machine:
+    def __init__(self, image: Image, budget: int = DEFAULT_BUDGET):
+        self.image = image
+        self.arch: Arch = image.arch
+        self.layouts = image.layouts
+        self.budget = budget
+        self.uc = Uc(self.arch.uc_arch, self.arch.uc_mode)
+        self.hooks = HookRegistry(self.uc)
+        self.icount = 0
+        self.exited = False
+        self.exit_status: int | None = None
+        self.output: list[str] = []
+        self.events: list[Event] = []
+        self.listeners: dict[str, list[Callable[[Event], None]]] = {}
+        self.gc_handler: Callable[["Machine", int], object] | None = None
+        self.main_g: int | None = None
+        self._last_invalid: tuple[int, int, int] | None = None
+        self._ninsns: dict[tuple[int, int], int] = {}
+        self._map_memory()
+        self._install_hooks()
+        self._boot()
+
+    # -- set-up -------------------------------------------------------------------
+    def _map_memory(self) -> None:
+        perms = {"r": unicorn.UC_PROT_READ, "w": unicorn.UC_PROT_WRITE, "x": unicorn.UC_PROT_EXEC}
+        def prot(p: str) -> int:
+            return sum(perms[c] for c in p if c in perms)
+        for name, region in self.arch.regions.items():
+            if name == "runtime":
+                continue   # mapped per segment below, with each segment's permissions
+            self.uc.mem_map(region.base, region.size, prot(region.perms))
+        for name, addr, data, p in self.image.chunks:
+            if name.startswith("runtime."):
+                self.uc.mem_map(addr, _page_up(max(len(data), 1)), prot(p))
+            if data:
+                self.uc.mem_write(addr, data)
+
+    def _install_hooks(self) -> None:
+        self.hooks.block(self._count_block)
+        self.hooks.invalid_mem(self._on_invalid)
+        if self.arch.name == "amd64":
+            self.hooks.instruction(x86_const.UC_X86_INS_SYSCALL, self._on_hypercall)
+            self.hooks.interrupt(self._on_x86_interrupt)
+        else:
+            self.hooks.interrupt(self._on_arm_interrupt)
+        sym = self.image.symbols
+        self.hooks.at(sym["newstack"], self._on_newstack, "split")
+        self.hooks.at(sym["oldstack"], self._on_oldstack, "unsplit")
+        self.hooks.at(sym["lessstack"], self._on_lessstack, "lessstack")
+
+    def _boot(self) -> None:
+        a, L = self.arch, self.layouts
+        boot = self.image.symbols["bootargs"]
+        ba = L["BootArgs"]
+        g0lo, g0hi = a.regions["g0stack"].base, a.regions["g0stack"].end
+        values = {"arena": a.regions["arena"].base, "arena_size": a.regions["arena"].size,
+                  "stacks": a.regions["stacks"].base, "stacks_size": a.regions["stacks"].size,
+                  "g0stack_lo": g0lo, "g0stack_hi": g0hi,
+                  "mainfn": self.image.symbols.get("main", 0)}
+        for k, v in values.items():
+            self.write_ptr(boot + ba.offset(k), v)
+        m0, g0 = self.image.symbols["m0"], self.image.symbols["g0"]
+        sp = g0hi - 0x100
+        if a.name == "amd64":
+            sp -= 8                       # as if called: rsp+8 is 16-byte aligned at entry
+            self.write_ptr(sp, 0)         # rt0 never returns; a return would fault at 0
+            self.reg_write("fs_base", a.fs_base)
+            self.write_ptr(a.fs_base - 8, m0)
+            self.write_ptr(a.fs_base - 16, g0)
+        else:
+            self.reg_write("lr", 0)
+            self.reg_write("r9", m0)
+            self.reg_write("r10", g0)
+        self.reg_write(a.sp, sp)
+        self.reg_write(a.pc, self.image.symbols["rt0"])
+
+    # -- registers and memory ------------------------------------------------------
+    def reg(self, name: str) -> int:
+        return self.uc.reg_read(self.arch.regs[name])
+
+    def reg_write(self, name: str, value: int) -> None:
+        self.uc.reg_write(self.arch.regs[name], value)
+
+    def regs(self) -> dict[str, int]:
+        return {n: self.uc.reg_read(r) for n, r in self.arch.regs.items()}
+
+    @property
+    def pc(self) -> int:
+        return self.reg(self.arch.pc)
+
+    @property
+    def sp(self) -> int:
+        return self.reg(self.arch.sp)
+
+    def read(self, addr: int, size: int) -> bytes:
+        return bytes(self.uc.mem_read(addr, size))
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.uc.mem_write(addr, data)
+
+    def read_ptr(self, addr: int) -> int:
+        return int.from_bytes(self.uc.mem_read(addr, self.arch.ptrsize), "little")
+
+    def write_ptr(self, addr: int, value: int) -> None:
+        self.uc.mem_write(addr, (value & ((1 << 8 * self.arch.ptrsize) - 1)).to_bytes(self.arch.ptrsize, "little"))
+
+    def read_uint(self, addr: int, size: int) -> int:
+        return int.from_bytes(self.uc.mem_read(addr, size), "little")
+
+    def read_cstring(self, addr: int, limit: int = 4096) -> str:
+        out = bytearray()
+        while len(out) < limit:
+            try:
+                chunk = self.read(addr + len(out), 64)
+            except UcError:
+                break
+            i = chunk.find(b"\0")
+            if i >= 0:
+                out += chunk[:i]
+                break
+            out += chunk
+        return out.decode("utf-8", "replace")
+
+    def field(self, struct: str, base: int, path: str) -> int:
+        """Read one field of a runtime struct at ``base`` by name (``morebuf.pc``)."""
+        L = self.layouts[struct]
+        off = L.offset(path)
+        f = next((x for x in L.leaves if x.path == path), None)
+        size = f.size if f else self.arch.ptrsize
+        return self.read_uint(base + off, size)
+
+    def struct(self, struct: str, base: int) -> dict[str, int]:
+        """Every leaf field of a struct at ``base``, read in one go."""
+        L = self.layouts[struct]
+        raw = self.read(base, L.size)
+        return {f.path: int.from_bytes(raw[f.offset:f.offset + f.size], "little") for f in L.leaves}
+
+    def _loc(self, loc: tuple[str, object]) -> int:
+        kind, where = loc
+        return self.read_ptr(int(where)) if kind == "mem" else self.reg(str(where))
+
+    @property
+    def g(self) -> int:
+        return self._loc(self.arch.g_loc)
+
+    @property
+    def m(self) -> int:
+        return self._loc(self.arch.m_loc)
+
+    @property
+    def g0(self) -> int:
+        return self.image.symbols["g0"]
+
+    @property
+    def m0(self) -> int:
+        return self.image.symbols["m0"]
+
+    def symbolize(self, addr: int) -> str:
+        return self.image.symbolize(addr) or f"{addr:#x}"
+
+    def disasm(self, addr: int, count: int = 1) -> list[tuple[int, str, bytes]]:
+        cs = disassembler(self.arch)
+        try:
+            code = self.read(addr, 16 * count)
+        except UcError:
+            return []
+        return [(i.address, f"{i.mnemonic} {i.op_str}".strip(), bytes(i.bytes))
+                for i in cs.disasm(code, addr, count)]
+
+    # -- hooks' bodies -------------------------------------------------------------
+    def _count_block(self, addr: int, size: int) -> None:
+        key = (addr, size)
+        n = self._ninsns.get(key)
+        if n is None:
+            n = len(self.disasm_block(addr, size))
+            self._ninsns[key] = n
+        self.icount += n
+
+    def disasm_block(self, addr: int, size: int) -> list:
+        cs = disassembler(self.arch)
+        return list(cs.disasm(self.read(addr, size), addr))
+
+    def _on_invalid(self, access: int, addr: int, size: int, value: int) -> bool:
+        self._last_invalid = (access, addr, size)
+        return False
+
+    def emit(self, kind: str, **detail) -> Event:
+        ev = Event(kind, self.icount, self.pc, detail)
+        self.events.append(ev)
+        for fn in self.listeners.get(kind, []) + self.listeners.get("*", []):
+            fn(ev)
+        return ev
+
+    def on(self, kind: str, fn: Callable[[Event], None]) -> None:
+        self.listeners.setdefault(kind, []).append(fn)
+
+    def _on_newstack(self, _addr: int) -> None:
+        m = self.m
+        self.emit("split", framesize=self.field("M", m, "moreframesize"),
+                  argsize=self.field("M", m, "moreargsize"), morepc=self.field("M", m, "morepc"),
+                  caller_pc=self.field("M", m, "morebuf.pc"), caller_sp=self.field("M", m, "morebuf.sp"))
+
+    def _on_oldstack(self, _addr: int) -> None:
+        self.emit("unsplit", cret=self.field("M", self.m, "cret"))
+
+    def _on_lessstack(self, _addr: int) -> None:
+        self.emit("lessstack", ret=self.reg(self.arch.ret))
+
+    def _hypercall(self, nr: int, a0: int, a1: int) -> int:
+        L = self.layouts.constants
+        signed = a0 - (1 << 8 * self.arch.ptrsize) if a0 >> (8 * self.arch.ptrsize - 1) else a0
+        if nr == L["HcExit"]:
+            self.exited = True
+            self.exit_status = signed
+            self.emit("exit", status=signed)
+            self.uc.emu_stop()
+        elif nr == L["HcThrow"]:
+            msg = self.read_cstring(a0)
+            raise self.error(RuntimeThrow, f"runtime throw: {msg}")
+        elif nr == L["HcPrintInt"]:
+            self.output.append(str(signed))
+        elif nr == L["HcPrintHex"]:
+            self.output.append(f"{a0:#x}")
+        elif nr == L["HcPrintStr"]:
+            self.output.append(self.read_cstring(a0))
+        elif nr == L["HcGC"]:
+            if self.gc_handler is None:
+                raise self.error(EmulationError, "runtime.gc called but no collector is attached")
+            report = self.gc_handler(self, a0)
+            self.emit("gc", report=report)
+        elif nr == L["HcBoot"]:
+            self.main_g = a0
+            self.emit("boot", g=a0)
+        else:
+            raise self.error(InvalidInstruction, f"unknown hypercall {nr}")
+        return 0
+
+    def _on_hypercall(self) -> None:
+        a = self.arch
+        self._hypercall(self.reg(a.hypercall_nr), self.reg(a.hypercall_args[0]), self.reg(a.hypercall_args[1]))
+
+    def _on_x86_interrupt(self, intno: int) -> None:
+        if intno == 3:
+            # The trap leaves rip past the int3; report the int3 itself.
+            self.reg_write("rip", self.pc - 1)
+            why = "morestack on g0 (INT $3)" if self.image.func_at(self.pc) and \
+                self.image.func_at(self.pc).name == "morestack" else "breakpoint trap (INT $3)"
+            raise self.error(InvalidInstruction, why)
+        raise self.error(InvalidInstruction, f"CPU exception {intno}")
+
+    def _on_arm_interrupt(self, intno: int) -> None:
+        if intno == 2:      # svc: our hypercall
+            a = self.arch
+            self._hypercall(self.reg(a.hypercall_nr), self.reg("r0"), self.reg("r1"))
+            return
+        pc = self.pc
+        if intno == 1:
+            raise self.error(InvalidInstruction, "undefined instruction", pc=pc)
+        raise self.error(InvalidInstruction, f"CPU exception {intno}", pc=pc)
+
+    # -- errors and backtraces -----------------------------------------------------------
+    def error(self, cls: type[EmulationError], message: str, pc: int | None = None, **kw) -> EmulationError:
+        pc = self.pc if pc is None else pc
+        insn = self.disasm(pc, 1)
+        try:
+            bt = self.backtrace()
+        except Exception:  # noqa: BLE001 - a broken stack must not hide the original error
+            bt = []
+        return cls(message, pc=pc, symbol=self.symbolize(pc), insn=insn[0][1] if insn else None,
+                   registers=self.regs(), backtrace=bt, **kw)
+
+    def backtrace(self, limit: int = 64) -> list[Frame]:
+        from .unwind import backtrace
+        return backtrace(self, limit)
+
+    # -- running ---------------------------------------------------------------------
+    def run(self, max_insns: int | None = None, until: int = 0) -> None:
+        """Run until the program exits, an error, or the budget is spent."""
+        budget = self.budget if max_insns is None else max_insns
+        start_count = self.icount
+        while not self.exited:
+            remaining = budget - (self.icount - start_count)
+            if remaining <= 0:
+                raise self.error(BudgetExhausted,
+                                 f"instruction budget of {budget} exhausted (raise it with --max-insns)")
+            before = self.icount
+            self._start(self.pc, until, remaining)
+            if until and self.pc == until:
+                return
+            if self.icount == before and not self.exited:
+                raise self.error(EmulationError, "emulation made no progress")
+
+    def _start(self, begin: int, until: int, count: int) -> None:
+        if self.arch.name == "arm":
+            begin |= 0  # ARM mode (no Thumb bit)
+        try:
+            self.uc.emu_start(begin, until, 0, count)
+        except UcError as e:
+            self.hooks.raise_pending()
+            raise self._translate(e) from None
+        self.hooks.raise_pending()
+
+    def _translate(self, e: UcError) -> EmulationError:
+        errno = e.errno
+        mem_errors = {
+            unicorn.UC_ERR_READ_UNMAPPED: "read from unmapped memory",
+            unicorn.UC_ERR_WRITE_UNMAPPED: "write to unmapped memory",
+            unicorn.UC_ERR_FETCH_UNMAPPED: "jump to unmapped memory",
+            unicorn.UC_ERR_READ_PROT: "read from protected memory",
+            unicorn.UC_ERR_WRITE_PROT: "write to read-only memory",
+            unicorn.UC_ERR_FETCH_PROT: "jump to non-executable memory",
+        }
+        if errno in mem_errors:
+            addr = self._last_invalid[1] if self._last_invalid else None
+            msg = mem_errors[errno] + (f" at {addr:#x}" if addr is not None else "")
+            if addr is not None:
+                crash = self.arch.crash_addresses.get(addr & ~0x7) or self.arch.crash_addresses.get(addr)
+                if crash:
+                    msg += f" ({crash})"
+                elif addr < PAGE:
+                    msg += " (nil dereference)"
+            return self.error(MemoryFault, msg, address=addr)
+        if errno in (unicorn.UC_ERR_INSN_INVALID, unicorn.UC_ERR_EXCEPTION):
+            return self.error(InvalidInstruction, "invalid instruction")
+        return self.error(EmulationError, f"emulation failed: {e}")

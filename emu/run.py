@@ -1,0 +1,72 @@
+"""Running a program end to end, returning data (the CLI presents it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .asm.source import Unit, parse_file, parse_text
+from .image import build_image
+from .machine import DEFAULT_BUDGET, Event, Machine
+
+
+@dataclass
+class RunResult:
+    arch: str
+    variant: str
+    program: str
+    instructions: int
+    splits: int
+    unsplits: int
+    segments_allocated: int
+    segments_freed: int
+    exit_status: int | None
+    output: list[str]
+    cret: int                       # m0.cret when the program exited
+    events: list[Event] = field(default_factory=list)
+    gcs: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "arch": self.arch, "variant": self.variant, "program": self.program,
+            "instructions": self.instructions, "splits": self.splits, "unsplits": self.unsplits,
+            "segments_allocated": self.segments_allocated, "segments_freed": self.segments_freed,
+            "exit_status": self.exit_status, "output": self.output, "m_cret": self.cret,
+            "gcs": [g.to_json() for g in self.gcs],
+        }
+
+
+def load_program(path: str | Path | None, text: str | None = None, name: str = "<program>") -> Unit | None:
+    if text is not None:
+        return parse_text(text, name)
+    if path is None:
+        return None
+    return parse_file(path)
+
+
+def new_machine(arch: str, variant: str, program: Unit | None, budget: int = DEFAULT_BUDGET,
+                collector: bool = True) -> Machine:
+    """A booted machine with the collector attached (runtime.gc runs it)."""
+    mc = Machine(build_image(arch, variant, program), budget)
+    if collector:
+        from .gc import attach
+        attach(mc)
+    return mc
+
+
+def finish(mc: Machine, program: str) -> RunResult:
+    stats = mc.struct("MStats", mc.image.symbols["mstats"])
+    from .gc import reports_of
+    return RunResult(
+        arch=mc.arch.name, variant=mc.image.variant, program=program, instructions=mc.icount,
+        splits=sum(e.kind == "split" for e in mc.events),
+        unsplits=sum(e.kind == "unsplit" for e in mc.events),
+        segments_allocated=stats["nstackalloc"], segments_freed=stats["nstackfree"],
+        exit_status=mc.exit_status, output=list(mc.output), cret=mc.field("M", mc.m0, "cret"),
+        events=list(mc.events), gcs=reports_of(mc))
+
+
+def run_program(arch: str, variant: str, program: Unit | None, budget: int = DEFAULT_BUDGET,
+                name: str = "<program>") -> RunResult:
+    mc = new_machine(arch, variant, program, budget)
+    mc.run()
+    return finish(mc, name)
