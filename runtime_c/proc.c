@@ -43,6 +43,9 @@ void rt0(void) {
 	g1->sched.pc = (uint8 *)goexit;
 	g1->sched.g = g1;
 
+	/* The emulator's words are not Go's: drop them so they pin nothing. */
+	memset(&bootargs, 0, sizeof bootargs);
+
 	gosave(&g0.sched);
 	g0.sched.pc = (uint8 *)(intptr)-1;
 	hypercall(HcBoot, (uintptr)g1, 0);

@@ -52,24 +52,33 @@ def _fold(text: str) -> str:
     return _RUN.sub(repl, text)
 
 
-def _rewrite_fp(text: str, exp: Expansion, arch: Arch, where: Statement) -> str:
+def _rewrite_fp(text: str, exp: Expansion, arch: Arch, where: Statement) -> list[str]:
+    """Rewrite FP memory operands (after constants became numbers).  On ARM an
+    offset beyond the 12-bit range goes through REGTMP (R11), as 5l did."""
     if "FP" not in text:
-        return text
+        return [text]
     if arch.name == "amd64":
         pat = re.compile(r"\[\s*FP\s*(?:([-+])\s*([^\]]+))?\]")
+
         def sub(m: re.Match) -> str:
             off = f" {m.group(1)} {m.group(2)}" if m.group(1) else ""
-            return f"[{exp.fp_register} + {exp.fp_offset:#x}{off}]"
+            return _fold(f"[{exp.fp_register} + {exp.fp_offset:#x}{off}]")
+        out, pre = pat.sub(sub, text), []
     else:
-        pat = re.compile(r"\[\s*FP\s*(?:,\s*#?\s*([^\]]+))?\]")
+        pat = re.compile(r"\[\s*FP\s*(?:,\s*#?\s*(-?(?:0x[0-9a-fA-F]+|\d+)))?\s*\]")
+        pre: list[str] = []
+
         def sub(m: re.Match) -> str:
-            off = f" + {m.group(1)}" if m.group(1) else ""
-            return f"[{exp.fp_register}, #{exp.fp_offset:#x}{off}]"
-    out = pat.sub(sub, text)
+            off = exp.fp_offset + (int(m.group(1), 0) if m.group(1) else 0)
+            if 0 <= off <= 0xFFF:
+                return f"[{exp.fp_register}, #{off:#x}]"
+            pre.extend([f"ldr r11, ={off:#x}", f"add r11, {exp.fp_register}, r11"])
+            return "[r11]"
+        out = pat.sub(sub, text)
     if re.search(r"\bFP\b", out):
         raise AssemblyError("FP may only be used as a memory operand: [FP+off] (amd64) or [FP, #off] (arm)",
                             where.file, where.line, where.text)
-    return out
+    return pre + [out]
 
 
 def substitute(text: str, consts: dict[str, int], symbols: dict[str, int], labels: set[str],
@@ -115,8 +124,9 @@ def expand_function(fn: Function, arch: Arch, consts: dict[str, int],
         if _LABEL.match(text):
             out.append(Statement(text, st.file, st.line, origin))
             return
-        text = _rewrite_fp(text, exp, arch, st)
-        out.append(Statement(substitute(text, consts, symbols, labels, st), st.file, st.line, origin))
+        text = substitute(text, consts, symbols, labels, st)
+        for t in _rewrite_fp(text, exp, arch, st):
+            out.append(Statement(t, st.file, st.line, origin))
 
     head = Statement("", fn.file, fn.line, "prologue")
     for t in exp.prologue:

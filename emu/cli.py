@@ -1,0 +1,168 @@
+"""goemu's command line: parse, call the core, present.  No emulator logic here."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from . import present
+from .arch import ARCH_NAMES
+from .errors import GoemuError, UsageError
+from .machine import DEFAULT_BUDGET
+from .run import RunResult, load_program, run_program
+
+DEMO_DIR = Path(__file__).resolve().parent / "demos"
+DEMOS = {"leak": "the object's address left in AX/R0",
+         "interior": "an interior pointer (+24) left in AX/R0",
+         "list": "the head of a 4-node list left in AX/R0"}
+
+
+def demo_program(name: str, arch: str):
+    return load_program(DEMO_DIR / f"{name}_{arch}.s")
+
+
+def _common(p: argparse.ArgumentParser, program: bool = True) -> None:
+    if program:
+        p.add_argument("program", nargs="?", help="goasm file (default: the built-in demos)")
+    p.add_argument("--arch", choices=ARCH_NAMES, help="default: both for demos, amd64 for a program")
+    p.add_argument("--variant", choices=("buggy", "fixed"),
+                   help="runtime before (buggy) or after (fixed) commit 89b075cc")
+    p.add_argument("--max-insns", type=int, default=DEFAULT_BUDGET, metavar="N",
+                   help=f"instruction budget (default {DEFAULT_BUDGET})")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _runs(ns) -> list[tuple[str, RunResult]]:
+    """The program on one arch/variant, or the demos on every requested pair."""
+    if ns.program:
+        unit = load_program(ns.program)
+        arch, variant = ns.arch or "amd64", ns.variant or "buggy"
+        return [("program", run_program(arch, variant, unit, ns.max_insns, name=ns.program))]
+    out = []
+    for demo in (ns.demos if hasattr(ns, "demos") else ["leak"]):
+        for arch in ([ns.arch] if ns.arch else ARCH_NAMES):
+            for variant in ([ns.variant] if ns.variant else ("buggy", "fixed")):
+                out.append((demo, run_program(arch, variant, demo_program(demo, arch), ns.max_insns,
+                                              name=f"demo:{demo}")))
+    return out
+
+
+def _leak_rows(results: list[tuple[str, RunResult]]) -> list[list[str]]:
+    rows = []
+    for _demo, r in results:
+        freed = sum(len(g.freed) for g in r.gcs)
+        retained = [o for g in r.gcs[-1:] for o in g.retained]
+        leaked = [o for o in retained if not (o.root or "").startswith("data runtime·allg")]
+        roots = ", ".join(sorted({o.root for o in leaked if o.root})) or "-"
+        rows.append([r.arch, r.variant, str(r.instructions), str(r.splits), str(r.unsplits),
+                     str(freed + len(leaked)), str(freed), str(len(leaked)), str(sum(o.size for o in leaked)), roots])
+    return rows
+
+
+def cmd_run(ns) -> int:
+    if ns.gc_report:
+        return cmd_gc_report(ns)
+    if not ns.program:
+        ns.demos = list(DEMOS)
+    results = _runs(ns)
+    if ns.json:
+        if ns.program:
+            print(json.dumps(results[0][1].to_json(), indent=2))
+        else:
+            print(json.dumps({"demos": [dict(demo=d, **r.to_json()) for d, r in results]}, indent=2))
+        return 0
+    if ns.program:
+        print(present.run_summary(results[0][1]))
+        return 0 if results[0][1].exit_status == 0 else 1
+    header = ["arch", "variant", "insns", "splits", "unsplits", "objects", "freed", "retained",
+              "retained bytes", "root of each retained object"]
+    print("The m->cret leak (Go 1.0, Feb 2012): a function on a new stack segment allocates an object\n"
+          "and returns with its address still in AX/R0; lessstack saves that into m->cret; the caller\n"
+          "drops every reference; the collector runs.  (The goroutine's own G, held by runtime·allg,\n"
+          "is live and not counted.)\n")
+    for demo, what in DEMOS.items():
+        rows = _leak_rows([(d, r) for d, r in results if d == demo])
+        print(f"-- {demo}: {what}")
+        print(present.table(rows, header))
+        print()
+    print("buggy (efacb2a1): oldstack passes m->cret to gogo and leaves it set -> the object stays alive.\n"
+          "fixed (89b075cc): oldstack clears m->cret -> the object is freed.")
+    return 0
+
+
+def cmd_gc_report(ns) -> int:
+    if not ns.program:
+        ns.demos = ["leak"]
+    results = _runs(ns)
+    if ns.json:
+        print(json.dumps([{"arch": r.arch, "variant": r.variant, "program": r.program,
+                           "gcs": [g.to_json() for g in r.gcs]} for _d, r in results], indent=2))
+        return 0
+    for _d, r in results:
+        print(f"### {r.program} on {r.arch}/{r.variant}: {len(r.gcs)} collection(s)")
+        for g in r.gcs:
+            print(present.gc_report(g, r.arch))
+        print()
+    return 0
+
+
+def cmd_plot(ns) -> int:
+    from .plot import plot_leak_workload
+    path = plot_leak_workload(ns.output, rounds=ns.rounds, archs=[ns.arch] if ns.arch else list(ARCH_NAMES))
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="goemu", description="Go 1.0's segmented stacks and the m->cret "
+                                "leak, executed on emulated amd64 and ARM")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a program (or the built-in leak demos)")
+    _common(r)
+    r.add_argument("--gc-report", action="store_true", help="print every collection's report")
+    r.set_defaults(func=cmd_run)
+    g = sub.add_parser("gc-report", help="run and print every collection's report")
+    _common(g)
+    g.set_defaults(func=cmd_gc_report)
+    pl = sub.add_parser("plot", help="PNG of live heap bytes per collection, buggy vs fixed")
+    pl.add_argument("-o", "--output", default="leak.png")
+    pl.add_argument("--rounds", type=int, default=24)
+    pl.add_argument("--arch", choices=ARCH_NAMES)
+    pl.set_defaults(func=cmd_plot)
+    for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli"):
+        try:
+            module = __import__(mod, fromlist=["register"])
+        except ImportError:
+            continue
+        if hasattr(module, "register"):
+            module.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        return int(ns.func(ns) or 0)
+    except GoemuError as e:
+        print(present.error(e), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("goemu: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # noqa: BLE001 - a bug in goemu, not in the user's input
+        print(f"goemu: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        if os.environ.get("GOEMU_DEBUG"):
+            traceback.print_exc()
+        else:
+            print("       (set GOEMU_DEBUG=1 for the Python traceback; please report it)", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

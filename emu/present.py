@@ -1,0 +1,56 @@
+"""Text presenters: turn results and errors into what a person reads."""
+from __future__ import annotations
+
+from .errors import EmulationError, GoemuError
+from .gc import GcReport
+from .run import RunResult
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def run_summary(r: RunResult) -> str:
+    out = []
+    for v in r.output:
+        out.append(v)
+    out.append(f"[{r.arch}/{r.variant}] exit status {r.exit_status}; {r.instructions} instructions; "
+               f"{r.splits} splits, {r.unsplits} unsplits; segments {r.segments_allocated} allocated, "
+               f"{r.segments_freed} freed; m0.cret = {r.cret:#x}")
+    for g in r.gcs:
+        out.append(gc_line(g))
+    return "\n".join(out)
+
+
+def gc_line(g: GcReport) -> str:
+    return (f"gc #{g.index} at insn {g.icount}: heap {g.heap_before} -> {g.heap_after} bytes; "
+            f"freed {len(g.freed)}, retained {len(g.retained)}")
+
+
+def gc_report(g: GcReport, arch: str = "") -> str:
+    """Boehm-style back-pointer text for every retained object, then the freed ones."""
+    lines = [f"== {gc_line(g)} ({g.roots_scanned} root ranges, {g.words_scanned} words scanned)"]
+    for o in g.retained:
+        lines.append(f"  retained {o.addr:#x} ({o.size} bytes): reachable via {o.levels} "
+                     f"level{'s' if o.levels != 1 else ''} from root {o.root} at {o.root_addr:#x}")
+        lines.append(f"      {o.path_text()}")
+    for o in g.freed:
+        lines.append(f"  freed    {o.addr:#x} ({o.size} bytes)")
+    return "\n".join(lines)
+
+
+def error(e: GoemuError, verbose: bool = True) -> str:
+    text = f"goemu: {type(e).__name__}: {e}"
+    if isinstance(e, EmulationError) and verbose:
+        if e.registers:
+            regs = [f"{k}={v:#x}" for k, v in e.registers.items()]
+            text += "\n  registers: " + " ".join(regs)
+        if e.backtrace:
+            text += "\n  backtrace (newest first):"
+            for i, f in enumerate(e.backtrace):
+                seg = f" seg {f.segment}" if f.segment else ""
+                note = f"  [{f.note}]" if f.note else ""
+                text += f"\n    #{i:<3} {f.pc:#x} in {f.symbol}  sp={f.sp:#x}{seg}{note}"
+    return text
