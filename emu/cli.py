@@ -146,10 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        return int(ns.func(ns) or 0)
+        handler = getattr(ns, "func", None) or getattr(ns, "handler")
+        return int(handler(ns) or 0)
     except GoemuError as e:
         print(present.error(e), file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        print(f"goemu: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("goemu: interrupted", file=sys.stderr)
         return 130

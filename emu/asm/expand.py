@@ -33,6 +33,11 @@ def is_leaf(fn: Function, arch: Arch) -> bool:
 
 
 def decl_of(fn: Function, arch: Arch) -> FuncDecl:
+    if fn.frame > 0 and fn.frame % arch.ptrsize:
+        # Every slot below would be misaligned, and the collector (like Go's
+        # scanblock) scans aligned words only: pointers there would be missed.
+        raise AssemblyError(f"frame size {fn.frame} of {fn.name} is not a multiple of {arch.ptrsize}",
+                            fn.file, fn.line)
     return FuncDecl(fn.name, fn.frame, fn.args, fn.nosplit, is_leaf(fn, arch))
 
 

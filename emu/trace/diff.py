@@ -1,0 +1,407 @@
+"""Diffing two traces: a streaming, windowed Myers alignment.
+
+Records are keyed by (function, instruction text) -- the offset is left out
+of the key so that an instruction inserted into a function does not make
+every later instruction of that function differ --, with code addresses
+inside the text and in register/memory values rewritten as symbol+offset, so
+two runs whose code moved (the fixed oldstack is longer) still align.  Both
+traces are streamed: while the heads agree, they are paired directly; at a
+mismatch, a window of ``WINDOW`` records of each is aligned with Myers'
+O(ND) diff and the leading hunk (records only in A / only in B, up to the
+next common record) is committed; then streaming resumes.  Memory is
+bounded by the window (and by the caps on stored differences).
+
+JSON (``goemu diff --json``)::
+
+    {"a": {"path", "arch", "variant", "program", "records"}, "b": {...},
+     "identical": bool,
+     "common_prefix": N,            # records equal (by key) before the first hunk
+     "aligned": N,                  # aligned record pairs in total
+     "hunks": [{"a_start", "b_start", "only_a": [REC], "only_b": [REC]}],
+     "register_diffs": [{"a_index", "b_index", "where", "text",
+                          "regs": {"rax": [A value, B value]}}],     # values as hex or sym+off
+     "memory_diffs": [{"a_index", "b_index", "where", "text",
+                        "a": [WRITE], "b": [WRITE]}],
+     "gc": [{"a_index", "b_index", "freed_only_in_a": [OBJ], "freed_only_in_b": [OBJ],
+             "retained_only_in_a": [OBJ], "retained_only_in_b": [OBJ]}],
+     "truncated": {"register_diffs": N dropped, "memory_diffs": N dropped}}
+    REC   = {"index", "pc", "where", "text", "writes": [WRITE], "events": [kind]}
+    WRITE = {"addr", "name", "size", "value"}   # name: "m0.cret", sym+off, or hex
+    OBJ   = {"addr", "size", "root", "path"}
+"""
+from __future__ import annotations
+
+import bisect
+import html as _html
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from .native import NativeReader, Record
+
+WINDOW = 2000
+MAXD = 400
+CAP = 200
+CONTEXT = 3
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+class Symbolizer:
+    def __init__(self, header: dict):
+        fs = sorted(header.get("functions", []), key=lambda f: f[1])
+        self.starts = [f[1] for f in fs]
+        self.funcs = fs
+        dn = sorted(header.get("data_names", []))
+        self.dstarts = [d[0] for d in dn]
+        self.data = dn
+
+    def code(self, v: int) -> str | None:
+        i = bisect.bisect_right(self.starts, v) - 1
+        if i >= 0:
+            name, a, size = self.funcs[i]
+            if v <= a + size:       # inclusive: a call's return address may be the end
+                return name if v == a else f"{name}+{v - a:#x}"
+        return None
+
+    def value(self, v: int) -> str:
+        return self.code(v) or f"{v:#x}"
+
+    def addr(self, v: int) -> str:
+        i = bisect.bisect_right(self.dstarts, v) - 1
+        if i >= 0:
+            a, size, name = self.data[i]
+            if v < a + size:
+                return name if v == a else f"{name}+{v - a}"
+        return self.value(v)
+
+    def text(self, t: str) -> str:
+        return _HEX.sub(lambda m: self.code(int(m.group(0), 16)) or m.group(0), t)
+
+
+def _key(sy: Symbolizer, r: Record) -> tuple[str, str]:
+    return (r.sym.split("+")[0], sy.text(r.text))
+
+
+def _writes(sy: Symbolizer, r: Record, ptr: int) -> list[dict]:
+    out = []
+    for a, s, d in r.writes:
+        v = int.from_bytes(d, "little")
+        out.append({"addr": a, "name": sy.addr(a), "size": s,
+                    "value": sy.value(v) if s == ptr else f"{v:#x}"})
+    return out
+
+
+def _rec_json(sy: Symbolizer, r: Record, ptr: int) -> dict:
+    return {"index": r.index, "pc": r.pc, "where": r.sym, "text": r.text,
+            "writes": _writes(sy, r, ptr), "events": [k for k, _ in r.events]}
+
+
+def myers(a: list, b: list, maxd: int = MAXD) -> list[tuple[str, int, int]] | None:
+    """Edit script [('=', i, j) | ('-', i, -1) | ('+', -1, j)], or None past maxd."""
+    n, m = len(a), len(b)
+    v = {1: 0}
+    trace = []
+    for d in range(0, min(maxd, n + m) + 1):
+        trace.append(dict(v))
+        for k in range(-d, d + 1, 2):
+            if k == -d or (k != d and v.get(k - 1, -1) < v.get(k + 1, -1)):
+                x = v.get(k + 1, 0)
+            else:
+                x = v.get(k - 1, 0) + 1
+            y = x - k
+            while x < n and y < m and a[x] == b[y]:
+                x += 1
+                y += 1
+            v[k] = x
+            if x >= n and y >= m:
+                return _backtrack(trace, a, b, d, k, n, m)
+    return None
+
+
+def _backtrack(trace, a, b, d, k, x, y):
+    ops = []
+    for dd in range(d, 0, -1):
+        v = trace[dd]
+        if k == -dd or (k != dd and v.get(k - 1, -1) < v.get(k + 1, -1)):
+            pk = k + 1
+        else:
+            pk = k - 1
+        px = v.get(pk, 0)
+        py = px - pk
+        while x > px and y > py and (x - 1, y - 1) >= (max(px, 0), max(py, 0)) and \
+                (x - px) > (1 if pk == k - 1 else 0) and (y - py) > (1 if pk == k + 1 else 0):
+            x -= 1
+            y -= 1
+            ops.append(("=", x, y))
+        if pk == k + 1:
+            y -= 1
+            ops.append(("+", -1, y))
+        else:
+            x -= 1
+            ops.append(("-", x, -1))
+        k = pk
+    while x > 0 and y > 0:
+        x -= 1
+        y -= 1
+        ops.append(("=", x, y))
+    ops.reverse()
+    return ops
+
+
+@dataclass
+class Hunk:
+    a_start: int
+    b_start: int
+    only_a: list[Record] = field(default_factory=list)
+    only_b: list[Record] = field(default_factory=list)
+    before: list[tuple[Record, Record]] = field(default_factory=list)
+    after: list[tuple[Record, Record]] = field(default_factory=list)
+
+
+@dataclass
+class DiffResult:
+    a: dict
+    b: dict
+    common_prefix: int = 0
+    aligned: int = 0
+    hunks: list[Hunk] = field(default_factory=list)
+    register_diffs: list[dict] = field(default_factory=list)
+    memory_diffs: list[dict] = field(default_factory=list)
+    gc: list[dict] = field(default_factory=list)
+    dropped: dict = field(default_factory=lambda: {"register_diffs": 0, "memory_diffs": 0, "hunks": 0})
+    sa: Symbolizer | None = None
+    sb: Symbolizer | None = None
+    ptr: int = 8
+
+    @property
+    def identical(self) -> bool:
+        return not (self.hunks or self.register_diffs or self.memory_diffs or self.gc)
+
+    def to_json(self) -> dict:
+        sa, sb, p = self.sa, self.sb, self.ptr
+        return {"a": self.a, "b": self.b, "identical": self.identical, "common_prefix": self.common_prefix,
+                "aligned": self.aligned,
+                "hunks": [{"a_start": h.a_start, "b_start": h.b_start,
+                           "only_a": [_rec_json(sa, r, p) for r in h.only_a],
+                           "only_b": [_rec_json(sb, r, p) for r in h.only_b]} for h in self.hunks],
+                "register_diffs": self.register_diffs, "memory_diffs": self.memory_diffs, "gc": self.gc,
+                "truncated": self.dropped}
+
+
+def _objs(report: dict, which: str) -> dict[tuple[int, int], dict]:
+    return {(o["addr"], o["size"]): o for o in report.get(which, [])}
+
+
+def _gc_diff(ra: Record, rb: Record) -> dict | None:
+    ga = next((d.get("report") for k, d in ra.events if k == "gc"), None)
+    gb = next((d.get("report") for k, d in rb.events if k == "gc"), None)
+    if ga is None or gb is None:
+        return None
+    fa, fb = _objs(ga, "freed"), _objs(gb, "freed")
+    ka, kb = _objs(ga, "retained"), _objs(gb, "retained")
+    out = {"a_index": ra.index, "b_index": rb.index,
+           "freed_only_in_a": [fa[k] for k in sorted(fa.keys() - fb.keys())],
+           "freed_only_in_b": [fb[k] for k in sorted(fb.keys() - fa.keys())],
+           "retained_only_in_a": [ka[k] for k in sorted(ka.keys() - kb.keys())],
+           "retained_only_in_b": [kb[k] for k in sorted(kb.keys() - ka.keys())]}
+    if any(out[k] for k in out if k.endswith(("_a", "_b"))):
+        return out
+    return None
+
+
+def diff(path_a: str, path_b: str, window: int = WINDOW) -> DiffResult:
+    with NativeReader(path_a) as A, NativeReader(path_b) as B:
+        return diff_readers(A, B, window)
+
+
+def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> DiffResult:
+    sa, sb = Symbolizer(A.header), Symbolizer(B.header)
+    ptr = A.header.get("ptrsize", 8)
+    info = lambda R: {"path": R.path, "arch": R.header["arch"], "variant": R.header["variant"],  # noqa: E731
+                      "program": R.header["program"], "records": 0}
+    res = DiffResult(info(A), info(B), sa=sa, sb=sb, ptr=ptr)
+    ia, ib = iter(A), iter(B)
+    ba: deque[tuple[tuple, Record]] = deque()
+    bb: deque[tuple[tuple, Record]] = deque()
+    ends = [False, False]
+    recent: deque = deque(maxlen=CONTEXT)
+    open_after: list[Hunk] = []
+    in_prefix = True
+
+    def fill(buf, it, side, n):
+        while len(buf) < n and not ends[side]:
+            r = next(it, None)
+            if r is None:
+                ends[side] = True
+                break
+            res.a["records" if side == 0 else "_"] = 0 if False else res.a["records"]
+            (res.a if side == 0 else res.b)["records"] = r.index + 1
+            buf.append((_key(sa if side == 0 else sb, r), r))
+
+    def pair(ra: Record, rb: Record) -> None:
+        res.aligned += 1
+        regs = {}
+        for name in sorted(set(ra.regs) | set(rb.regs)):
+            va, vb = ra.regs.get(name), rb.regs.get(name)
+            na = sa.value(va) if va is not None else "(unchanged)"
+            nb = sb.value(vb) if vb is not None else "(unchanged)"
+            if na != nb:
+                regs[name] = [na, nb]
+        if regs:
+            if len(res.register_diffs) < CAP:
+                res.register_diffs.append({"a_index": ra.index, "b_index": rb.index, "where": ra.sym,
+                                           "text": ra.text, "regs": regs})
+            else:
+                res.dropped["register_diffs"] += 1
+        wa, wb = _writes(sa, ra, ptr), _writes(sb, rb, ptr)
+        strip = lambda ws: [(w["name"], w["size"], w["value"]) for w in ws]  # noqa: E731
+        if strip(wa) != strip(wb):
+            if len(res.memory_diffs) < CAP:
+                res.memory_diffs.append({"a_index": ra.index, "b_index": rb.index, "where": ra.sym,
+                                         "text": ra.text, "a": wa, "b": wb})
+            else:
+                res.dropped["memory_diffs"] += 1
+        if ra.events or rb.events:
+            g = _gc_diff(ra, rb)
+            if g:
+                res.gc.append(g)
+        for h in list(open_after):
+            h.after.append((ra, rb))
+            if len(h.after) >= CONTEXT:
+                open_after.remove(h)
+        recent.append((ra, rb))
+
+    while True:
+        fill(ba, ia, 0, 1)
+        fill(bb, ib, 1, 1)
+        if not ba and not bb:
+            break
+        if ba and bb and ba[0][0] == bb[0][0]:
+            ka, ra = ba.popleft()
+            kb, rb = bb.popleft()
+            if in_prefix:
+                res.common_prefix += 1
+            pair(ra, rb)
+            continue
+        in_prefix = False
+        fill(ba, ia, 0, window)
+        fill(bb, ib, 1, window)
+        ka_list = [k for k, _ in ba]
+        kb_list = [k for k, _ in bb]
+        ops = myers(ka_list, kb_list)
+        h = Hunk(ba[0][1].index if ba else (res.a["records"]), bb[0][1].index if bb else res.b["records"],
+                 before=list(recent))
+        if ops is None:       # too different: give up aligning this window's first half
+            na, nb = len(ba) // 2 or len(ba), len(bb) // 2 or len(bb)
+            ops = [("-", i, -1) for i in range(na)] + [("+", -1, j) for j in range(nb)]
+        for op, i, j in ops:
+            if op == "=":
+                break
+            if op == "-":
+                h.only_a.append(ba[0][1] if False else None)  # placeholder, replaced below
+            else:
+                h.only_b.append(None)
+        na_, nb_ = len(h.only_a), len(h.only_b)
+        h.only_a = [ba.popleft()[1] for _ in range(na_)]
+        h.only_b = [bb.popleft()[1] for _ in range(nb_)]
+        open_after.clear()
+        if len(res.hunks) < CAP:
+            res.hunks.append(h)
+            open_after.append(h)
+        else:
+            res.dropped["hunks"] += 1
+        recent.clear()
+    return res
+
+
+# -- presentation -----------------------------------------------------------------------
+_C = {"red": "\033[31m", "green": "\033[32m", "cyan": "\033[36m", "bold": "\033[1m", "yellow": "\033[33m",
+      "off": "\033[0m"}
+
+
+def _line(r: Record, sy: Symbolizer, ptr: int) -> str:
+    ws = ", ".join(f"[{w['name']}]={w['value']}" for w in _writes(sy, r, ptr))
+    ev = " ".join(f"<{k}>" for k, _ in r.events)
+    return f"#{r.index:<7} {r.sym:<22} {sy.text(r.text):<40}" + (f" ; {ws}" if ws else "") + (f" {ev}" if ev else "")
+
+
+def format_text(res: DiffResult, color: bool = False) -> str:
+    c = (lambda k, s: f"{_C[k]}{s}{_C['off']}") if color else (lambda k, s: s)
+    sa, sb, p = res.sa, res.sb, res.ptr
+    A, B = res.a, res.b
+    out = [c("bold", f"--- a: {A['path']} ({A['arch']} {A['variant']}, {A['records']} records)"),
+           c("bold", f"+++ b: {B['path']} ({B['arch']} {B['variant']}, {B['records']} records)")]
+    if res.identical:
+        out.append("traces are identical")
+        return "\n".join(out) + "\n"
+    out.append(f"common prefix: {res.common_prefix} records; aligned: {res.aligned}; hunks: {len(res.hunks)}")
+    for h in res.hunks:
+        out.append(c("cyan", f"@@ -{h.a_start},{len(h.only_a)} +{h.b_start},{len(h.only_b)} @@"
+                              f" {(h.only_a or h.only_b)[0].sym if (h.only_a or h.only_b) else ''}"))
+        for ra, _ in h.before:
+            out.append(" " + _line(ra, sa, p))
+        for r in h.only_a:
+            out.append(c("red", "-" + _line(r, sa, p)))
+        for r in h.only_b:
+            out.append(c("green", "+" + _line(r, sb, p)))
+        for _, rb in h.after:
+            out.append(" " + _line(rb, sb, p))
+    if res.register_diffs:
+        out.append(c("bold", f"register differences at aligned instructions ({len(res.register_diffs)}"
+                     + (f", {res.dropped['register_diffs']} more not shown" if res.dropped["register_diffs"] else "")
+                     + "):"))
+        for d in res.register_diffs:
+            regs = " ".join(f"{n}: {c('red', va)} -> {c('green', vb)}" for n, (va, vb) in d["regs"].items())
+            out.append(f"  a#{d['a_index']} b#{d['b_index']} {d['where']:<22} {sa.text(d['text']):<34} {regs}")
+    if res.memory_diffs:
+        out.append(c("bold", f"memory write differences at aligned instructions ({len(res.memory_diffs)}):"))
+        for d in res.memory_diffs:
+            fa = ", ".join(f"[{w['name']}]={w['value']}" for w in d["a"]) or "(none)"
+            fb = ", ".join(f"[{w['name']}]={w['value']}" for w in d["b"]) or "(none)"
+            out.append(f"  a#{d['a_index']} b#{d['b_index']} {d['where']:<22} {c('red', '-' + fa)} {c('green', '+' + fb)}")
+    for g in res.gc:
+        out.append(c("bold", f"collection at a#{g['a_index']} / b#{g['b_index']} came out differently:"))
+        for key, label, col in (("retained_only_in_a", "retained only in a", "red"),
+                                ("freed_only_in_b", "freed only in b", "green"),
+                                ("freed_only_in_a", "freed only in a", "red"),
+                                ("retained_only_in_b", "retained only in b", "green")):
+            for o in g[key]:
+                via = f" via {o['path']}" if o.get("path") else ""
+                out.append(c(col, f"  {label}: object {o['addr']:#x} ({o['size']} bytes){via}"))
+    return "\n".join(out) + "\n"
+
+
+def format_html(res: DiffResult) -> str:
+    e = _html.escape
+    sa, sb, p = res.sa, res.sb, res.ptr
+    rows = []
+
+    def row(cls, left, right):
+        rows.append(f"<tr class='{cls}'><td>{e(left)}</td><td>{e(right)}</td></tr>")
+
+    prev_end = (0, 0)
+    for h in res.hunks:
+        folded = h.a_start - prev_end[0]
+        if folded > 0:
+            rows.append(f"<tr><td colspan=2><details><summary>{folded} aligned instructions "
+                        f"(a#{prev_end[0]}..a#{h.a_start - 1}, b#{prev_end[1]}..b#{h.b_start - 1})</summary>"
+                        "<table>" + "".join(f"<tr><td>{e(_line(ra, sa, p))}</td><td>{e(_line(rb, sb, p))}</td></tr>"
+                                            for ra, rb in h.before) + "</table></details></td></tr>")
+        for i in range(max(len(h.only_a), len(h.only_b))):
+            ra = h.only_a[i] if i < len(h.only_a) else None
+            rb = h.only_b[i] if i < len(h.only_b) else None
+            row("hunk", _line(ra, sa, p) if ra else "", _line(rb, sb, p) if rb else "")
+        prev_end = (h.a_start + len(h.only_a), h.b_start + len(h.only_b))
+    rest = res.a["records"] - prev_end[0]
+    if rest > 0:
+        rows.append(f"<tr><td colspan=2><details><summary>{rest} aligned instructions to the end</summary>"
+                    "</details></td></tr>")
+    text = format_text(res, color=False)
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>goemu trace diff</title><style>"
+            "body{font-family:monospace}table{border-collapse:collapse;width:100%}td{vertical-align:top;"
+            "padding:1px 6px;white-space:pre;width:50%}tr.hunk td:first-child{background:#fdd}"
+            "tr.hunk td:last-child{background:#dfd}summary{color:#666;cursor:pointer}</style></head><body>"
+            f"<h1>{e(res.a['path'])} vs {e(res.b['path'])}</h1>"
+            "<table><tr><th>a</th><th>b</th></tr>" + "".join(rows) + "</table>"
+            f"<h2>Summary</h2><details open><summary>report</summary><pre>{e(text)}</pre></details>"
+            "</body></html>\n")
