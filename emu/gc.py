@@ -250,7 +250,9 @@ def _stack_roots(mc: "Machine", g: int, sp: int, running: bool) -> list[RootRang
     else:
         frames = _walk(mc, mc.field("G", g, "sched.pc"), mc.field("G", g, "sched.sp"), None, tops,
                        100000, innermost=False)
-    sp_list = sorted((f.sp, f.symbol.split("+")[0], f.segment) for f in frames)
+    # frames are innermost first; at an equal sp (an ARM leaf with autosize 0 owns no
+    # words) the caller must come last so that it owns the words from that sp up
+    sp_list = sorted((f.sp, i, f.symbol.split("+")[0], f.segment) for i, f in enumerate(frames))
     nseg = len(tops)
     out = []
     cur_sp = sp
@@ -260,7 +262,7 @@ def _stack_roots(mc: "Machine", g: int, sp: int, running: bool) -> list[RootRang
 
         def namer(addr: int, seg_no=seg_no, seg_base=seg_base) -> str:
             owner = None
-            for fsp, fname, _seg in sp_list:
+            for fsp, _i, fname, _seg in sp_list:
                 if fsp <= addr:
                     owner = fname
                 else:

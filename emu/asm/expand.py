@@ -19,17 +19,16 @@ _DEC = re.compile(r"(?<![\w.])(\d+)(?![\w.])")
 _NUM = r"(?:0x[0-9a-fA-F]+|\d+)"
 # A run of numbers joined by + - * (optionally signed), not touching a * or a name.
 _RUN = re.compile(rf"(?<![\w*])([-+]?\s*{_NUM}(?:\s*[-+*]\s*{_NUM})*)(?![\w*(])")
-_CALLS = {"amd64": ("call",), "arm": ("bl", "blx", "bllo", "bleq", "blne", "blhi", "blhs", "blls")}
+
+
+_CALL_RE = {"amd64": re.compile(r"call"),
+            "arm": re.compile(r"blx?(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?")}
 
 
 def is_leaf(fn: Function, arch: Arch) -> bool:
-    calls = _CALLS[arch.name]
-    for st in fn.body:
-        mnem = st.text.split(None, 1)[0].lower()
-        if mnem in calls or (arch.name == "arm" and mnem.startswith("bl") and mnem != "blx"
-                             and not mnem.startswith("bls") and mnem[:3] != "ble"):
-            return False
-    return True
+    """No call in the body (ARM: bl/blx with any condition; blt/blo are branches)."""
+    pat = _CALL_RE[arch.name]
+    return not any(pat.fullmatch(st.text.split(None, 1)[0].lower()) for st in fn.body)
 
 
 def decl_of(fn: Function, arch: Arch) -> FuncDecl:

@@ -122,8 +122,12 @@ def _compare(st: Statement, got, code: bytes, base: int, arch: Arch, labels: dic
     mnem, _, ops = st.text.partition(" ")
     want_m = _mnemonic(mnem, arch)
     got_m = _mnemonic(got.mnemonic, arch)
+    got_ops = got.op_str
+    if arch.name == "arm":
+        want_m, ops = _one_register_stack_op(want_m, ops)
+        got_m, got_ops = _one_register_stack_op(got_m, got_ops)
     want = _tokens(ops, arch, labels)
-    have = _tokens(got.op_str, arch, labels)
+    have = _tokens(got_ops, arch, labels)
     if arch.name == "arm" and "=" in ops:
         _check_literal(st, got, code, base, want_m, ops, arch)
         return
@@ -132,13 +136,24 @@ def _compare(st: Statement, got, code: bytes, base: int, arch: Arch, labels: dic
                             st.file, st.line, st.text)
 
 
+def _one_register_stack_op(mnem: str, ops: str) -> tuple[str, str]:
+    """ARM: ``pop {r}`` is ``ldr r, [sp], #4`` and ``push {r}`` is ``str r, [sp, #-4]!``
+    (Capstone and Keystone each pick one spelling)."""
+    single = re.fullmatch(r"\s*\{\s*(\w+)\s*\}\s*", ops)
+    if single and mnem == "pop":
+        return "ldr", f"{single.group(1)}, [sp], #4"
+    if single and mnem == "push":
+        return "str", f"{single.group(1)}, [sp, #-4]!"
+    return mnem, ops
+
+
 def _check_literal(st: Statement, got, code: bytes, base: int, want_m: str, ops: str, arch: Arch) -> None:
     reg, _, value = ops.partition(",")
     want = int(value.strip().lstrip("="), 0) & 0xFFFFFFFF
-    m = re.fullmatch(r"\[pc, #(-?0x[0-9a-f]+|-?\d+)\]", got.op_str.split(", ", 1)[1].strip()) \
+    m = re.fullmatch(r"\[pc(?:, #(-?0x[0-9a-f]+|-?\d+))?\]", got.op_str.split(", ", 1)[1].strip()) \
         if ", " in got.op_str else None
     if _mnemonic(got.mnemonic, arch) == want_m and m:
-        lit = got.address + 8 + int(m.group(1), 0) - base
+        lit = got.address + 8 + (int(m.group(1), 0) if m.group(1) else 0) - base
         if 0 <= lit <= len(code) - 4 and int.from_bytes(code[lit:lit + 4], "little") == want:
             return
     elif _mnemonic(got.mnemonic, arch).startswith(("mov", "mvn")):

@@ -51,6 +51,7 @@ def _trampoline(frame: int, args: int) -> list[str]:
 def expand(decl: FuncDecl, consts: dict[str, int]) -> Expansion:
     """Prologue and epilogue as 6l emitted them for one TEXT function."""
     frame = max(decl.frame, 0)
+    args = (decl.args + 7) & ~7          # parsetextconst rounds the argument size up to 8
     pro: list[str] = []
     if not decl.nosplit:
         pro.append("mov rcx, qword ptr fs:[-0x10]")          # g
@@ -59,7 +60,7 @@ def expand(decl: FuncDecl, consts: dict[str, int]) -> Expansion:
         elif frame < StackBig:
             pro += [f"lea rax, [rsp - {frame - StackSmall:#x}]", "cmp rax, qword ptr [rcx]",
                     "ja .Lgoemu_split_ok"]
-        pro += _trampoline(frame, decl.args)
+        pro += _trampoline(frame, args)
         pro.append(".Lgoemu_split_ok:")
     end = len(pro)
     if frame:

@@ -64,6 +64,7 @@ def expand(decl: FuncDecl, consts: dict[str, int]) -> Expansion:
     else:
         autosize = decl.frame + 4
     alloc, ret = _frame_ops(autosize)
+    args = (decl.args + 3) & ~3          # 5l rounds the argument size up to 4
     pro: list[str] = []
     if autosize and not decl.nosplit:
         if autosize < StackBig:
@@ -76,10 +77,10 @@ def expand(decl: FuncDecl, consts: dict[str, int]) -> Expansion:
                 else:
                     pro += [f"ldr r11, ={autosize:#x}", "sub r2, sp, r11"]
                 pro.append("cmp r2, r1")
-            pro += [_imm("r1", autosize + 160, "lo"), _imm("r2", decl.args, "lo"),
+            pro += [_imm("r1", autosize + 160, "lo"), _imm("r2", args, "lo"),
                     "movlo r3, lr", "bllo morestack"]
         else:
-            pro += [_imm("r1", autosize), _imm("r2", decl.args), "mov r3, lr", "bl morestack"]
+            pro += [_imm("r1", autosize), _imm("r2", args), "mov r3, lr", "bl morestack"]
     end = len(pro)
     pro += alloc
     return Expansion(pro, ret, autosize, autosize + 4, "sp", end)
