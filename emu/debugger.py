@@ -1,0 +1,856 @@
+"""The debugger core: stepping, breakpoints, watchpoints and time travel.
+
+``Debugger`` drives a ``Machine`` and returns data (``Stop``, ``Breakpoint``,
+dicts of fields); it never prints.  The REPL (emu/repl.py) presents it.
+
+Exact instruction positions.  ``Debugger.n`` is the number of instructions
+executed since boot, exactly: runs are bounded with Unicorn's instruction
+count, and when a run stops early (a breakpoint hook, an exit, a fault) the
+position is the count at the start of the last translated block plus the
+index of the PC inside that block.
+
+Time travel.  The machine is snapshotted (CPU + memory, Unicorn's
+copy-on-write context with UC_CTL_CONTEXT_MEMORY, plus the Python side of the
+machine: output, events, GC reports...) every ``snap_interval`` instructions
+and at every stop.  Going to position K restores the latest snapshot at or
+before K and re-executes forward exactly K - snapshot instructions with
+breakpoints muted; execution is deterministic, so the state is bit-identical
+to the one first reached.  Restoring a snapshot discards the newer ones
+(Unicorn drops their memory layers); they are re-taken when re-executing.
+"""
+from __future__ import annotations
+
+import bisect
+import ctypes
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from unicorn import UcError
+from unicorn import unicorn_const as UC
+
+from .errors import EmulationError, GoemuError, UsageError
+from .machine import Machine
+from .unwind import segment_chain
+
+SNAP_INTERVAL = 10_000
+CHUNK = 10_000
+
+
+class DebuggerError(UsageError):
+    """A debugger command cannot be carried out (bad expression, no such
+    breakpoint, nothing to go back to...)."""
+
+
+class NoSuchSymbol(DebuggerError):
+    pass
+
+
+class BadExpression(DebuggerError):
+    pass
+
+
+class ProgramExited(DebuggerError):
+    pass
+
+
+@dataclass
+class Breakpoint:
+    num: int
+    kind: str                 # break, tbreak, watch, rwatch
+    addr: int
+    spec: str
+    size: int = 1
+    hits: int = 0
+    enabled: bool = True
+    handles: list = field(default_factory=list)
+
+    @property
+    def temporary(self) -> bool:
+        return self.kind == "tbreak"
+
+    @property
+    def is_watch(self) -> bool:
+        return self.kind in ("watch", "rwatch")
+
+
+@dataclass
+class Stop:
+    """Why and where a run stopped."""
+    reason: str               # step, breakpoint, watchpoint, exited, finish, until, interrupted,
+                              # fault, history-start, budget
+    pc: int
+    icount: int
+    symbol: str = ""
+    bp: Breakpoint | None = None
+    old: int | None = None    # watchpoints: value before / after the access
+    new: int | None = None
+    access_pc: int | None = None
+    exit_status: int | None = None
+    error: EmulationError | None = None
+
+
+@dataclass
+class _Snap:
+    n: int
+    ctx: object
+    py: dict
+
+
+@dataclass
+class _Hit:
+    n: int                    # position of the instruction that hit (before it executes)
+    bp: Breakpoint | None
+    old: int | None = None
+    new: int | None = None
+    pc: int = 0
+
+
+class Debugger:
+    def __init__(self, mc: Machine, snap_interval: int = SNAP_INTERVAL, budget: int | None = None):
+        self.mc = mc
+        self.arch = mc.arch
+        self.snap_interval = snap_interval
+        self.budget = budget if budget is not None else mc.budget
+        self.regions = [(a, b - a + 1) for a, b, _p in mc.uc.mem_regions()]
+        mc.uc.ctl(UC.UC_CTL_CONTEXT_MODE, UC.UC_CTL_IO_WRITE,
+                  ctypes.c_int(UC.UC_CTL_CONTEXT_CPU | UC.UC_CTL_CONTEXT_MEMORY))
+        self.n = 0
+        self.breakpoints: dict[int, Breakpoint] = {}
+        self._next_bp = 1
+        self._snaps: list[_Snap] = []
+        self._muted = False
+        self._interrupt = False
+        self._blk_addrs: list[int] | None = None
+        self._blk_cache: dict[tuple[int, int], list[int]] = {}
+        self._base = 0
+        self._run_start = 0
+        self._hits: list[_Hit] = []
+        self._stop_hit: _Hit | None = None
+        self._internal: list[tuple[int, Callable[[], bool], str]] = []
+        self._internal_handles: list = []
+        self._trace: list[tuple[int, int, int]] | None = None
+        self.last_regs: dict[str, int] = mc.regs()
+        mc.hooks.block(self._on_block, label="debugger-count")
+        self._snapshot()
+
+    # -- exact counting ----------------------------------------------------------------
+    def _on_block(self, addr: int, size: int) -> None:
+        if self._blk_addrs is not None:
+            self._base += len(self._blk_addrs)
+        key = (addr, size)
+        addrs = self._blk_cache.get(key)
+        if addrs is None:
+            addrs = [i.address for i in self.mc.disasm_block(addr, size)]
+            self._blk_cache[key] = addrs
+        self._blk_addrs = addrs
+
+    def _count_at(self, pc: int) -> int:
+        """Exact position of the instruction at ``pc`` inside the current block."""
+        a = self._blk_addrs
+        if a is None:
+            return self._base
+        i = bisect.bisect_left(a, pc)
+        if i < len(a) and a[i] == pc:
+            return self._base + i
+        return self._base + len(a)
+
+    # -- snapshots ---------------------------------------------------------------------
+    def _py_state(self) -> dict:
+        mc = self.mc
+        return dict(exited=mc.exited, exit_status=mc.exit_status, output=len(mc.output),
+                    events=len(mc.events), gc=len(mc.__dict__.get("_gc_reports", [])),
+                    main_g=mc.main_g, last_invalid=mc._last_invalid)
+
+    def _snapshot(self) -> None:
+        while self._snaps and self._snaps[-1].n >= self.n:
+            self._snaps.pop()
+        self._snaps.append(_Snap(self.n, self.mc.uc.context_save(), self._py_state()))
+
+    def _restore(self, k: int) -> None:
+        s = self._snaps[k]
+        del self._snaps[k + 1:]
+        mc = self.mc
+        mc.uc.context_restore(s.ctx)
+        p = s.py
+        mc.exited, mc.exit_status, mc.main_g, mc._last_invalid = \
+            p["exited"], p["exit_status"], p["main_g"], p["last_invalid"]
+        del mc.output[p["output"]:]
+        del mc.events[p["events"]:]
+        if "_gc_reports" in mc.__dict__:
+            del mc.__dict__["_gc_reports"][p["gc"]:]
+        mc.hooks.pending = None
+        self.n = s.n
+        mc.icount = s.n
+
+    def snapshots(self) -> list[int]:
+        return [s.n for s in self._snaps]
+
+    def mutated(self) -> None:
+        """The state was changed outside execution (a manual gc): the present
+        becomes a new origin; later history is dropped."""
+        while self._snaps and self._snaps[-1].n > self.n:
+            self._snaps.pop()
+        if self._snaps and self._snaps[-1].n == self.n:
+            self._snaps.pop()
+        self._snaps.append(_Snap(self.n, self.mc.uc.context_save(), self._py_state()))
+
+    # -- the engine: run forward exactly -----------------------------------------------
+    def _run(self, count: int, muted: bool) -> tuple[str, EmulationError | None]:
+        """Run at most ``count`` instructions.  Returns (why, error): why is
+        count, hit, exited, fault, interrupted."""
+        mc = self.mc
+        target = self.n + count
+        self._muted = muted
+        self._stop_hit = None
+        try:
+            while self.n < target:
+                if mc.exited:
+                    return "exited", None
+                if self._interrupt and not muted:
+                    self._interrupt = False
+                    return "interrupted", None
+                nxt = (self.n // self.snap_interval + 1) * self.snap_interval
+                chunk = min(target, nxt) - self.n
+                self._blk_addrs = None
+                self._base = self.n
+                self._run_start = self.n
+                err = None
+                try:
+                    mc._start(mc.pc, 0, chunk)
+                except EmulationError as e:
+                    err = e
+                if self._stop_hit is not None or err is not None or mc.exited:
+                    self.n = self._count_at(mc.pc)
+                else:
+                    self.n += chunk
+                mc.icount = self.n
+                if err is not None:
+                    return "fault", err
+                if self._stop_hit is not None:
+                    return "hit", None
+                if self.n % self.snap_interval == 0:
+                    self._snapshot()
+            return ("exited" if mc.exited else "count"), None
+        finally:
+            self._muted = False
+
+    def goto(self, target: int) -> None:
+        """Put the machine at exact position ``target`` (forward or back)."""
+        if target < 0:
+            raise DebuggerError("cannot go before the start of the program")
+        if target < self.n:
+            k = bisect.bisect_right([s.n for s in self._snaps], target) - 1
+            self._restore(k)
+        why, err = self._run(target - self.n, muted=True)
+        if self.n != target:
+            raise DebuggerError(f"could not reach instruction {target} (stopped at {self.n}: {why}"
+                                + (f", {err}" if err else "") + ")")
+
+    # -- hooks for breakpoints ---------------------------------------------------------
+    def _code_hit(self, bp: Breakpoint | None, addr: int, cond: Callable[[], bool] | None = None) -> None:
+        if self._trace is not None:
+            return
+        n = self._count_at(addr)
+        if n == self._run_start and not self._muted:
+            return                      # resuming from this very breakpoint
+        if cond is not None and not cond():
+            return
+        h = _Hit(n, bp, pc=addr)
+        if self._muted:
+            self._hits.append(h)
+            return
+        self._stop_hit = h
+        self.mc.uc.emu_stop()
+
+    def _mem_hit(self, bp: Breakpoint, addr: int, size: int, value: int | None) -> None:
+        if self._trace is not None:
+            return
+        mc = self.mc
+        pc = mc.pc
+        n = self._count_at(pc)
+        lo, hi = max(addr, bp.addr), min(addr + size, bp.addr + bp.size)
+        if lo >= hi:
+            return
+        old = mc.read_uint(bp.addr, bp.size)
+        new = None
+        if value is not None:
+            raw = bytearray(mc.read(bp.addr, bp.size))
+            vb = (value & ((1 << 8 * size) - 1)).to_bytes(size, "little")
+            raw[lo - bp.addr:hi - bp.addr] = vb[lo - addr:hi - addr]
+            new = int.from_bytes(raw, "little")
+        h = _Hit(n, bp, old, new, pc)
+        if self._muted:
+            self._hits.append(h)
+            return
+        self._stop_hit = h
+        mc.uc.emu_stop()
+
+    def _install(self, bp: Breakpoint) -> None:
+        hooks = self.mc.hooks
+        if bp.kind == "watch":
+            bp.handles = [hooks.mem_write(lambda a, s, v, bp=bp: self._mem_hit(bp, a, s, v),
+                                          bp.addr, bp.addr + bp.size - 1, f"watch {bp.num}")]
+        elif bp.kind == "rwatch":
+            bp.handles = [hooks.mem_read(lambda a, s, bp=bp: self._mem_hit(bp, a, s, None),
+                                         bp.addr, bp.addr + bp.size - 1, f"rwatch {bp.num}")]
+        else:
+            bp.handles = [hooks.at(bp.addr, lambda a, bp=bp: self._code_hit(bp, a), f"break {bp.num}")]
+
+    def _uninstall(self, bp: Breakpoint) -> None:
+        for h in bp.handles:
+            self.mc.hooks.remove(h)
+        bp.handles = []
+
+    # -- breakpoints -------------------------------------------------------------------
+    def resolve(self, spec: str) -> int:
+        """An address from ``sym``, ``sym+off``, ``0x...`` or ``*expr``."""
+        spec = spec.strip().lstrip("*")
+        return self.eval(spec)
+
+    def add_break(self, spec: str, temporary: bool = False) -> Breakpoint:
+        addr = self.resolve(spec)
+        bp = Breakpoint(self._next_bp, "tbreak" if temporary else "break", addr, spec.strip())
+        self._next_bp += 1
+        self._install(bp)
+        self.breakpoints[bp.num] = bp
+        return bp
+
+    def add_watch(self, expr: str, read: bool = False) -> Breakpoint:
+        addr, size = self.lvalue(expr)
+        bp = Breakpoint(self._next_bp, "rwatch" if read else "watch", addr, expr.strip(), size)
+        self._next_bp += 1
+        self._install(bp)
+        self.breakpoints[bp.num] = bp
+        return bp
+
+    def delete(self, num: int | None = None) -> list[int]:
+        nums = list(self.breakpoints) if num is None else [num]
+        for k in nums:
+            bp = self.breakpoints.pop(k, None)
+            if bp is None:
+                raise DebuggerError(f"no breakpoint number {k}")
+            self._uninstall(bp)
+        return nums
+
+    # -- running -----------------------------------------------------------------------
+    def interrupt(self) -> None:
+        """Ask a running ``cont`` to stop at the next chunk boundary (Ctrl-C)."""
+        self._interrupt = True
+
+    def _stop(self, reason: str, hit: _Hit | None = None, err: EmulationError | None = None) -> Stop:
+        mc = self.mc
+        if not self._snaps or self._snaps[-1].n < self.n:
+            self._snapshot()        # every stop is a snapshot: stepping back from here is cheap
+        pc = mc.pc
+        st = Stop(reason, pc, self.n, mc.symbolize(pc), error=err)
+        if mc.exited:
+            st.reason, st.exit_status = ("exited" if reason != "history-start" else reason), mc.exit_status
+        if hit is not None:
+            st.bp, st.old, st.new, st.access_pc = hit.bp, hit.old, hit.new, hit.pc
+        return st
+
+    def _check_running(self) -> None:
+        if self.mc.exited:
+            raise ProgramExited(f"the program has exited with status {self.mc.exit_status}")
+
+    def _forward(self, limit: int | None, internal: list[tuple[int, Callable[[], bool] | None]] = (),
+                 reason_count: str = "step", use_bps: bool = True) -> Stop:
+        """Run forward until a breakpoint, an internal stop, an exit or ``limit``
+        instructions."""
+        self._check_running()
+        handles = []
+        saved = []
+        if not use_bps:
+            for bp in self.breakpoints.values():
+                saved.append(bp)
+                self._uninstall(bp)
+        for addr, cond in internal:
+            handles.append(self.mc.hooks.at(addr, lambda a, c=cond: self._code_hit(None, a, c), "internal"))
+        try:
+            budget = limit if limit is not None else self.budget
+            why, err = self._run(budget, muted=False)
+        finally:
+            for h in handles:
+                self.mc.hooks.remove(h)
+            for bp in saved:
+                self._install(bp)
+        if why == "fault":
+            return self._stop("fault", err=err)
+        if why == "interrupted":
+            return self._stop("interrupted")
+        if why == "exited":
+            return self._stop("exited")
+        if why == "hit":
+            hit = self._stop_hit
+            if hit.bp is not None and hit.bp.is_watch:
+                # The access happened inside the instruction: land just after it.
+                self.goto(hit.n + 1)
+                if hit.bp.kind == "watch":
+                    hit.new = self.mc.read_uint(hit.bp.addr, hit.bp.size)
+                else:
+                    hit.new = hit.old
+            if hit.bp is not None:
+                hit.bp.hits += 1
+                st = self._stop("watchpoint" if hit.bp.is_watch else "breakpoint", hit)
+                if hit.bp.temporary:
+                    self.delete(hit.bp.num)
+                return st
+            return self._stop("until", hit)
+        if limit is None:
+            return self._stop("budget")
+        return self._stop(reason_count)
+
+    def stepi(self, count: int = 1) -> Stop:
+        return self._forward(count, use_bps=False)
+
+    def cont(self) -> Stop:
+        return self._forward(None)
+
+    def run_until(self, addr: int, cond: Callable[[], bool] | None = None) -> Stop:
+        return self._forward(None, [(addr, cond)])
+
+    def until_split(self) -> Stop:
+        return self.run_until(self.mc.image.symbols["morestack"])
+
+    def until_unsplit(self) -> Stop:
+        return self.run_until(self.mc.image.symbols["lessstack"])
+
+    def _is_call(self, pc: int) -> tuple[bool, int]:
+        ins = self.mc.disasm(pc, 1)
+        if not ins:
+            return False, 0
+        _a, text, raw = ins[0]
+        mn = text.split()[0] if text else ""
+        return mn in ("call", "bl", "blx"), pc + len(raw)
+
+    def nexti(self, count: int = 1) -> Stop:
+        st = None
+        for _ in range(count):
+            call, nxt = self._is_call(self.mc.pc)
+            if call:
+                sp = self.mc.sp
+                st = self._forward(None, [(nxt, lambda sp=sp: self.mc.sp == sp)])
+                if st.reason == "until":
+                    st.reason = "step"
+            else:
+                st = self.stepi(1)
+            if st.reason != "step":
+                return st
+        return st
+
+    def finish(self) -> Stop:
+        """Run until the current function returns to its caller (across
+        lessstack: the caller resumes on the older segment)."""
+        self._check_running()
+        bt = self.backtrace()
+        if len(bt) < 2:
+            raise DebuggerError('"finish" not meaningful in the outermost frame')
+        caller = bt[1]
+        st = self.run_until(caller.pc, lambda: self.mc.sp == caller.sp)
+        if st.reason == "until":
+            st.reason = "finish"
+        return st
+
+    # -- going back --------------------------------------------------------------------
+    def reverse_stepi(self, count: int = 1) -> Stop:
+        if self.n == 0:
+            raise DebuggerError("no more reverse-execution history")
+        target = max(0, self.n - count)
+        self.goto(target)
+        return self._stop("history-start" if target == 0 else "step")
+
+    def _scan_back(self, want: Callable[[_Hit], bool] | None = None,
+                   trace_pred: Callable[[int, int], bool] | None = None) -> _Hit | None:
+        """The latest hit before the current position: a breakpoint/watchpoint
+        hit (``want``) or an instruction whose (pc, sp) satisfies
+        ``trace_pred``.  Replays snapshot intervals backwards."""
+        end = self.n
+        k = bisect.bisect_left([s.n for s in self._snaps], end) - 1
+        while k >= 0:
+            start = self._snaps[k].n
+            self._restore(k)
+            self._hits = []
+            h = None
+            if trace_pred is not None:
+                mc = self.mc
+                pcs: list[_Hit] = []
+                def tr(addr: int, _size: int) -> None:
+                    if trace_pred(addr, mc.sp):
+                        pcs.append(_Hit(self._count_at(addr), None, pc=addr))
+                h = mc.hooks.code(tr, label="reverse-scan")
+            try:
+                self._run(end - start, muted=True)
+            finally:
+                if h is not None:
+                    self.mc.hooks.remove(h)
+            cands = [x for x in (pcs if trace_pred is not None else self._hits)
+                     if x.n < end and (want is None or want(x))]
+            self._hits = []
+            if cands:
+                return max(cands, key=lambda x: x.n)
+            end = start
+            k -= 1
+        return None
+
+    def reverse_continue(self) -> Stop:
+        if self.n == 0:
+            raise DebuggerError("no more reverse-execution history")
+        here = self.n
+        if not self.breakpoints:
+            self.goto(0)
+            return self._stop("history-start")
+        hit = self._scan_back()
+        if hit is None:
+            self.goto(0)
+            return self._stop("history-start")
+        if hit.bp is not None and hit.bp.is_watch and hit.n + 1 == here:
+            # We are just after this access: the previous one is wanted.
+            self.goto(hit.n)
+            hit2 = self._scan_back()
+            if hit2 is None:
+                self.goto(0)
+                return self._stop("history-start")
+            hit = hit2
+        self.goto(hit.n)
+        hit.bp.hits += 1
+        return self._stop("watchpoint" if hit.bp.is_watch else "breakpoint", hit)
+
+    def reverse_finish(self) -> Stop:
+        """Back to the call instruction that entered the current function."""
+        bt = self.backtrace()
+        if len(bt) < 2:
+            raise DebuggerError('"reverse-finish" not meaningful in the outermost frame')
+        caller = bt[1]
+        def pred(pc: int, sp: int) -> bool:
+            if sp != caller.sp:
+                return False
+            call, nxt = self._is_call(pc)
+            return call and nxt == caller.pc
+        hit = self._scan_back(trace_pred=pred)
+        if hit is None:
+            raise DebuggerError("could not find the call of this frame in the history")
+        self.goto(hit.n)
+        return self._stop("finish")
+
+    def reverse_nexti(self, count: int = 1) -> Stop:
+        """Back one instruction in this frame, stepping over calls backwards."""
+        st = None
+        for _ in range(count):
+            if self.n == 0:
+                raise DebuggerError("no more reverse-execution history")
+            sp0 = self.mc.sp
+            here = self.n
+            st = self.reverse_stepi(1)
+            # Came back out of a callee (its return): go back to its call.
+            if self.mc.sp < sp0:
+                hit = self._scan_back(trace_pred=lambda pc, sp: sp == sp0 and self._is_call(pc)[0])
+                if hit is not None and hit.n < here:
+                    self.goto(hit.n)
+                    st = self._stop("step")
+                else:
+                    self.goto(here - 1)
+        return st
+
+    # -- state fingerprint -------------------------------------------------------------
+    def state_hash(self) -> str:
+        mc = self.mc
+        h = hashlib.sha256()
+        for name in sorted(mc.arch.regs):
+            h.update(name.encode() + mc.reg(name).to_bytes(16, "little"))
+        for addr, size in self.regions:
+            h.update(bytes(mc.uc.mem_read(addr, size)))
+        return h.hexdigest()
+
+    # -- expressions -------------------------------------------------------------------
+
+    def _struct_base(self, name: str) -> tuple[str, int]:
+        mc = self.mc
+        if name == "m":
+            return "M", mc.m
+        if name == "g":
+            return "G", mc.g
+        if name == "m0":
+            return "M", mc.m0
+        if name == "g0":
+            return "G", mc.g0
+        if name == "curg":
+            return "G", mc.field("M", mc.m, "curg")
+        if name == "stktop":
+            g = mc.g
+            if g == mc.g0:
+                g = mc.field("M", mc.m, "curg")
+            return "Stktop", mc.field("G", g, "stackbase")
+        raise KeyError(name)
+
+    def _field_ref(self, expr: str) -> tuple[str, int, str] | None:
+        """``m.cret`` -> ("M", base, "cret"); ``g`` -> ("G", base, "")."""
+        head, _, rest = expr.partition(".")
+        try:
+            sname, base = self._struct_base(head)
+        except KeyError:
+            return None
+        L = self.mc.layouts[sname]
+        # follow pointer fields to known structs: m.curg.stackbase
+        while rest:
+            if any(f.path == rest for f in L.leaves) or any(f.path.startswith(rest + ".") for f in L.leaves):
+                return sname, base, rest
+            first, _, tail = rest.partition(".")
+            f = next((x for x in L.leaves if x.path == first), None)
+            if f is None or not tail or not f.type_name.endswith("*"):
+                raise BadExpression(f"{sname} has no field {rest!r}")
+            tname = f.type_name.rstrip("*").strip()
+            if tname not in self.mc.layouts.structs:
+                raise BadExpression(f"cannot follow {first} ({f.type_name})")
+            base = self.mc.read_uint(base + f.offset, f.size)
+            sname, L, rest = tname, self.mc.layouts[tname], tail
+        return sname, base, ""
+
+    def lvalue(self, expr: str) -> tuple[int, int]:
+        """(address, size) of a watchable expression: a struct field or an address."""
+        expr = expr.strip()
+        ref = self._field_ref(expr) if not expr.startswith("*") else None
+        if ref is not None:
+            sname, base, path = ref
+            L = self.mc.layouts[sname]
+            if not path:
+                return base, L.size
+            f = next((x for x in L.leaves if x.path == path), None)
+            if f is None:
+                subs = [x for x in L.leaves if x.path.startswith(path + ".")]
+                start = min(x.offset for x in subs)
+                return base + start, max(x.offset + x.size for x in subs) - start
+            return base + f.offset, f.size
+        return self.eval(expr.lstrip("*")), self.arch.ptrsize
+
+    def eval(self, expr: str) -> int:
+        """A number from ``0x10``, ``$rax``, ``sym``, ``sym+8``, ``m.cret``, ``$sp-16``."""
+        expr = expr.strip()
+        if not expr:
+            raise BadExpression("empty expression")
+        tokens = re.split(r"\s*([+-])\s*", expr)
+        total, sign = 0, 1
+        if tokens and tokens[0] == "":
+            tokens = tokens[1:]
+            if not tokens:
+                raise BadExpression(f"bad expression {expr!r}")
+        for i, t in enumerate(tokens):
+            if i % 2 == 1 or t in "+-" and t:
+                if t == "-":
+                    sign = -1
+                elif t == "+":
+                    sign = 1
+                continue
+            total += sign * self._term(t)
+            sign = 1
+        return total & ((1 << 8 * self.arch.ptrsize) - 1) if total < 0 else total
+
+    def _term(self, t: str) -> int:
+        mc = self.mc
+        t = t.strip()
+        if not t:
+            raise BadExpression("missing operand")
+        if t.startswith("$"):
+            name = t[1:].lower()
+            alias = {"pc": mc.arch.pc, "sp": mc.arch.sp}
+            name = alias.get(name, name)
+            if name not in mc.arch.regs:
+                raise BadExpression(f"no register {t}")
+            return mc.reg(name)
+        try:
+            return int(t, 0)
+        except ValueError:
+            pass
+        ref = self._field_ref(t)
+        if ref is not None:
+            sname, base, path = ref
+            if not path:
+                return base
+            if not any(f.path == path for f in mc.layouts[sname].leaves):
+                return base + mc.layouts[sname].offset(path)
+            return mc.field(sname, base, path)
+        if t == "stktop":
+            return self._struct_base("stktop")[1]
+        try:
+            return mc.image.lookup(t)
+        except KeyError:
+            raise NoSuchSymbol(f'no symbol "{t}" in the program or runtime') from None
+
+    def print_value(self, expr: str) -> tuple[str, object]:
+        """What ``print`` shows: ("int", value) or ("struct", (name, addr, {field: value}))."""
+        e = expr.strip()
+        m = re.fullmatch(r"\*\s*\(\s*(\w+)\s*\*\s*\)\s*(.+)", e)
+        if m:
+            sname, addr = m.group(1), self.eval(m.group(2))
+            if sname not in self.mc.layouts.structs:
+                raise BadExpression(f"no struct {sname}")
+            return "struct", (sname, addr, self.mc.struct(sname, addr))
+        if e.startswith("*"):
+            inner = e[1:].strip()
+            ref = self._field_ref(inner)
+            if ref is not None and not ref[2]:
+                sname, base, _ = ref
+                return "struct", (sname, base, self.mc.struct(sname, base))
+            addr = self.eval(inner)
+            return "int", self.mc.read_ptr(addr)
+        ref = self._field_ref(e)
+        if ref is not None:
+            sname, base, path = ref
+            if not path:
+                return "struct", (sname, base, self.mc.struct(sname, base))
+            L = self.mc.layouts[sname]
+            if not any(f.path == path for f in L.leaves):
+                sub = {f.path: v for f, v in ((f, self.mc.field(sname, base, f.path)) for f in L.leaves)
+                       if f.path.startswith(path + ".")}
+                return "struct", (f"{sname}.{path}", base + L.offset(path), sub)
+            return "int", self.mc.field(sname, base, path)
+        return "int", self.eval(e)
+
+    # -- looking -----------------------------------------------------------------------
+    def backtrace(self, limit: int = 64) -> list:
+        """mc.backtrace(), plus the case it does not cover: stopped inside
+        lessstack, where the frame is gone and the caller is the Stktop's gobuf."""
+        mc = self.mc
+        f = mc.image.func_at(mc.pc)
+        g = mc.g
+        if f is not None and f.name == "lessstack" and g and g != mc.g0:
+            from .errors import Frame
+            from .unwind import _walk
+            tops = segment_chain(mc, g)
+            if tops:
+                top = tops[0]
+                head = Frame(mc.pc, mc.sp, mc.symbolize(mc.pc), len(tops),
+                             "returning to the older segment (Stktop gobuf)")
+                return [head] + _walk(mc, mc.field("Stktop", top, "gobuf.pc"),
+                                      mc.field("Stktop", top, "gobuf.sp"), None, tops[1:], limit - 1,
+                                      innermost=False)
+        return mc.backtrace(limit)
+
+    def examine(self, addr: int, count: int, unit: int) -> list[tuple[int, list[int]]]:
+        """Rows of (address, values) for x/N{b,h,w,g}."""
+        raw = self._read(addr, count * unit)
+        vals = [int.from_bytes(raw[i * unit:(i + 1) * unit], "little") for i in range(count)]
+        per = {1: 8, 2: 8, 4: 4, 8: 2}[unit]
+        return [(addr + i * unit, vals[i:i + per]) for i in range(0, count, per)]
+
+    def _read(self, addr: int, n: int) -> bytes:
+        try:
+            return self.mc.read(addr, n)
+        except UcError:
+            raise DebuggerError(f"cannot access memory at address {addr:#x}") from None
+
+    def strings(self, addr: int, count: int) -> list[tuple[int, str]]:
+        out = []
+        for _ in range(count):
+            s = self.mc.read_cstring(addr)
+            out.append((addr, s))
+            addr += len(s.encode()) + 1
+        return out
+
+    def disassemble(self, addr: int | None = None, count: int | None = None) -> tuple[str, list]:
+        """(function name, [(addr, text, bytes)]) — the whole function at addr
+        (or pc), or ``count`` instructions."""
+        mc = self.mc
+        addr = mc.pc if addr is None else addr
+        if count is not None:
+            return mc.symbolize(addr), mc.disasm(addr, count)
+        f = mc.image.func_at(addr)
+        if f is None:
+            return mc.symbolize(addr), mc.disasm(addr, 8)
+        out, a = [], f.addr
+        while a < f.end:
+            ins = mc.disasm(a, 1)
+            if not ins:
+                break
+            out.append(ins[0])
+            a += len(ins[0][2])
+        return f.name, out
+
+    def stack_segments(self) -> list[dict]:
+        """The goroutine's segment chain, newest first."""
+        mc = self.mc
+        g = mc.g
+        on_g0 = g == mc.g0
+        if on_g0:
+            g = mc.field("M", mc.m, "curg")
+        if not g:
+            return []
+        SG = mc.layouts.constants.get("StackGuard", 0)
+        out = []
+        guard, base = mc.field("G", g, "stackguard"), mc.field("G", g, "stackbase")
+        sp = None if on_g0 else mc.sp
+        tops = segment_chain(mc, g)
+        for i, top in enumerate(tops):
+            st = mc.struct("Stktop", top)
+            lo = guard - SG
+            seg_sp = sp if i == 0 else mc.field("Stktop", tops[i - 1], "gobuf.sp")
+            out.append(dict(index=len(tops) - i, lo=lo, hi=base + mc.layouts["Stktop"].size,
+                            stackguard=guard, stackbase=base, stktop=top, fields=st, sp=seg_sp,
+                            free=(seg_sp - lo) if seg_sp is not None and lo <= seg_sp <= base else None,
+                            current=(i == 0)))
+            guard, base = st["stackguard"], st["stackbase"]
+        if not tops:
+            out.append(dict(index=0, lo=guard - SG, hi=base, stackguard=guard, stackbase=base, stktop=None,
+                            fields={}, sp=sp, free=None, current=True))
+        return out
+
+    def changed_registers(self) -> tuple[dict[str, int], set[str]]:
+        now = self.mc.regs()
+        changed = {k for k, v in now.items() if self.last_regs.get(k) != v}
+        return now, changed
+
+    def mark_seen(self) -> None:
+        self.last_regs = self.mc.regs()
+
+    def stack_words(self, count: int = 8) -> list[tuple[int, int]]:
+        sp, ps = self.mc.sp, self.arch.ptrsize
+        out = []
+        for i in range(count):
+            try:
+                out.append((sp + i * ps, self.mc.read_ptr(sp + i * ps)))
+            except UcError:
+                break
+        return out
+
+    # -- the collector -----------------------------------------------------------------
+    def gc(self):
+        from .gc import collect
+        rep = collect(self.mc, self.mc.sp)
+        self.mutated()
+        return rep
+
+    def why(self, addr: int):
+        """(kind, ObjectInfo) for the object containing ``addr`` in the last
+        collection report: kind is retained or freed."""
+        from .gc import reports_of
+        reps = reports_of(self.mc)
+        if not reps:
+            raise DebuggerError("no collection has run yet (use gc)")
+        rep = reps[-1]
+        for kind, objs in (("retained", rep.retained), ("freed", rep.freed)):
+            for o in objs:
+                if o.addr <= addr < o.addr + o.size:
+                    return kind, o, rep
+        raise DebuggerError(f"{addr:#x} is not a heap object in collection #{rep.index}")
+
+
+def new_debugger(arch: str, variant: str, unit, budget: int | None = None,
+                 snap_interval: int = SNAP_INTERVAL) -> Debugger:
+    from .machine import DEFAULT_BUDGET
+    from .run import new_machine
+    mc = new_machine(arch, variant, unit, budget or DEFAULT_BUDGET)
+    return Debugger(mc, snap_interval=snap_interval, budget=budget)
+
+
+__all__ = [
+    "BadExpression",
+    "Breakpoint",
+    "Debugger",
+    "DebuggerError",
+    "GoemuError",
+    "NoSuchSymbol",
+    "ProgramExited",
+    "Stop",
+    "new_debugger",
+]
