@@ -135,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli"):
         try:
             module = __import__(mod, fromlist=["register"])
-        except ImportError:
+        except ModuleNotFoundError as e:
+            if not (e.name and (mod == e.name or mod.startswith(e.name + "."))):
+                raise       # a real import error inside the module must not be hidden
             continue
         if hasattr(module, "register"):
             module.register(sub)

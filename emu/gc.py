@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .unwind import _walk, segment_chain
+from .unwind import segment_chain, walk
 
 if TYPE_CHECKING:
     from .machine import Machine
@@ -125,12 +125,10 @@ class Heap:
             self.spans.append(dict(start=f("start", mc.arch.ptrsize), npages=f("npages"),
                                    sizeclass=f("sizeclass"), elemsize=f("elemsize"), nelem=f("nelem"),
                                    nfree=f("nfree"), state=f("state"), bits=bits.copy()))
-        n = max(self.nspans, 1)
         self.sp_start = np.array([s["start"] for s in self.spans] or [0], dtype=np.uint64)
         self.sp_elem = np.array([max(s["elemsize"], 1) for s in self.spans] or [1], dtype=np.uint64)
         self.sp_nelem = np.array([s["nelem"] for s in self.spans] or [0], dtype=np.uint64)
         self.sp_inuse = np.array([s["state"] == 1 for s in self.spans] or [False], dtype=bool)
-        del n
 
     def allocated(self) -> list[tuple[int, int]]:
         out = []
@@ -246,9 +244,9 @@ def _stack_roots(mc: "Machine", g: int, sp: int, running: bool) -> list[RootRang
     frames = []
     if running and mc.g == g:
         lr = mc.reg(mc.arch.link_register) if mc.arch.link_register else None
-        frames = _walk(mc, mc.pc, mc.sp, lr, tops, 100000, innermost=True)
+        frames = walk(mc, mc.pc, mc.sp, lr, tops, 100000, innermost=True)
     else:
-        frames = _walk(mc, mc.field("G", g, "sched.pc"), mc.field("G", g, "sched.sp"), None, tops,
+        frames = walk(mc, mc.field("G", g, "sched.pc"), mc.field("G", g, "sched.sp"), None, tops,
                        100000, innermost=False)
     # frames are innermost first; at an equal sp (an ARM leaf with autosize 0 owns no
     # words) the caller must come last so that it owns the words from that sp up

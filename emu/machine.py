@@ -257,6 +257,10 @@ class Machine:
             self.uc.emu_stop()
         elif nr == L["HcThrow"]:
             msg = self.read_cstring(a0)
+            # Report (and leave the PC at) the hypercall instruction itself, as
+            # gdb shows a trap: on ARM the PC has already moved past the svc.
+            if self.arch.hypercall_pc_advance:
+                self.reg_write(self.arch.pc, self.pc - self.arch.hypercall_pc_advance)
             raise self.error(RuntimeThrow, f"runtime throw: {msg}")
         elif nr == L["HcPrintInt"]:
             self.output.append(str(signed))

@@ -50,8 +50,8 @@ def backtrace(mc: "Machine", limit: int = 64) -> list[Frame]:
             top = stktops[0]
             pc, sp, lr = mc.field("Stktop", top, "gobuf.pc"), mc.field("Stktop", top, "gobuf.sp"), None
             stktops = stktops[1:]
-        return frames + _walk(mc, pc, sp, lr, stktops, limit - len(frames), innermost=False)
-    return _walk(mc, pc, sp, lr, segment_chain(mc, g), limit, innermost=True)
+        return frames + walk(mc, pc, sp, lr, stktops, limit - len(frames), innermost=False)
+    return walk(mc, pc, sp, lr, segment_chain(mc, g), limit, innermost=True)
 
 
 def _phase(mc: "Machine") -> str:
@@ -61,8 +61,11 @@ def _phase(mc: "Machine") -> str:
     return "split"
 
 
-def _walk(mc: "Machine", pc: int, sp: int, lr: int | None, stktops: list[int], limit: int,
-          innermost: bool) -> list[Frame]:
+def walk(mc: "Machine", pc: int, sp: int, lr: int | None, stktops: list[int], limit: int,
+         innermost: bool) -> list[Frame]:
+    """Frames from (pc, sp) outwards, crossing segment boundaries through the
+    given Stktop chain (innermost first) when a frame returns into lessstack.
+    ``lr`` is ARM's link register for a leaf that has not saved it yet."""
     img = mc.image
     less = img.symbols["lessstack"]
     goexit = img.symbols["goexit"]
@@ -89,3 +92,6 @@ def _walk(mc: "Machine", pc: int, sp: int, lr: int | None, stktops: list[int], l
             break
         pc, sp, lr = ret, csp, None
     return out
+
+
+_walk = walk   # old private name, kept until the debugger moves to walk()

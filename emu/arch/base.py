@@ -80,3 +80,7 @@ class Arch:
     literal_pool: bool = False  # ARM: Keystone appends a literal pool after the code
     reg_aliases: dict[str, str] = field(default_factory=dict)
     mnemonic_aliases: dict[str, str] = field(default_factory=dict)
+    # How far the PC has already moved past the hypercall instruction when
+    # Unicorn's hook runs (ARM's interrupt hook sees the PC after the svc;
+    # amd64's syscall hook sees the syscall itself).
+    hypercall_pc_advance: int = 0

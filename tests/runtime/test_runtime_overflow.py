@@ -66,9 +66,7 @@ def test_nosplit_overrun_throws_split_stack_overflow(arch):
 
 @pytest.mark.parametrize("arch", [
     "amd64",
-    pytest.param("arm", marks=pytest.mark.xfail(strict=True, reason=(
-        "emu/machine.py _on_arm_interrupt: the svc has already advanced PC, so a throw's "
-        "pc/insn is the instruction after the svc (see the runtime test report)"))),
+    "arm",
 ])
 def test_throw_reports_the_hypercall_instruction(arch):
     mc = machine(arch, "buggy", "overflow", sel=0)
