@@ -275,10 +275,13 @@ def _stack_roots(mc: "Machine", g: int, sp: int, running: bool) -> list[RootRang
 
 
 def roots(mc: "Machine", gc_sp: int) -> list[RootRange]:
-    """All root ranges.  Ms are scanned after the other globals, so that an
-    object that is also reachable from, say, runtime·allg is attributed to
-    that (the breadth-first marking keeps the first root to reach it); an
-    object found only through an M is attributed to the M field."""
+    """All root ranges.  Ms are scanned last, after the other globals and
+    every goroutine stack, so that an object also reachable from, say,
+    runtime·allg or a live frame is attributed to that (the breadth-first
+    marking keeps the first root to reach it); an object attributed to an M
+    field such as m0.cret is one that nothing else holds, which is what a
+    leak hunter needs to know.  (Go 1.0 marked in another order; the set of
+    marked objects does not depend on the order, only the names do.)"""
     namer = _global_namer(mc)
     m0 = mc.m0
     msize = mc.layouts["M"].size
@@ -290,14 +293,13 @@ def roots(mc: "Machine", gc_sp: int) -> list[RootRange]:
             out.append(RootRange(m0 + msize, hi, "data", namer))
         else:
             out.append(RootRange(lo, hi, "data", namer))
-    out += ms
     Gdead = mc.layouts.constants["Gdead"]
     for g in goroutines(mc):
         if mc.field("G", g, "status") == Gdead:
             continue
         running = g == mc.g
         out += _stack_roots(mc, g, gc_sp if running else mc.field("G", g, "sched.sp"), running)
-    return out
+    return out + ms
 
 
 # -- the collector ----------------------------------------------------------------------------
