@@ -273,26 +273,26 @@ class CycleAccount:
         if first != mode:
             self._open(first)
         prev = self._prev
-        if prev is not None and prev.flow is not None:
-            # a block starting inside the previous one is a resumption unless it is the branch's target
-            if not (self._prev_addr < addr < prev.end and addr != prev.flow.target):
-                f = prev.flow
-                pred = self.predictor
-                if f.kind == "cond":
-                    wrong = ["cond"] if pred.observe("cond", prev.flow_pc, addr, f.fallthrough) else []
-                    if addr != f.fallthrough and f.taken_kind != "jump" and \
-                            pred.observe(f.taken_kind, prev.flow_pc, addr, f.fallthrough):
-                        wrong.append(f.taken_kind)
-                else:
-                    wrong = [f.kind] if pred.observe(f.kind, prev.flow_pc, addr, f.fallthrough) else []
-                if wrong:
-                    where = first if first in LANDING else mode
-                    self.penalties["mispredict"] += self.penalty
-                    self._charge(where, self.penalty)
-                    rec = self._rec
-                    if rec is not None:
-                        for k in wrong:
-                            rec.mispredicts[k] = rec.mispredicts.get(k, 0) + 1
+        # a block starting inside the previous one is a resumption unless it is the branch's target
+        if prev is not None and prev.flow is not None and \
+                not (self._prev_addr < addr < prev.end and addr != prev.flow.target):
+            f = prev.flow
+            pred = self.predictor
+            if f.kind == "cond":
+                wrong = ["cond"] if pred.observe("cond", prev.flow_pc, addr, f.fallthrough) else []
+                if addr != f.fallthrough and f.taken_kind != "jump" and \
+                        pred.observe(f.taken_kind, prev.flow_pc, addr, f.fallthrough):
+                    wrong.append(f.taken_kind)
+            else:
+                wrong = [f.kind] if pred.observe(f.kind, prev.flow_pc, addr, f.fallthrough) else []
+            if wrong:
+                where = first if first in LANDING else mode
+                self.penalties["mispredict"] += self.penalty
+                self._charge(where, self.penalty)
+                rec = self._rec
+                if rec is not None:
+                    for k in wrong:
+                        rec.mispredicts[k] = rec.mispredicts.get(k, 0) + 1
         if first != mode:
             self._close(first)
             self.mode = mode = first
