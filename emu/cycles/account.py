@@ -129,7 +129,7 @@ class CycleResult:
 
 
 class _Block:
-    __slots__ = ("n", "segs", "first", "flow", "flow_pc", "lines", "end")
+    __slots__ = ("end", "first", "flow", "flow_pc", "line0", "lines", "n", "one_line", "segs")
 
     def __init__(self, n, segs, flow, flow_pc, lines, end):
         self.n = n
@@ -138,6 +138,8 @@ class _Block:
         self.flow = flow            # Flow of the last instruction when it transfers control, else None
         self.flow_pc = flow_pc
         self.lines = lines
+        self.line0 = lines[0]
+        self.one_line = len(lines) == 1
         self.end = end
 
 
@@ -152,6 +154,7 @@ class CycleAccount:
         self.predictor = BranchPredictor(int(br["bht_entries"]), int(br["btb_entries"]),
                                          int(br["ras_entries"]), align_bits(self.arch))
         self.hier = CacheHierarchy(self.core.caches)
+        self._l1i = self.hier.l1i
         self._classify = flow_of(self.arch)
         self._cs = disassembler(machine.arch)
         self._cs.detail = True
@@ -264,6 +267,25 @@ class CycleAccount:
             self._rec = None
 
     # -- hooks ----------------------------------------------------------------------
+    def _transfer(self, prev: _Block, addr: int, first: str, mode: str) -> None:
+        """The branch that ended ``prev`` went to ``addr``: ask the predictor."""
+        f = prev.flow
+        pred = self.predictor
+        if f.kind == "cond":
+            wrong = ["cond"] if pred.observe("cond", prev.flow_pc, addr, f.fallthrough) else []
+            if addr != f.fallthrough and f.taken_kind != "jump" and \
+                    pred.observe(f.taken_kind, prev.flow_pc, addr, f.fallthrough):
+                wrong.append(f.taken_kind)
+        else:
+            wrong = [f.kind] if pred.observe(f.kind, prev.flow_pc, addr, f.fallthrough) else []
+        if wrong:
+            self.penalties["mispredict"] += self.penalty
+            self._charge(first if first in LANDING else mode, self.penalty)
+            rec = self._rec
+            if rec is not None:
+                for k in wrong:
+                    rec.mispredicts[k] = rec.mispredicts.get(k, 0) + 1
+
     def _on_block(self, addr: int, size: int) -> None:
         b = self._blocks.get((addr, size))
         if b is None:
@@ -276,38 +298,36 @@ class CycleAccount:
         # a block starting inside the previous one is a resumption unless it is the branch's target
         if prev is not None and prev.flow is not None and \
                 not (self._prev_addr < addr < prev.end and addr != prev.flow.target):
-            f = prev.flow
-            pred = self.predictor
-            if f.kind == "cond":
-                wrong = ["cond"] if pred.observe("cond", prev.flow_pc, addr, f.fallthrough) else []
-                if addr != f.fallthrough and f.taken_kind != "jump" and \
-                        pred.observe(f.taken_kind, prev.flow_pc, addr, f.fallthrough):
-                    wrong.append(f.taken_kind)
-            else:
-                wrong = [f.kind] if pred.observe(f.kind, prev.flow_pc, addr, f.fallthrough) else []
-            if wrong:
-                where = first if first in LANDING else mode
-                self.penalties["mispredict"] += self.penalty
-                self._charge(where, self.penalty)
-                rec = self._rec
-                if rec is not None:
-                    for k in wrong:
-                        rec.mispredicts[k] = rec.mispredicts.get(k, 0) + 1
+            self._transfer(prev, addr, first, mode)
         if first != mode:
             self._close(first)
             self.mode = mode = first
-        pen = self.hier.fetch_lines(b.lines)
-        if pen:
-            self.penalties["icache"] += pen
-            self._charge(first, pen)
-        for ph, cyc, n, _s, _e in b.segs:
-            p = ph or mode
-            if p != mode:
-                self._open(p)
-                self._close(p)
-                self.mode = mode = p
-            self._charge(p, cyc)
-            self.phase_insns[p] += n
+        # the I-cache: the common case is a block on one line that is already the most recent in its set
+        l1i = self._l1i
+        line = b.line0
+        s = l1i.sets[line % l1i.nsets]
+        if b.one_line and s and s[-1] == line:
+            l1i.hits += 1
+        else:
+            pen = self.hier.fetch_lines(b.lines)
+            if pen:
+                self.penalties["icache"] += pen
+                self._charge(first, pen)
+        segs = b.segs
+        if len(segs) == 1 and self._rec is None and (segs[0][0] or mode) == mode:
+            cyc = segs[0][1]
+            self.phase_cycles[mode] += cyc
+            self.total += cyc
+            self.phase_insns[mode] += b.n
+        else:
+            for ph, cyc, n, _s, _e in segs:
+                p = ph or mode
+                if p != mode:
+                    self._open(p)
+                    self._close(p)
+                    self.mode = mode = p
+                self._charge(p, cyc)
+                self.phase_insns[p] += n
         self.instructions += b.n
         self._prev = b
         self._prev_addr = addr

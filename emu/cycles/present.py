@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .account import PHASES, CycleResult
 
-RAS_NOTE = "returns the return address stack got wrong (lessstack's return: no call pushed it)"
+RAS_NOTE = "a function started by gogocall returns to lessstack, an address no call pushed"
 
 
 def _table(rows: list[list[str]], header: list[str], right: set[int]) -> str:
@@ -19,7 +19,7 @@ def _mean(records, phase: str | None = None) -> str:
     if not records:
         return "-"
     vals = [r.cycles if phase is None else r.phases.get(phase, 0) for r in records]
-    return f"{sum(vals) / len(vals):.1f}"
+    return f"{sum(vals) / len(vals):.1f}" if any(vals) else "-"
 
 
 def cycles_summary(c: CycleResult) -> str:
@@ -45,8 +45,9 @@ def cycles_summary(c: CycleResult) -> str:
                f"; {c.penalties.get('mispredict', 0)} penalty cycles")
     ras_unsplit = sum(r.mispredicts.get("ret", 0) for r in c.unsplits)
     if c.unsplits:
-        out.append(f"RAS mispredicts inside unsplits: {ras_unsplit} over {len(c.unsplits)} unsplits "
-                   f"({RAS_NOTE}); stack underflows {c.ras['underflows']}, overflows {c.ras['overflows']}")
+        out.append(f"lessstack's return: {ras_unsplit} RAS mispredicts in {len(c.unsplits)} unsplits "
+                   f"({RAS_NOTE}); return stack underflows {c.ras['underflows']}, "
+                   f"overflows {c.ras['overflows']}")
     if c.caches:
         levels = ", ".join(f"{k} {v['misses']} misses/{v['hits'] + v['misses']} accesses"
                            for k, v in c.caches.items())
