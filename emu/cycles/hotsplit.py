@@ -10,7 +10,9 @@ Both programs are generated goasm.  ``descend`` recurses until one more
 call would cross the guard, then runs the loop there; ``cold`` runs the same
 loop near the top of the first segment.  leaf(i) returns 2i+1, so both
 print n(n+2).  Cycles per call are taken as (run with n calls - run with 0
-calls) / n, which removes boot and the descent.
+calls) / n, which removes boot and the descent.  The two runs are identical
+up to the loop; after it, caches and predictor tables differ, so a phase
+outside the loop (other: the exit path) can differ by a few cycles either way.
 """
 from __future__ import annotations
 
