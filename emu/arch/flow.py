@@ -8,8 +8,8 @@ instruction names one, and where execution continues if it is not taken.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 KINDS = ("none", "cond", "jump", "call", "ret", "indirect_jump", "indirect_call")
 

@@ -175,7 +175,7 @@ class CycleAccount:
         self._prev_addr = 0
 
     # -- attaching ------------------------------------------------------------
-    def attach(self) -> "CycleAccount":
+    def attach(self) -> CycleAccount:
         if self._handles:
             return self
         h = self.mc.hooks

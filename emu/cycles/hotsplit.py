@@ -210,10 +210,10 @@ def measure(arch: str, iterations: int = 1000, core=None, caches: bool = False) 
 def summary(r: HotSplit) -> str:
     n = r.hot.calls
     out = [f"hot-split on {r.arch} ({r.core} model), {n} calls per loop",
-           f"  hot  (call site at the segment boundary): {r.hot.per_call:9.1f} cycles/call, "
-           f"{r.hot.splits} splits, {r.hot.unsplits} unsplits",
-           f"  cold (call site far from the boundary):   {r.cold.per_call:9.1f} cycles/call, "
-           f"{r.cold.splits} splits, {r.cold.unsplits} unsplits",
+           (f"  hot  (call site at the segment boundary): {r.hot.per_call:9.1f} cycles/call, "
+           f"{r.hot.splits} splits, {r.hot.unsplits} unsplits"),
+           (f"  cold (call site far from the boundary):   {r.cold.per_call:9.1f} cycles/call, "
+           f"{r.cold.splits} splits, {r.cold.unsplits} unsplits"),
            f"  ratio hot/cold: {r.ratio:.2f}x",
            "  hot loop, cycles per call by phase:"]
     for p in PHASES:

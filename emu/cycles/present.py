@@ -23,8 +23,8 @@ def _mean(records, phase: str | None = None) -> str:
 
 
 def cycles_summary(c: CycleResult) -> str:
-    out = [f"cycles ({c.core} model, {c.arch}): {c.total} cycles, {c.instructions} instructions, "
-           f"CPI {c.cpi:.3f}"]
+    out = [(f"cycles ({c.core} model, {c.arch}): {c.total} cycles, {c.instructions} instructions, "
+           f"CPI {c.cpi:.3f}")]
     rows = []
     for p in PHASES:
         cyc = c.phases.get(p, 0)

@@ -2,8 +2,8 @@
 import json
 
 import pytest
-
 from cycles_fake import FakeCore
+
 from emu import cli
 from emu.cycles import account as account_mod
 from emu.cycles.hotsplit import measure
