@@ -35,18 +35,24 @@ def _common(p: argparse.ArgumentParser, program: bool = True) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _cycle_opts(ns) -> dict:
+    cache = bool(getattr(ns, "cache_model", False))
+    return {"cycles": bool(getattr(ns, "cycles", False)) or cache, "cache_model": cache}
+
+
 def _runs(ns) -> list[tuple[str, RunResult]]:
     """The program on one arch/variant, or the demos on every requested pair."""
     if ns.program:
         unit = load_program(ns.program)
         arch, variant = ns.arch or "amd64", ns.variant or "buggy"
-        return [("program", run_program(arch, variant, unit, ns.max_insns, name=ns.program))]
+        return [("program", run_program(arch, variant, unit, ns.max_insns, name=ns.program,
+                                        **_cycle_opts(ns)))]
     out = []
     for demo in (ns.demos if hasattr(ns, "demos") else ["leak"]):
         for arch in ([ns.arch] if ns.arch else ARCH_NAMES):
             for variant in ([ns.variant] if ns.variant else ("buggy", "fixed")):
                 out.append((demo, run_program(arch, variant, demo_program(demo, arch), ns.max_insns,
-                                              name=f"demo:{demo}")))
+                                              name=f"demo:{demo}", **_cycle_opts(ns))))
     return out
 
 
@@ -76,6 +82,9 @@ def cmd_run(ns) -> int:
         return 0
     if ns.program:
         print(present.run_summary(results[0][1]))
+        if results[0][1].cycles is not None:
+            from .cycles.present import cycles_summary
+            print(cycles_summary(results[0][1].cycles))
         return 0 if results[0][1].exit_status == 0 else 1
     header = ["arch", "variant", "insns", "splits", "unsplits", "objects", "freed", "retained",
               "retained bytes", "root of each retained object"]
@@ -90,6 +99,11 @@ def cmd_run(ns) -> int:
         print()
     print("buggy (efacb2a1): oldstack passes m->cret to gogo and leaves it set -> the object stays alive.\n"
           "fixed (89b075cc): oldstack clears m->cret -> the object is freed.")
+    for demo, r in results:
+        if r.cycles is not None:
+            from .cycles.present import cycles_summary
+            print(f"\n-- {demo} on {r.arch}/{r.variant}")
+            print(cycles_summary(r.cycles))
     return 0
 
 
@@ -123,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a program (or the built-in leak demos)")
     _common(r)
     r.add_argument("--gc-report", action="store_true", help="print every collection's report")
+    r.add_argument("--cycles", action="store_true",
+                   help="account cycles with the core model: per phase, per split/unsplit, mispredicts")
+    r.add_argument("--cache-model", action="store_true",
+                   help="with --cycles, also model the data caches on every load and store (slower)")
     r.set_defaults(func=cmd_run)
     g = sub.add_parser("gc-report", help="run and print every collection's report")
     _common(g)
@@ -132,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--rounds", type=int, default=24)
     pl.add_argument("--arch", choices=ARCH_NAMES)
     pl.set_defaults(func=cmd_plot)
-    for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli"):
+    for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli", "emu.cycles.hotsplit"):
         try:
             module = __import__(mod, fromlist=["register"])
         except ModuleNotFoundError as e:

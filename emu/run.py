@@ -24,15 +24,19 @@ class RunResult:
     cret: int                       # m0.cret when the program exited
     events: list[Event] = field(default_factory=list)
     gcs: list = field(default_factory=list)
+    cycles: object | None = None    # emu.cycles.account.CycleResult when run with cycles=True
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "arch": self.arch, "variant": self.variant, "program": self.program,
             "instructions": self.instructions, "splits": self.splits, "unsplits": self.unsplits,
             "segments_allocated": self.segments_allocated, "segments_freed": self.segments_freed,
             "exit_status": self.exit_status, "output": self.output, "m_cret": self.cret,
             "gcs": [g.to_json() for g in self.gcs],
         }
+        if self.cycles is not None:
+            out["cycles"] = self.cycles.to_json()
+        return out
 
 
 def load_program(path: str | Path | None, text: str | None = None, name: str = "<program>") -> Unit | None:
@@ -66,7 +70,18 @@ def finish(mc: Machine, program: str) -> RunResult:
 
 
 def run_program(arch: str, variant: str, program: Unit | None, budget: int = DEFAULT_BUDGET,
-                name: str = "<program>") -> RunResult:
+                name: str = "<program>", cycles: bool = False, cache_model: bool = False,
+                core=None) -> RunResult:
+    """Run to exit.  ``cycles``: account cycles with the core model (``core``,
+    default the architecture's own); ``cache_model`` also sends every load
+    and store through the data caches (implies ``cycles``)."""
     mc = new_machine(arch, variant, program, budget)
+    account = None
+    if cycles or cache_model:
+        from .cycles.account import CycleAccount
+        account = CycleAccount(mc, core, caches=cache_model).attach()
     mc.run()
-    return finish(mc, name)
+    res = finish(mc, name)
+    if account is not None:
+        res.cycles = account.result()
+    return res

@@ -1,0 +1,369 @@
+"""Cycle accounting for a running Machine, by runtime phase and by event.
+
+``CycleAccount(machine).attach()`` installs a block hook (and, with
+``caches=True``, memory hooks) through ``machine.hooks``; ``detach()``
+removes them.  Nothing attached costs nothing.
+
+Per executed block it adds the block's static cost (the core's
+``block_cost`` of its Capstone instructions, computed once per block), asks
+the branch predictor about the transfer that ended the previous block
+(where execution actually went is this block's address) and adds the
+mispredict penalty, and fetches the block's lines through the I-cache.  With
+``caches=True`` every load and store also goes through the L1D/L2.
+
+Every cycle is attributed to exactly one phase (``PHASES``):
+
+- prologue: a goasm function's split check, [func.addr, func.body_start)
+- morestack: morestack, its trampolines and reflectcall
+- newstack: newstack and every C function it calls, until gogocall
+- gogocall, gogo, lessstack: those stubs
+- oldstack: oldstack and what it calls, until gogo
+- body: function bodies, the program's and the runtime entries'
+- gc: runtime.gc's instructions (the collector itself is Python: 0 cycles)
+- other: rt0 and boot, goexit
+
+C functions have no FuncInfo: a C function other than newstack, oldstack and
+rt0 belongs to the phase that called it.  A mispredict is charged to the
+phase it lands in when that is runtime machinery (a return into lessstack
+is lessstack's cost), otherwise to the phase of the branch (gogo's jump
+back into the caller is gogo's cost, gogocall's jump to morepc gogocall's).
+
+Each split (morestack entry through gogocall's jump into the new frame,
+including that jump's mispredict) and each unsplit (lessstack entry
+through gogo's jump back) gets an ``EventRecord``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..arch.flow import KINDS, align_bits, flow_of
+from ..asm.verify import disassembler
+from ..errors import UsageError
+from .cache import CacheHierarchy
+from .predict import BranchPredictor
+
+PHASES = ("prologue", "morestack", "newstack", "gogocall", "body", "lessstack", "oldstack", "gogo",
+          "gc", "other")
+# a mispredict landing in one of these is charged there (else to the branch's phase)
+LANDING = frozenset(PHASES) - {"body", "other", "prologue"}
+
+# goasm functions with a phase of their own (their prologues stay "prologue")
+_GOASM_PHASES = {"morestack": "morestack", "reflectcall": "morestack", "gogocall": "gogocall",
+                 "gogo": "gogo", "lessstack": "lessstack", "runtime.gc": "gc", "goexit": "other"}
+_GOASM_INHERIT = {"gosave", "mcall"}          # stubs that run on behalf of their caller
+# C functions entered at their first instruction that start a phase
+_C_ENTRIES = {"newstack": "newstack", "oldstack": "oldstack", "rt0": "other"}
+
+
+class BlockCost(Protocol):
+    total: int
+    per_insn: tuple[int, ...]
+
+
+class Core(Protocol):
+    """What the accounting needs of a core model (emu.cycles.model.CoreModel)."""
+    name: str
+    branch: dict
+    caches: dict
+
+    def block_cost(self, insns: list) -> BlockCost: ...
+
+
+def default_core(arch_name: str) -> Core:
+    try:
+        from .model import CoreModel
+    except ImportError as e:
+        raise UsageError(f"no core timing model is available for {arch_name} ({e})") from None
+    return CoreModel.for_arch(arch_name)
+
+
+@dataclass
+class EventRecord:
+    index: int
+    kind: str                      # "split" or "unsplit"
+    icount: int                    # instructions accounted before it began
+    cycles: int = 0
+    phases: dict = field(default_factory=dict)
+    mispredicts: dict = field(default_factory=dict)
+    cache_misses: int = 0
+    complete: bool = False
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "kind": self.kind, "icount": self.icount, "cycles": self.cycles,
+                "phases": dict(self.phases), "mispredicts": dict(self.mispredicts),
+                "cache_misses": self.cache_misses, "complete": self.complete}
+
+
+@dataclass
+class CycleResult:
+    core: str
+    arch: str
+    total: int
+    instructions: int
+    phases: dict[str, int]
+    phase_instructions: dict[str, int]
+    branches: dict[str, int]
+    mispredicts: dict[str, int]
+    ras: dict[str, int]
+    penalties: dict[str, int]           # mispredict / icache / dcache cycles (inside the phases)
+    caches: dict | None                 # per level hits/misses; l1d only with the cache model
+    dcache: bool
+    splits: list[EventRecord]
+    unsplits: list[EventRecord]
+
+    @property
+    def cpi(self) -> float:
+        return self.total / self.instructions if self.instructions else 0.0
+
+    def to_json(self) -> dict:
+        return {"core": self.core, "arch": self.arch, "total": self.total,
+                "instructions": self.instructions, "cpi": round(self.cpi, 4),
+                "phases": dict(self.phases), "phase_instructions": dict(self.phase_instructions),
+                "branches": dict(self.branches), "mispredicts": dict(self.mispredicts),
+                "ras": dict(self.ras), "penalties": dict(self.penalties), "caches": self.caches,
+                "dcache_model": self.dcache,
+                "splits": [r.to_json() for r in self.splits],
+                "unsplits": [r.to_json() for r in self.unsplits],
+                "note": "gc counts runtime.gc's instructions; the collector runs in Python and costs 0 cycles"}
+
+
+class _Block:
+    __slots__ = ("end", "first", "flow", "flow_pc", "line0", "lines", "n", "one_line", "segs")
+
+    def __init__(self, n, segs, flow, flow_pc, lines, end):
+        self.n = n
+        self.segs = segs            # [(static phase or None, cycles, ninsns, start, end)]
+        self.first = segs[0][0] if segs else None
+        self.flow = flow            # Flow of the last instruction when it transfers control, else None
+        self.flow_pc = flow_pc
+        self.lines = lines
+        self.line0 = lines[0]
+        self.one_line = len(lines) == 1
+        self.end = end
+
+
+class CycleAccount:
+    def __init__(self, machine: Any, core: Core | None = None, caches: bool = False):
+        self.mc = machine
+        self.arch = machine.arch.name
+        self.core = core if core is not None else default_core(self.arch)
+        self.dcache = caches
+        br = self.core.branch
+        self.penalty = int(br["mispredict_penalty"])
+        self.predictor = BranchPredictor(int(br["bht_entries"]), int(br["btb_entries"]),
+                                         int(br["ras_entries"]), align_bits(self.arch))
+        self.hier = CacheHierarchy(self.core.caches)
+        self._l1i = self.hier.l1i
+        self._classify = flow_of(self.arch)
+        self._cs = disassembler(machine.arch)
+        self._cs.detail = True
+        self._static = self._phase_map()
+        self._blocks: dict[tuple[int, int], _Block] = {}
+        self._handles: list = []
+        self.mode = "other"
+        self.total = 0
+        self.instructions = 0
+        self.phase_cycles = {p: 0 for p in PHASES}
+        self.phase_insns = {p: 0 for p in PHASES}
+        self.penalties = {"mispredict": 0, "icache": 0, "dcache": 0}
+        self.splits: list[EventRecord] = []
+        self.unsplits: list[EventRecord] = []
+        self._rec: EventRecord | None = None
+        self._rec_misses0 = 0
+        self._prev: _Block | None = None
+        self._prev_addr = 0
+
+    # -- attaching ------------------------------------------------------------
+    def attach(self) -> CycleAccount:
+        if self._handles:
+            return self
+        h = self.mc.hooks
+        self._handles.append(h.block(self._on_block, label="cycles"))
+        if self.dcache:
+            self._handles.append(h.mem_read(self._on_read, label="cycles"))
+            self._handles.append(h.mem_write(self._on_write, label="cycles"))
+        return self
+
+    def detach(self) -> None:
+        for handle in self._handles:
+            self.mc.hooks.remove(handle)
+        self._handles = []
+
+    @property
+    def attached(self) -> bool:
+        return bool(self._handles)
+
+    # -- static facts ------------------------------------------------------------
+    def _phase_map(self):
+        image = self.mc.image
+        c_entries = {image.symbols[n]: p for n, p in _C_ENTRIES.items() if n in image.symbols}
+
+        def static_phase(addr: int) -> str | None:
+            f = image.func_at(addr)
+            if f is None:
+                return c_entries.get(addr)
+            if not f.nosplit and addr < f.body_start:
+                return "prologue"
+            name = f.name
+            if name.startswith("morestack"):
+                return "morestack"
+            if name in _GOASM_INHERIT:
+                return None
+            return _GOASM_PHASES.get(name, "body")
+        return static_phase
+
+    def _analyze(self, addr: int, size: int) -> _Block:
+        insns = list(self._cs.disasm(self.mc.read(addr, size), addr))
+        cost = self.core.block_cost(insns) if insns else None
+        per = tuple(int(c) for c in cost.per_insn) if cost else ()
+        segs: list[tuple[str | None, int, int, int, int]] = []
+        for i, insn in enumerate(insns):
+            ph = self._static(insn.address)
+            if segs and segs[-1][0] == ph:
+                p, c, n, s, _e = segs[-1]
+                segs[-1] = (p, c + per[i], n + 1, s, i + 1)
+            else:
+                segs.append((ph, per[i], 1, i, i + 1))
+        flow = self._classify(insns[-1]) if insns else None
+        if flow is not None and flow.kind == "none":
+            flow = None
+        line = self.hier.line
+        lines = range(addr // line, (addr + max(size, 1) - 1) // line + 1)
+        b = _Block(len(insns), segs, flow, insns[-1].address if insns else addr, lines, addr + size)
+        self._blocks[(addr, size)] = b
+        return b
+
+    # -- charging -----------------------------------------------------------------
+    def _charge(self, phase: str, n: int) -> None:
+        self.phase_cycles[phase] += n
+        self.total += n
+        rec = self._rec
+        if rec is not None:
+            rec.cycles += n
+            rec.phases[phase] = rec.phases.get(phase, 0) + n
+
+    def _open(self, phase: str) -> None:
+        if self._rec is not None:
+            return
+        if phase == "morestack":
+            rec = EventRecord(len(self.splits), "split", self.instructions)
+            self.splits.append(rec)
+        elif phase == "lessstack":
+            rec = EventRecord(len(self.unsplits), "unsplit", self.instructions)
+            self.unsplits.append(rec)
+        else:
+            return
+        self._rec = rec
+        self._rec_misses0 = self.hier.total_misses
+
+    def _close(self, phase: str) -> None:
+        rec = self._rec
+        if rec is None or phase == self.mode:
+            return
+        if (rec.kind == "split" and self.mode == "gogocall") or (rec.kind == "unsplit" and self.mode == "gogo"):
+            rec.complete = True
+            rec.cache_misses = self.hier.total_misses - self._rec_misses0
+            self._rec = None
+
+    # -- hooks ----------------------------------------------------------------------
+    def _transfer(self, prev: _Block, addr: int, first: str, mode: str) -> None:
+        """The branch that ended ``prev`` went to ``addr``: ask the predictor."""
+        f = prev.flow
+        pred = self.predictor
+        if f.kind == "cond":
+            wrong = ["cond"] if pred.observe("cond", prev.flow_pc, addr, f.fallthrough) else []
+            if addr != f.fallthrough and f.taken_kind != "jump" and \
+                    pred.observe(f.taken_kind, prev.flow_pc, addr, f.fallthrough):
+                wrong.append(f.taken_kind)
+        else:
+            wrong = [f.kind] if pred.observe(f.kind, prev.flow_pc, addr, f.fallthrough) else []
+        if wrong:
+            self.penalties["mispredict"] += self.penalty
+            self._charge(first if first in LANDING else mode, self.penalty)
+            rec = self._rec
+            if rec is not None:
+                for k in wrong:
+                    rec.mispredicts[k] = rec.mispredicts.get(k, 0) + 1
+
+    def _on_block(self, addr: int, size: int) -> None:
+        b = self._blocks.get((addr, size))
+        if b is None:
+            b = self._analyze(addr, size)
+        mode = self.mode
+        first = b.first or mode
+        if first != mode:
+            self._open(first)
+        prev = self._prev
+        # a block starting inside the previous one is a resumption unless it is the branch's target
+        if prev is not None and prev.flow is not None and \
+                not (self._prev_addr < addr < prev.end and addr != prev.flow.target):
+            self._transfer(prev, addr, first, mode)
+        if first != mode:
+            self._close(first)
+            self.mode = mode = first
+        # the I-cache: the common case is a block on one line that is already the most recent in its set
+        l1i = self._l1i
+        line = b.line0
+        s = l1i.sets[line % l1i.nsets]
+        if b.one_line and s and s[-1] == line:
+            l1i.hits += 1
+        else:
+            pen = self.hier.fetch_lines(b.lines)
+            if pen:
+                self.penalties["icache"] += pen
+                self._charge(first, pen)
+        segs = b.segs
+        if len(segs) == 1 and self._rec is None and (segs[0][0] or mode) == mode:
+            cyc = segs[0][1]
+            self.phase_cycles[mode] += cyc
+            self.total += cyc
+            self.phase_insns[mode] += b.n
+        else:
+            for ph, cyc, n, _s, _e in segs:
+                p = ph or mode
+                if p != mode:
+                    self._open(p)
+                    self._close(p)
+                    self.mode = mode = p
+                self._charge(p, cyc)
+                self.phase_insns[p] += n
+        self.instructions += b.n
+        self._prev = b
+        self._prev_addr = addr
+
+    def _on_read(self, addr: int, size: int) -> None:
+        pen = self.hier.access(addr, size, "r")
+        if pen:
+            self.penalties["dcache"] += pen
+            self._charge(self.mode, pen)
+
+    def _on_write(self, addr: int, size: int, _value: int) -> None:
+        pen = self.hier.access(addr, size, "w")
+        if pen:
+            self.penalties["dcache"] += pen
+            self._charge(self.mode, pen)
+
+    # -- results ------------------------------------------------------------------------
+    def result(self) -> CycleResult:
+        if self._rec is not None:
+            self._rec.cache_misses = self.hier.total_misses - self._rec_misses0
+        stats = self.hier.stats()
+        if not self.dcache:
+            stats.pop("l1d")
+        pred = self.predictor
+        return CycleResult(
+            core=self.core.name, arch=self.arch, total=sum(self.phase_cycles.values()),
+            instructions=self.instructions, phases=dict(self.phase_cycles),
+            phase_instructions=dict(self.phase_insns),
+            branches={k: pred.seen[k] for k in KINDS if k != "none"},
+            mispredicts={k: pred.mispredicts[k] for k in KINDS if k != "none"},
+            ras={"entries": pred.ras_entries, "underflows": pred.ras_underflows,
+                 "overflows": pred.ras_overflows},
+            penalties=dict(self.penalties), caches=stats, dcache=self.dcache,
+            splits=[_copy(r) for r in self.splits], unsplits=[_copy(r) for r in self.unsplits])
+
+
+def _copy(r: EventRecord) -> EventRecord:
+    return EventRecord(r.index, r.kind, r.icount, r.cycles, dict(r.phases), dict(r.mispredicts),
+                       r.cache_misses, r.complete)

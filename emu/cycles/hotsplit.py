@@ -1,0 +1,252 @@
+"""goemu bench hot-split: what a call that splits on every iteration costs.
+
+The hot-split problem of segmented stacks: a loop whose call site sits just
+above a segment's stack guard calls a small function whose frame does not
+fit, so every call allocates a segment (morestack, newstack, gogocall) and
+every return frees it (lessstack, oldstack, gogo).  The same loop with the
+call site far from the boundary never splits.
+
+Both programs are generated goasm.  ``descend`` recurses until one more
+call would cross the guard, then runs the loop there; ``cold`` runs the same
+loop near the top of the first segment.  leaf(i) returns 2i+1, so both
+print n(n+2).  Cycles per call are taken as (run with n calls - run with 0
+calls) / n, which removes boot and the descent.  The two runs are identical
+up to the loop; after it, caches and predictor tables differ, so a phase
+outside the loop (other: the exit path) can differ by a few cycles either way.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..arch import ARCH_NAMES
+from ..errors import EmulationError
+from ..run import load_program, new_machine
+from .account import PHASES, CycleAccount
+
+_AMD64 = """
+TEXT leaf, $16-16
+	mov rax, qword ptr [FP]
+	add rax, rax
+	add rax, 1
+	mov qword ptr [FP + 8], rax
+	RET
+
+// descend(n): recurse while the next call still fits above the guard, then loop.
+TEXT descend, $32-16
+	mov rcx, qword ptr fs:[-16]
+	lea rax, [rsp - 8]
+	cmp rax, qword ptr [rcx + g_stackguard]
+	jbe bottom
+	mov rax, qword ptr [FP]
+	mov qword ptr [rsp], rax
+	call descend
+	mov rax, qword ptr [rsp + 8]
+	mov qword ptr [FP + 8], rax
+	RET
+bottom:
+{loop}
+
+TEXT cold, $32-16
+{loop}
+
+TEXT main, $32-0
+	mov qword ptr [rsp], {n}
+	call {entry}
+	mov rax, qword ptr [rsp + 8]
+	mov qword ptr [rsp], rax
+	call runtime.printint
+	RET
+"""
+
+_AMD64_LOOP = """	mov rax, qword ptr [FP]
+	mov qword ptr [rsp + 16], rax
+	mov qword ptr [rsp + 24], 0
+again:
+	cmp qword ptr [rsp + 16], 0
+	je done
+	mov rax, qword ptr [rsp + 16]
+	mov qword ptr [rsp], rax
+	call leaf
+	mov rax, qword ptr [rsp + 8]
+	add qword ptr [rsp + 24], rax
+	dec qword ptr [rsp + 16]
+	jmp again
+done:
+	mov rax, qword ptr [rsp + 24]
+	mov qword ptr [FP + 8], rax
+	RET"""
+
+_ARM = """
+TEXT leaf, $16-8
+	ldr r0, [FP]
+	add r0, r0, r0
+	add r0, r0, #1
+	str r0, [FP, #4]
+	RET
+
+// descend(n): recurse while the next call still fits above the guard, then loop.
+TEXT descend, $32-8
+	ldr r1, [r10, #g_stackguard]
+	cmp sp, r1
+	blo bottom
+	ldr r0, [FP]
+	str r0, [sp, #4]
+	bl descend
+	ldr r0, [sp, #8]
+	str r0, [FP, #4]
+	RET
+bottom:
+{loop}
+
+TEXT cold, $32-8
+{loop}
+
+TEXT main, $32-0
+	ldr r0, ={n}
+	str r0, [sp, #4]
+	bl {entry}
+	ldr r0, [sp, #8]
+	str r0, [sp, #4]
+	bl runtime.printint
+	RET
+"""
+
+_ARM_LOOP = """	ldr r0, [FP]
+	str r0, [sp, #12]
+	mov r0, #0
+	str r0, [sp, #16]
+again:
+	ldr r0, [sp, #12]
+	cmp r0, #0
+	beq done
+	str r0, [sp, #4]
+	bl leaf
+	ldr r0, [sp, #8]
+	ldr r1, [sp, #16]
+	add r1, r1, r0
+	str r1, [sp, #16]
+	ldr r0, [sp, #12]
+	sub r0, r0, #1
+	str r0, [sp, #12]
+	b again
+done:
+	ldr r0, [sp, #16]
+	str r0, [FP, #4]
+	RET"""
+
+
+def program(arch: str, hot: bool, n: int) -> str:
+    """The goasm text: main calls descend(n) (hot) or cold(n)."""
+    tmpl, loop = (_AMD64, _AMD64_LOOP) if arch == "amd64" else (_ARM, _ARM_LOOP)
+    return tmpl.format(loop=loop, n=n, entry="descend" if hot else "cold")
+
+
+@dataclass
+class LoopCost:
+    hot: bool
+    calls: int
+    cycles: int                      # the n-call run minus the 0-call run
+    instructions: int
+    splits: int                      # in the n-call run
+    unsplits: int
+    phases: dict[str, int]           # the difference, per phase
+    mispredicts: dict[str, int]      # the difference, per kind
+
+    @property
+    def per_call(self) -> float:
+        return self.cycles / self.calls if self.calls else 0.0
+
+    def to_json(self) -> dict:
+        return {"hot": self.hot, "calls": self.calls, "cycles": self.cycles,
+                "instructions": self.instructions, "cycles_per_call": round(self.per_call, 3),
+                "splits": self.splits, "unsplits": self.unsplits, "phases": self.phases,
+                "mispredicts": self.mispredicts}
+
+
+@dataclass
+class HotSplit:
+    arch: str
+    core: str
+    hot: LoopCost
+    cold: LoopCost
+
+    @property
+    def ratio(self) -> float:
+        return self.hot.per_call / self.cold.per_call if self.cold.per_call else 0.0
+
+    def to_json(self) -> dict:
+        return {"arch": self.arch, "core": self.core, "iterations": self.hot.calls,
+                "hot": self.hot.to_json(), "cold": self.cold.to_json(), "ratio": round(self.ratio, 3)}
+
+
+def _run(arch: str, hot: bool, n: int, core, caches: bool):
+    mc = new_machine(arch, "buggy", load_program(None, text=program(arch, hot, n),
+                                                    name=f"hotsplit_{'hot' if hot else 'cold'}.s"))
+    acc = CycleAccount(mc, core, caches=caches).attach()
+    mc.run()
+    want = n * (n + 2) & ((1 << 8 * mc.arch.ptrsize) - 1)
+    if mc.output != [str(want)]:
+        raise EmulationError(f"hot-split workload printed {mc.output}, expected [{want}]", pc=mc.pc)
+    return acc.result()
+
+
+def _loop(arch: str, hot: bool, n: int, core, caches: bool) -> LoopCost:
+    full, base = _run(arch, hot, n, core, caches), _run(arch, hot, 0, core, caches)
+    return LoopCost(hot, n, full.total - base.total, full.instructions - base.instructions,
+                    len(full.splits), len(full.unsplits),
+                    {p: full.phases[p] - base.phases[p] for p in PHASES},
+                    {k: full.mispredicts[k] - base.mispredicts[k] for k in full.mispredicts})
+
+
+def measure(arch: str, iterations: int = 1000, core=None, caches: bool = False) -> HotSplit:
+    if core is None:
+        from .account import default_core
+        core = default_core(arch)
+    return HotSplit(arch, core.name, _loop(arch, True, iterations, core, caches),
+                    _loop(arch, False, iterations, core, caches))
+
+
+def summary(r: HotSplit) -> str:
+    n = r.hot.calls
+    out = [f"hot-split on {r.arch} ({r.core} model), {n} calls per loop",
+           (f"  hot  (call site at the segment boundary): {r.hot.per_call:9.1f} cycles/call, "
+           f"{r.hot.splits} splits, {r.hot.unsplits} unsplits"),
+           (f"  cold (call site far from the boundary):   {r.cold.per_call:9.1f} cycles/call, "
+           f"{r.cold.splits} splits, {r.cold.unsplits} unsplits"),
+           f"  ratio hot/cold: {r.ratio:.2f}x",
+           "  hot loop, cycles per call by phase:"]
+    for p in PHASES:
+        if r.hot.phases[p]:
+            out.append(f"    {p:10} {r.hot.phases[p] / n:9.1f}")
+    ras = r.hot.mispredicts.get("ret", 0) / n if n else 0.0
+    allm = sum(r.hot.mispredicts.values()) / n if n else 0.0
+    out.append(f"  hot loop mispredicts per call: {allm:.2f}, of which RAS (returns): {ras:.2f} "
+               f"(cold: {r.cold.mispredicts.get('ret', 0) / n if n else 0.0:.2f})")
+    return "\n".join(out)
+
+
+def cmd_hot_split(ns) -> int:
+    from ..errors import UsageError
+    if ns.iterations < 1:
+        raise UsageError("--iterations must be at least 1")
+    archs = [ns.arch] if ns.arch else list(ARCH_NAMES)
+    results = [measure(a, ns.iterations, caches=ns.cache_model) for a in archs]
+    if ns.json:
+        print(json.dumps([r.to_json() for r in results] if len(results) > 1 else results[0].to_json(),
+                         indent=2))
+    else:
+        print("\n\n".join(summary(r) for r in results))
+    return 0
+
+
+def register(sub) -> None:
+    b = sub.add_parser("bench", help="cycle-model benchmarks")
+    bs = b.add_subparsers(dest="bench", required=True)
+    h = bs.add_parser("hot-split", help="a loop whose every call splits the stack, vs the same loop "
+                      "far from the boundary")
+    h.add_argument("--arch", choices=ARCH_NAMES, help="default: both")
+    h.add_argument("--iterations", type=int, default=1000, metavar="N", help="calls per loop (default 1000)")
+    h.add_argument("--cache-model", action="store_true", help="also model the data caches")
+    h.add_argument("--json", action="store_true", help="print JSON")
+    h.set_defaults(func=cmd_hot_split)
