@@ -1,0 +1,1 @@
+"""Cycle model: cost data per core, block costs, branch prediction, caches, accounting."""
