@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import importlib
 import math
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 
 import capstone
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 from ..errors import GoemuError
 from .insn import InsnInfo
@@ -98,7 +102,7 @@ class CoreModel:
     @classmethod
     def load(cls, core_name: str) -> "CoreModel":
         try:
-            text = resources.files("emu.cycles").joinpath("data", f"{core_name}.toml").read_text()
+            text = resources.files("emu.cycles").joinpath("data").joinpath(f"{core_name}.toml").read_text()
         except FileNotFoundError:
             raise GoemuError(f"no core data for {core_name!r} (known: {', '.join(sorted(CORES.values()))})")
         return cls(tomllib.loads(text))
@@ -174,7 +178,7 @@ class _Sched:
 
     def __init__(self, core: CoreModel):
         self.core = core
-        self.busy: dict[str, set[int]] = {p: set() for p in core.ports}
+        self.nxt: dict[str, dict[int, int]] = {p: {} for p in core.ports}   # busy cycle -> a later cycle
         self.ready: dict[str, tuple[int, int]] = {}
         self.slot = 0
         self.retire: list[int] = []
@@ -187,17 +191,34 @@ class _Sched:
                 t = max(t, v[1] if fast else v[0])
         return t
 
+    def _free(self, p: str, c: int) -> int:
+        """First free cycle >= c on port p (a "next free" forest with path compression)."""
+        nxt = self.nxt[p]
+        root = c
+        while root in nxt:
+            root = nxt[root]
+        while c in nxt and nxt[c] != root:
+            nxt[c], c = root, nxt[c]
+        return root
+
     def _issue(self, group: str, t: int, occ: int = 1) -> int:
         best_c, best_p = None, None
         for p in self.core.groups[group]:
-            busy = self.busy[p]
-            c = t
-            while any(c + k in busy for k in range(occ)):
-                c += 1
+            c = self._free(p, t)
+            while occ > 1:
+                c2 = c
+                for k in range(1, occ):
+                    if c + k in self.nxt[p]:
+                        c2 = self._free(p, c + k)
+                        break
+                if c2 == c:
+                    break
+                c = c2
             if best_c is None or c < best_c:
                 best_c, best_p = c, p
+        nxt = self.nxt[best_p]
         for k in range(occ):
-            self.busy[best_p].add(best_c + k)
+            nxt[best_c + k] = best_c + k + 1
         return best_c
 
     def run(self, infos: list[InsnInfo], iterations: int) -> list[int]:
