@@ -136,8 +136,8 @@ def _render(arch: str, blocks: list[tuple[str, list]]) -> tuple[str, dict[int, t
     return "\n".join(lines) + "\n", where
 
 
-_ERR_LINE = re.compile(r"^<stdin>:(\d+):\d+: error:", re.M)
-_NOTE_INSN = re.compile(r"note: instruction:\s*(.*)$", re.M)
+_ERR_LINE = re.compile(r"^<stdin>:(\d+):\d+: error:", re.MULTILINE)
+_NOTE_INSN = re.compile(r"note: instruction:\s*(.*)$", re.MULTILINE)
 
 
 def run_llvm_mca(mca: str, arch: str, blocks: list[tuple[str, list]], iterations: int):
@@ -146,7 +146,7 @@ def run_llvm_mca(mca: str, arch: str, blocks: list[tuple[str, list]], iterations
     text, where = _render(arch, blocks)
     try:
         proc = subprocess.run([mca, *MCA_ARGS[arch], f"-iterations={iterations}", "-json", "-"], input=text,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
     except FileNotFoundError:
         raise ToolMissing(f"llvm-mca not found at {mca}: {INSTALL_HINT}", "llvm-mca")
     except subprocess.TimeoutExpired:

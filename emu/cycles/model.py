@@ -100,7 +100,7 @@ class CoreModel:
 
     # -- construction -------------------------------------------------------
     @classmethod
-    def load(cls, core_name: str) -> "CoreModel":
+    def load(cls, core_name: str) -> CoreModel:
         try:
             text = resources.files("emu.cycles").joinpath("data").joinpath(f"{core_name}.toml").read_text()
         except FileNotFoundError:
@@ -108,7 +108,7 @@ class CoreModel:
         return cls(tomllib.loads(text))
 
     @classmethod
-    def for_arch(cls, arch: str) -> "CoreModel":
+    def for_arch(cls, arch: str) -> CoreModel:
         if arch not in CORES:
             raise GoemuError(f"no core model for architecture {arch!r}")
         return cls.load(CORES[arch])
