@@ -16,7 +16,9 @@ earlier free port cycle; Cortex-A9 gets its partial out-of-order-ness from
 its small width (2), window (40) and single load/store pipe.
 
 ``block_cost`` is one execution from an idle core (all hits, no
-mispredictions); ``steady_state`` is cycles per iteration when the block is
+mispredictions: a branch, call or return costs its dispatch slot and
+execution port but does not wait for its inputs, since the front end has
+already gone on at the predicted target); ``steady_state`` is cycles per iteration when the block is
 run back to back (what llvm-mca reports).  Both are deterministic.
 """
 from __future__ import annotations
@@ -288,7 +290,12 @@ class _Sched:
                     tb = (agu_t if agu_t is not None else t_addr) + 1
                     for w in info.base_writes:
                         self.ready[w] = (tb, tb)
-                complete = max(result, max(issued) + 1)
+                if info.control:
+                    # Predicted correctly (the block-cost assumption), a branch does not hold up
+                    # what follows: it costs its dispatch slot and ports, not its inputs' latency.
+                    complete = max([d + 1] + [result for w in info.writes if w != "flags"])
+                else:
+                    complete = max(result, max(issued) + 1)
                 done.append(complete)
                 if window:
                     self.retire.append(max(complete, self.retire[-1]) if self.retire else complete)

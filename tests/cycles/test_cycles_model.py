@@ -214,3 +214,16 @@ def test_arm_timing_facts(cores):
     assert "flags" in adds.writes
     assert shreg.key == "shift_reg" and "r3" in shreg.reads
     assert popret.control == "ret" and bxlr.control == "ret"
+
+
+def test_predicted_branch_does_not_wait_for_its_inputs(cores):
+    core = cores["amd64"]
+    # the jump's flags come from a 3-cycle multiply chain, but a correct prediction lets the block end
+    # when the multiply does, not a cycle later
+    cost = core.block_cost(insns(core, "imul rax, rbx; test rax, rax; jne 0x10000"))
+    assert cost.total == lat(core, "imul") + lat(core, "alu")
+    ret = core.block_cost(insns(core, "add rax, 1; ret"))
+    assert ret.total == lat(core, "alu")
+    arm = cores["arm"]
+    assert arm.block_cost(insns(arm, "ldr r0, [sp]; cmp r0, #0; bne 0x10000")).total == \
+        arm.memory["load_latency_fast"] + lat(arm, "alu")
