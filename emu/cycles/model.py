@@ -77,6 +77,7 @@ class CoreModel:
         self.ports: tuple[str, ...] = tuple(pipe["ports"])
         self.groups: dict[str, tuple[str, ...]] = {g: tuple(ps) for g, ps in pipe["groups"].items()}
         self.memory: dict = dict(data["memory"])
+        self.stack_sync: str | None = pipe.get("stack_sync_ports") or None
         self.classes: dict[str, InsnClass] = {
             n: InsnClass(n, int(c["latency"]), int(c["uops"]), tuple(c["ports"]), float(c["rthroughput"]),
                          bool(c.get("fold", False)))
@@ -184,6 +185,16 @@ class _Sched:
         self.ready: dict[str, tuple[int, int]] = {}
         self.slot = 0
         self.retire: list[int] = []
+        self.stack_offset = False      # the stack engine holds an RSP delta the back end has not seen
+
+    def _sync_needed(self, info: InsnInfo) -> bool:
+        if info.stack_engine:
+            self.stack_offset = True
+            return False
+        if self.stack_offset and ("rsp" in info.reads or "rsp" in info.addr_reads or "rsp" in info.writes):
+            self.stack_offset = False
+            return True
+        return False
 
     def _ready(self, regs, fast: bool = False) -> int:
         t = 0
@@ -236,7 +247,11 @@ class _Sched:
                 if window and k >= window and self.retire[k - window] > d:
                     d = self.retire[k - window]
                     self.slot = d * width
-                self.slot += max(1, cls.uops)
+                sync = core.stack_sync and self._sync_needed(info)
+                self.slot += max(1, cls.uops) + (1 if sync else 0)
+                if sync:
+                    t = self._issue(core.stack_sync, max(d, self._ready(("rsp",))))
+                    self.ready["rsp"] = (t + 1, t + 1)
                 issued = [d]
                 t_addr = max(d, self._ready(info.addr_reads))
                 load_done = load_fast = None

@@ -227,3 +227,14 @@ def test_predicted_branch_does_not_wait_for_its_inputs(cores):
     arm = cores["arm"]
     assert arm.block_cost(insns(arm, "ldr r0, [sp]; cmp r0, #0; bne 0x10000")).total == \
         arm.memory["load_latency_fast"] + lat(arm, "alu")
+
+
+def test_stack_engine_sync_uop(cores):
+    core = cores["amd64"]
+    # pops run back to back (no RSP chain); naming RSP afterwards costs one synchronisation uop
+    pops = insns(core, "pop rbx; pop r12; pop r13; pop r14")
+    assert core.steady_state(pops) == pytest.approx(4 / len(core.groups[core.memory["load_ports"]]))
+    plain = core.block_cost(insns(core, "push rax; add rbx, 8"))
+    synced = core.block_cost(insns(core, "push rax; add rsp, 8"))
+    assert plain.total == lat(core, "alu")
+    assert synced.total == plain.total + 1            # the sync uop, then the add

@@ -135,5 +135,5 @@ def classify(insn) -> InsnInfo:
     return InsnInfo(addr=insn.address, size=insn.size, text=f"{m} {insn.op_str}".strip(), key=key,
                     reads=frozenset(reads), addr_reads=frozenset(addr),
                     writes=frozenset(writes), load=load, store=store, load_kind=load_kind,
-                    control=control, target=target)
+                    stack_engine=m in ("push", "pop", "call", "ret", "retq"), control=control, target=target)
 
