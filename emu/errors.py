@@ -111,3 +111,14 @@ class UsageError(GoemuError):
     unknown symbol, malformed expression)."""
 
     exit_code = 64
+
+
+class ToolMissing(GoemuError):
+    """An external tool goemu needs (e.g. llvm-mca for ``goemu calibrate``) is
+    not installed; the message says how to install it."""
+
+    exit_code = 69
+
+    def __init__(self, message: str, tool: str | None = None):
+        self.tool = tool
+        super().__init__(message)

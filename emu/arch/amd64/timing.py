@@ -1,0 +1,139 @@
+"""amd64 facts for the cycle model: from a Capstone instruction (detail on),
+the registers it reads and writes (sub-registers as their 64-bit register,
+the flags as the pseudo-register "flags"), its memory accesses, control
+flow, and the class key the core data file maps to an instruction class."""
+from __future__ import annotations
+
+import capstone
+from capstone import x86
+
+from ...cycles.insn import InsnInfo
+
+_GPR = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp")
+_FULL: dict[str, str] = {}
+for _r in _GPR:
+    b = _r[1:]                                   # ax, bx, ..., sp
+    _FULL.update({_r: _r, "e" + b: _r, b: _r})
+    if b in ("ax", "bx", "cx", "dx"):
+        _FULL[b[0] + "l"] = _r
+        _FULL[b[0] + "h"] = _r
+    else:
+        _FULL[b + "l"] = _r
+for _n in range(8, 16):
+    for _s in ("", "d", "w", "b"):
+        _FULL[f"r{_n}{_s}"] = f"r{_n}"
+_FULL.update({"rflags": "flags", "eflags": "flags", "flags": "flags"})
+_PARTIAL = {n for n in _FULL if n not in _GPR and not n.startswith("e") and not n.endswith("d")
+            and n not in ("rflags", "eflags", "flags") and not (n.startswith("r") and n[1:].isdigit())}
+
+_TRAPS = {"syscall", "int3", "int", "hlt", "ud2", "sysenter"}
+_SHIFTS = {"shl", "shr", "sar", "rol", "ror", "sal"}
+
+
+def full_reg(name: str) -> str | None:
+    """The architectural register ``name`` is part of (None for rip and unknown ones)."""
+    return _FULL.get(name)
+
+
+def _norm(insn, ids) -> set[str]:
+    out = set()
+    for r in ids:
+        f = _FULL.get(insn.reg_name(r))
+        if f:
+            out.add(f)
+    return out
+
+
+def classify(insn) -> InsnInfo:
+    m = insn.mnemonic
+    ops = list(insn.operands)
+    reads: set[str] = set()
+    writes: set[str] = set()
+    addr: set[str] = set()
+    load = store = False
+    load_kind = "word"
+    for op in ops:
+        if op.type == x86.X86_OP_REG:
+            name = insn.reg_name(op.reg)
+            f = _FULL.get(name)
+            if f is None:
+                continue
+            if op.access & capstone.CS_AC_READ:
+                reads.add(f)
+            if op.access & capstone.CS_AC_WRITE:
+                writes.add(f)
+                if name in _PARTIAL:
+                    reads.add(f)             # an 8/16-bit write merges into the old value
+        elif op.type == x86.X86_OP_MEM:
+            for r in (op.mem.base, op.mem.index):
+                if r:
+                    f = _FULL.get(insn.reg_name(r))
+                    if f:
+                        addr.add(f)
+            if op.mem.index or not -2048 <= op.mem.disp < 2048:
+                load_kind = "complex"
+            if m != "lea" and not m.startswith("nop"):
+                if op.access & capstone.CS_AC_READ:
+                    load = True
+                if op.access & capstone.CS_AC_WRITE:
+                    store = True
+    # Implicit operands (flags, rsp of push/pop, rcx of rep ...).
+    r_all, w_all = insn.regs_access()
+    imp_r = _norm(insn, insn.regs_read)
+    imp_w = _norm(insn, insn.regs_write)
+    reads |= imp_r
+    writes |= imp_w
+    if not ops:                                  # e.g. ret, syscall: only implicit operands
+        reads |= _norm(insn, r_all)
+        writes |= _norm(insn, w_all)
+
+    key = m
+    control = None
+    target = None
+    if m.startswith("j"):
+        key = "jmp" if m == "jmp" else "jcc"
+        control = "cond" if key == "jcc" else "jump"
+    elif m.startswith("cmov"):
+        key = "cmovcc"
+        reads |= writes - {"flags"}              # the destination keeps its value when false
+    elif m.startswith("set"):
+        key = "setcc"
+    elif m == "call":
+        control = "call"
+    elif m in ("ret", "retq"):
+        control = "ret"
+    elif m in _TRAPS:
+        control = "trap"
+    elif m in _SHIFTS and len(ops) == 2 and ops[1].type == x86.X86_OP_REG:
+        key = m + "_cl"
+    elif m == "lea" and ops and ops[1].type == x86.X86_OP_MEM:
+        mem = ops[1].mem
+        rip = mem.base and insn.reg_name(mem.base) == "rip"
+        if rip or (mem.base and mem.index and mem.disp) or (mem.index and mem.scale > 1 and mem.base):
+            key = "lea3"
+        reads |= addr                            # LEA's "address" is its data
+        addr = set()
+    elif m.startswith("nop"):
+        key = "nop"
+    elif m in ("xor", "sub") and len(ops) == 2 and all(o.type == x86.X86_OP_REG for o in ops) \
+            and ops[0].reg == ops[1].reg:
+        key = "zero_idiom"
+        reads = set()
+    if control in ("jump", "cond", "call") and ops:
+        if ops[0].type == x86.X86_OP_IMM:
+            target = ops[0].imm
+        elif control == "jump":
+            control = "indirect"
+    if m in ("push", "pop", "call", "ret", "retq"):
+        # The stack engine updates RSP in the front end: no uop, no dependency.
+        store = m in ("push", "call")
+        load = m in ("pop", "ret", "retq")
+        reads.discard("rsp")
+        writes.discard("rsp")
+        addr = set()
+    reads.discard("rip")
+    return InsnInfo(addr=insn.address, size=insn.size, text=f"{m} {insn.op_str}".strip(), key=key,
+                    reads=frozenset(reads), addr_reads=frozenset(addr),
+                    writes=frozenset(writes), load=load, store=store, load_kind=load_kind,
+                    stack_engine=m in ("push", "pop", "call", "ret", "retq"), control=control, target=target)
+

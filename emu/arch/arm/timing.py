@@ -1,0 +1,137 @@
+"""32-bit ARM facts for the cycle model: from a Capstone instruction (detail
+on), the registers it reads and writes ("flags" for the CPSR flags; a
+conditional instruction reads the flags and the registers it would
+overwrite; write-back and post-indexing write the base; LDM/STM/PUSH/POP
+register lists), its loads/stores, control flow, and the class key the core
+data file maps to an instruction class."""
+from __future__ import annotations
+
+from capstone import arm
+
+from ...cycles.insn import InsnInfo
+
+_CONDS = ("eq", "ne", "hs", "lo", "cs", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le", "al")
+_REG_SHIFTS = {arm.ARM_SFT_ASR_REG, arm.ARM_SFT_LSL_REG, arm.ARM_SFT_LSR_REG, arm.ARM_SFT_ROR_REG,
+               arm.ARM_SFT_RRX_REG}
+_SHIFT_MNEMONICS = {"lsl", "lsr", "asr", "ror", "rrx"}
+_LOADS = ("ldr", "ldrb", "ldrh", "ldrsb", "ldrsh", "ldrd", "ldm", "pop", "ldrex")
+_STORES = ("str", "strb", "strh", "strd", "stm", "push", "strex")
+_MULTIPLE = {"ldm": "ldm", "ldmia": "ldm", "ldmib": "ldm", "ldmda": "ldm", "ldmdb": "ldm",
+             "stm": "stm", "stmia": "stm", "stmib": "stm", "stmda": "stm", "stmdb": "stm"}
+# Data-processing ops that can take a fast-forwarded load result [Cortex-A9 TRM B.3].
+_FAST_DST = {"add", "sub", "rsb", "and", "orr", "eor", "bic", "cmp", "cmn", "tst", "teq", "mov", "mvn",
+             "adc", "sbc", "rsc"}
+_TRAPS = {"svc", "udf", "bkpt"}
+_NAMES = {"cpsr": "flags", "apsr": "flags", "r13": "sp", "r14": "lr", "r15": "pc", "sb": "r9",
+          "sl": "r10", "fp": "r11", "ip": "r12"}
+
+
+def _name(insn, r) -> str:
+    n = insn.reg_name(r)
+    return _NAMES.get(n, n)
+
+
+def base_mnemonic(insn) -> str:
+    """Mnemonic without the condition suffix and the S (set flags) suffix."""
+    m = insn.mnemonic.split(".")[0]
+    if insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID) and m[-2:] in _CONDS:
+        m = m[:-2]
+    if insn.update_flags and m.endswith("s") and m not in ("cmp", "cmn", "tst", "teq") and len(m) > 2:
+        m = m[:-1]
+    return _MULTIPLE.get(m, m)
+
+
+def classify(insn) -> InsnInfo:
+    m = base_mnemonic(insn)
+    ops = list(insn.operands)
+    r_all, w_all = insn.regs_access()
+    reads = {_name(insn, r) for r in r_all}
+    writes = {_name(insn, r) for r in w_all}
+    addr: set[str] = set()
+    base_writes: set[str] = set()
+    shift = None
+    load_kind = "word"
+    for op in ops:
+        if op.type == arm.ARM_OP_MEM:
+            for r in (op.mem.base, op.mem.index):
+                if r:
+                    addr.add(_name(insn, r))
+            if op.mem.index and op.shift.type in _REG_SHIFTS:
+                load_kind = "shift_reg"
+        elif op.type == arm.ARM_OP_REG and op.shift.type:
+            if op.shift.type in _REG_SHIFTS:
+                shift = "reg"
+                reads.add(_name(insn, op.shift.value))   # Capstone leaves the shift register out
+            else:
+                shift = "imm"
+    load = m in _LOADS
+    store = m in _STORES
+    nregs = 1
+    if m in ("ldm", "stm"):
+        base = _name(insn, ops[0].reg)
+        addr.add(base)
+        nregs = len(ops) - 1
+        reads.discard(base)
+        if insn.writeback:
+            base_writes.add(base)
+    elif m in ("push", "pop"):
+        addr.add("sp")
+        base_writes.add("sp")
+        nregs = len(ops)
+    elif m in ("ldrd", "strd"):
+        nregs = 2
+    if (load or store) and insn.writeback and m not in ("ldm", "stm"):
+        for op in ops:
+            if op.type == arm.ARM_OP_MEM and op.mem.base:
+                base_writes.add(_name(insn, op.mem.base))
+    if m in ("ldrb", "ldrh", "ldrsb", "ldrsh"):
+        load_kind = "byte"
+    writes -= base_writes
+    if load:
+        reads -= addr - {_name(insn, o.reg) for o in ops if o.type == arm.ARM_OP_REG}
+    if store:
+        addr_only = addr - {_name(insn, o.reg) for o in ops if o.type == arm.ARM_OP_REG}
+        reads -= addr_only
+    if insn.update_flags:
+        writes.add("flags")
+    if m == "movt":
+        reads |= writes                             # MOVT keeps the low half
+    cond = insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID)
+    if cond:
+        reads.add("flags")
+        reads |= writes - {"pc"}                    # not executed: the old values stay
+
+    key = m
+    if m in _SHIFT_MNEMONICS:
+        key = "shift_reg" if len(ops) == 3 and ops[2].type == arm.ARM_OP_REG else "shift_imm"
+    elif shift and not (load or store):
+        key = "shift_" + shift
+
+    control = None
+    target = None
+    if m in _TRAPS:
+        control = "trap"
+    elif m in ("bl", "blx"):
+        control = "call"
+        if ops and ops[0].type == arm.ARM_OP_IMM:
+            target = ops[0].imm
+    elif m == "b":
+        control = "cond" if cond else "jump"
+        target = ops[0].imm if ops and ops[0].type == arm.ARM_OP_IMM else None
+    elif "pc" in writes:
+        lr_src = any(o.type == arm.ARM_OP_REG and _name(insn, o.reg) == "lr" for o in ops)
+        if m == "pop" or (m == "bx" and lr_src) or (m == "mov" and lr_src) or \
+                (m == "ldr" and "sp" in addr and insn.writeback):
+            control = "ret"
+        else:
+            control = "indirect"
+        if cond:
+            control = "cond" if control == "indirect" else control
+    reads.discard("pc")
+    writes.discard("pc")
+    return InsnInfo(addr=insn.address, size=insn.size, text=f"{insn.mnemonic} {insn.op_str}".strip(),
+                    key=key, reads=frozenset(reads), addr_reads=frozenset(addr), writes=frozenset(writes),
+                    base_writes=frozenset(base_writes), load=load, store=store, nregs=max(1, nregs),
+                    load_kind=load_kind, fast_src=load and not cond and m in ("ldr", "ldrb", "ldrh"),
+                    fast_dst=m in _FAST_DST and shift is None and key not in ("shift_imm", "shift_reg"),
+                    control=control, target=target)
