@@ -28,12 +28,23 @@ def segment_chain(mc: "Machine", g: int) -> list[int]:
     return out
 
 
+def on_g0(mc: "Machine") -> bool:
+    """Running on the scheduler stack: g is g0, or sp is inside g0's stack.
+    The second test matters on ARM, where the C half (newstack, oldstack)
+    may use R10 -- g -- as a scratch register while it runs on g0."""
+    g = mc.g
+    if g == mc.g0 or not g:
+        return True
+    g0 = mc.g0
+    lo = mc.field("G", g0, "stackguard") - mc.layouts.constants.get("StackGuard", 0)
+    return lo <= mc.sp <= mc.field("G", g0, "stackbase")
+
+
 def backtrace(mc: "Machine", limit: int = 64) -> list[Frame]:
     frames: list[Frame] = []
     pc, sp = mc.pc, mc.sp
     lr = mc.reg(mc.arch.link_register) if mc.arch.link_register else None
-    g = mc.g
-    if g == mc.g0 or not g:
+    if on_g0(mc):
         frames.append(Frame(pc, sp, mc.symbolize(pc), None, "on g0"))
         curg = mc.field("M", mc.m, "curg")
         if not curg:
@@ -51,7 +62,7 @@ def backtrace(mc: "Machine", limit: int = 64) -> list[Frame]:
             pc, sp, lr = mc.field("Stktop", top, "gobuf.pc"), mc.field("Stktop", top, "gobuf.sp"), None
             stktops = stktops[1:]
         return frames + _walk(mc, pc, sp, lr, stktops, limit - len(frames), innermost=False)
-    return _walk(mc, pc, sp, lr, segment_chain(mc, g), limit, innermost=True)
+    return _walk(mc, pc, sp, lr, segment_chain(mc, mc.g), limit, innermost=True)
 
 
 def _phase(mc: "Machine") -> str:
