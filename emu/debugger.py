@@ -32,7 +32,7 @@ from unicorn import unicorn_const as UC
 
 from .errors import EmulationError, GoemuError, UsageError
 from .machine import Machine
-from .unwind import segment_chain
+from .unwind import on_g0, segment_chain
 
 SNAP_INTERVAL = 10_000
 CHUNK = 10_000
@@ -55,10 +55,14 @@ class ProgramExited(DebuggerError):
     pass
 
 
+class _Interrupted(Exception):
+    """Ctrl-C during a search backwards (internal)."""
+
+
 @dataclass
 class Breakpoint:
     num: int
-    kind: str                 # break, tbreak, watch, rwatch
+    kind: str                 # break, tbreak, watch, rwatch, awatch
     addr: int
     spec: str
     size: int = 1
@@ -72,7 +76,7 @@ class Breakpoint:
 
     @property
     def is_watch(self) -> bool:
-        return self.kind in ("watch", "rwatch")
+        return self.kind in ("watch", "rwatch", "awatch")
 
 
 @dataclass
@@ -84,11 +88,14 @@ class Stop:
     icount: int
     symbol: str = ""
     bp: Breakpoint | None = None
-    old: int | None = None    # watchpoints: value before / after the access
-    new: int | None = None
+    old: int | None = None    # watchpoints: value before / after the access, in the
+    new: int | None = None    # direction of travel (gdb's Old/New: reversed when going back)
     access_pc: int | None = None
+    access: str = ""          # watchpoints: "write" or "read"
     exit_status: int | None = None
     error: EmulationError | None = None
+    reverse: bool = False     # reached by going back
+    also: list = field(default_factory=list)   # other breakpoints hit at the same instruction
 
 
 @dataclass
@@ -105,6 +112,7 @@ class _Hit:
     old: int | None = None
     new: int | None = None
     pc: int = 0
+    access: str = ""          # watchpoints: "write" or "read"
 
 
 class Debugger:
@@ -124,10 +132,12 @@ class Debugger:
         self._interrupt = False
         self._blk_addrs: list[int] | None = None
         self._blk_cache: dict[tuple[int, int], list[int]] = {}
+        self._call_cache: dict[int, tuple[bool, int, bool]] = {}
         self._base = 0
         self._run_start = 0
         self._hits: list[_Hit] = []
         self._stop_hit: _Hit | None = None
+        self._scan_also: list[Breakpoint] = []
         self._internal: list[tuple[int, Callable[[], bool], str]] = []
         self._internal_handles: list = []
         self._trace: list[tuple[int, int, int]] | None = None
@@ -265,6 +275,9 @@ class Debugger:
         self.mc.uc.emu_stop()
 
     def _mem_hit(self, bp: Breakpoint, addr: int, size: int, value: int | None) -> None:
+        """A watched access (``value`` is None for a read).  As in gdb, a
+        ``watch`` triggers only when a write changes the value; ``awatch`` on
+        every read and every write."""
         if self._trace is not None:
             return
         mc = self.mc
@@ -280,7 +293,9 @@ class Debugger:
             vb = (value & ((1 << 8 * size) - 1)).to_bytes(size, "little")
             raw[lo - bp.addr:hi - bp.addr] = vb[lo - addr:hi - addr]
             new = int.from_bytes(raw, "little")
-        h = _Hit(n, bp, old, new, pc)
+            if bp.kind == "watch" and new == old:
+                return
+        h = _Hit(n, bp, old, new, pc, access="read" if value is None else "write")
         if self._muted:
             self._hits.append(h)
             return
@@ -295,6 +310,11 @@ class Debugger:
         elif bp.kind == "rwatch":
             bp.handles = [hooks.mem_read(lambda a, s, bp=bp: self._mem_hit(bp, a, s, None),
                                          bp.addr, bp.addr + bp.size - 1, f"rwatch {bp.num}")]
+        elif bp.kind == "awatch":
+            bp.handles = [hooks.mem_write(lambda a, s, v, bp=bp: self._mem_hit(bp, a, s, v),
+                                          bp.addr, bp.addr + bp.size - 1, f"awatch {bp.num}"),
+                          hooks.mem_read(lambda a, s, bp=bp: self._mem_hit(bp, a, s, None),
+                                         bp.addr, bp.addr + bp.size - 1, f"awatch {bp.num}")]
         else:
             bp.handles = [hooks.at(bp.addr, lambda a, bp=bp: self._code_hit(bp, a), f"break {bp.num}")]
 
@@ -317,9 +337,15 @@ class Debugger:
         self.breakpoints[bp.num] = bp
         return bp
 
-    def add_watch(self, expr: str, read: bool = False) -> Breakpoint:
+    def add_watch(self, expr: str, read: bool = False, kind: str | None = None) -> Breakpoint:
+        """``kind``: watch (a write that changes the value), rwatch (a read),
+        awatch (a read or a write)."""
+        kind = kind or ("rwatch" if read else "watch")
+        if kind not in ("watch", "rwatch", "awatch"):
+            raise DebuggerError(f"no watchpoint kind {kind!r}")
         addr, size = self.lvalue(expr)
-        bp = Breakpoint(self._next_bp, "rwatch" if read else "watch", addr, expr.strip(), size)
+        self._read(addr, size)          # an unmapped address is refused now, not at the first access
+        bp = Breakpoint(self._next_bp, kind, addr, expr.strip(), size)
         self._next_bp += 1
         self._install(bp)
         self.breakpoints[bp.num] = bp
@@ -336,8 +362,12 @@ class Debugger:
 
     # -- running -----------------------------------------------------------------------
     def interrupt(self) -> None:
-        """Ask a running ``cont`` to stop at the next chunk boundary (Ctrl-C)."""
+        """Ask a running command (a forward run, or a search backwards) to
+        stop at the next chunk boundary (Ctrl-C)."""
         self._interrupt = True
+
+    def clear_interrupt(self) -> None:
+        self._interrupt = False
 
     def _stop(self, reason: str, hit: _Hit | None = None, err: EmulationError | None = None) -> Stop:
         mc = self.mc
@@ -348,10 +378,10 @@ class Debugger:
         if mc.exited:
             st.reason, st.exit_status = ("exited" if reason != "history-start" else reason), mc.exit_status
         if hit is not None:
-            st.bp, st.old, st.new, st.access_pc = hit.bp, hit.old, hit.new, hit.pc
+            st.bp, st.old, st.new, st.access_pc, st.access = hit.bp, hit.old, hit.new, hit.pc, hit.access
         return st
 
-    def _check_running(self) -> None:
+    def check_running(self) -> None:
         if self.mc.exited:
             raise ProgramExited(f"the program has exited with status {self.mc.exit_status}")
 
@@ -359,7 +389,7 @@ class Debugger:
                  reason_count: str = "step", use_bps: bool = True) -> Stop:
         """Run forward until a breakpoint, an internal stop, an exit or ``limit``
         instructions."""
-        self._check_running()
+        self.check_running()
         handles = []
         saved = []
         if not use_bps:
@@ -387,7 +417,7 @@ class Debugger:
             if hit.bp is not None and hit.bp.is_watch:
                 # The access happened inside the instruction: land just after it.
                 self.goto(hit.n + 1)
-                if hit.bp.kind == "watch":
+                if hit.access == "write":
                     hit.new = self.mc.read_uint(hit.bp.addr, hit.bp.size)
                 else:
                     hit.new = hit.old
@@ -417,21 +447,45 @@ class Debugger:
     def until_unsplit(self) -> Stop:
         return self.run_until(self.mc.image.symbols["lessstack"])
 
+    _CALL = re.compile(r"^(call|blx?(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?)$")
+
     def _is_call(self, pc: int) -> tuple[bool, int]:
+        """(is a call instruction, its fall-through address)."""
+        info = self._call_info(pc)
+        return info[0], info[1]
+
+    def _call_info(self, pc: int) -> tuple[bool, int, bool]:
+        """(is a call, fall-through address, calls morestack).  A call of
+        morestack (or one of its trampolines) "returns" to its fall-through
+        on the new segment: newstack resumes the function there (m->morepc)
+        with sp on the new segment, so it is not matched by sp."""
+        hit = self._call_cache.get(pc)
+        if hit is not None:
+            return hit
         ins = self.mc.disasm(pc, 1)
-        if not ins:
-            return False, 0
-        _a, text, raw = ins[0]
-        mn = text.split()[0] if text else ""
-        return mn in ("call", "bl", "blx"), pc + len(raw)
+        res = (False, 0, False)
+        if ins:
+            _a, text, raw = ins[0]
+            mn, _, ops = text.partition(" ")
+            if self._CALL.match(mn):
+                more = False
+                try:
+                    target = int(ops.strip().lstrip("#"), 0)
+                    f = self.mc.image.func_at(target)
+                    more = f is not None and f.name.startswith("morestack")
+                except ValueError:
+                    pass            # an indirect call
+                res = (True, pc + len(raw), more)
+        self._call_cache[pc] = res
+        return res
 
     def nexti(self, count: int = 1) -> Stop:
         st = None
         for _ in range(count):
-            call, nxt = self._is_call(self.mc.pc)
+            call, nxt, more = self._call_info(self.mc.pc)
             if call:
                 sp = self.mc.sp
-                st = self._forward(None, [(nxt, lambda sp=sp: self.mc.sp == sp)])
+                st = self._forward(None, [(nxt, (lambda: True) if more else (lambda sp=sp: self.mc.sp == sp))])
                 if st.reason == "until":
                     st.reason = "step"
             else:
@@ -443,7 +497,7 @@ class Debugger:
     def finish(self) -> Stop:
         """Run until the current function returns to its caller (across
         lessstack: the caller resumes on the older segment)."""
-        self._check_running()
+        self.check_running()
         bt = self.backtrace()
         if len(bt) < 2:
             raise DebuggerError('"finish" not meaningful in the outermost frame')
@@ -465,10 +519,16 @@ class Debugger:
                    trace_pred: Callable[[int, int], bool] | None = None) -> _Hit | None:
         """The latest hit before the current position: a breakpoint/watchpoint
         hit (``want``) or an instruction whose (pc, sp) satisfies
-        ``trace_pred``.  Replays snapshot intervals backwards."""
+        ``trace_pred``.  Replays snapshot intervals backwards, newest first;
+        Ctrl-C (``interrupt``) stops the search between two intervals, leaving
+        the machine at the oldest position searched, and raises _Interrupted."""
         end = self.n
         k = bisect.bisect_left([s.n for s in self._snaps], end) - 1
         while k >= 0:
+            if self._interrupt:
+                self._interrupt = False
+                self.goto(end)
+                raise _Interrupted()
             start = self._snaps[k].n
             self._restore(k)
             self._hits = []
@@ -489,33 +549,52 @@ class Debugger:
                      if x.n < end and (want is None or want(x))]
             self._hits = []
             if cands:
-                return max(cands, key=lambda x: x.n)
+                last = max(x.n for x in cands)
+                same = [x for x in cands if x.n == last]
+                # a watchpoint before a breakpoint at the same instruction: it is the more specific stop
+                same.sort(key=lambda x: not (x.bp is not None and x.bp.is_watch))
+                best = same[0]
+                best_also = [x.bp for x in same[1:] if x.bp is not None and x.bp is not best.bp]
+                self._scan_also = best_also
+                return best
             end = start
             k -= 1
         return None
 
+    def _interrupted_stop(self) -> Stop:
+        st = self._stop("interrupted")
+        st.reverse = True
+        return st
+
     def reverse_continue(self) -> Stop:
+        """Back to the latest breakpoint or watchpoint hit before now, as gdb's
+        reverse-continue: a breakpoint stops on its instruction; a ``watch``
+        stops on the instruction whose store changed the value (the store not
+        yet done: Old value = the value it wrote, New value = the value before);
+        ``rwatch``/``awatch`` on the reading instruction."""
         if self.n == 0:
             raise DebuggerError("no more reverse-execution history")
-        here = self.n
+        self._scan_also = []
         if not self.breakpoints:
             self.goto(0)
             return self._stop("history-start")
-        hit = self._scan_back()
+        try:
+            hit = self._scan_back()
+        except _Interrupted:
+            return self._interrupted_stop()
         if hit is None:
             self.goto(0)
             return self._stop("history-start")
-        if hit.bp is not None and hit.bp.is_watch and hit.n + 1 == here:
-            # We are just after this access: the previous one is wanted.
-            self.goto(hit.n)
-            hit2 = self._scan_back()
-            if hit2 is None:
-                self.goto(0)
-                return self._stop("history-start")
-            hit = hit2
         self.goto(hit.n)
         hit.bp.hits += 1
-        return self._stop("watchpoint" if hit.bp.is_watch else "breakpoint", hit)
+        if hit.access == "write":
+            hit.old, hit.new = hit.new, hit.old
+        st = self._stop("watchpoint" if hit.bp.is_watch else "breakpoint", hit)
+        st.reverse = True
+        st.also = list(self._scan_also)
+        for bp in st.also:
+            bp.hits += 1
+        return st
 
     def reverse_finish(self) -> Stop:
         """Back to the call instruction that entered the current function."""
@@ -528,29 +607,59 @@ class Debugger:
                 return False
             call, nxt = self._is_call(pc)
             return call and nxt == caller.pc
-        hit = self._scan_back(trace_pred=pred)
+        try:
+            hit = self._scan_back(trace_pred=pred)
+        except _Interrupted:
+            return self._interrupted_stop()
         if hit is None:
             raise DebuggerError("could not find the call of this frame in the history")
         self.goto(hit.n)
-        return self._stop("finish")
+        st = self._stop("finish")
+        st.reverse = True
+        return st
+
+    def _call_returning_here(self) -> int | None:
+        """If the current instruction was reached by returning from a call
+        (directly, or through lessstack and gogo after a split), the position
+        of that call instruction; else None.
+
+        The call is the latest instruction before now that is a call whose
+        fall-through address is the current pc, with the current sp (a call
+        and its return leave sp as it was, on both architectures; lessstack
+        resumes the caller on its own segment with its own sp).  If this very
+        (pc, sp) was reached again after that call, the call had already
+        returned and we came here some other way (a jump back in a loop)."""
+        pc_h, sp_h = self.mc.pc, self.mc.sp
+        def pred(pc: int, sp: int) -> bool:
+            if pc == pc_h:
+                return sp == sp_h
+            call, nxt, more = self._call_info(pc)
+            return call and nxt == pc_h and (sp == sp_h or more)
+        here = self.n
+        hit = self._scan_back(trace_pred=pred)
+        if hit is None or hit.pc == pc_h:
+            return None
+        return hit.n if hit.n < here - 1 else None
 
     def reverse_nexti(self, count: int = 1) -> Stop:
-        """Back one instruction in this frame, stepping over calls backwards."""
+        """Back one instruction in this frame, as gdb's reverse-nexti: when the
+        instruction executed before this one returned from a call made in this
+        frame, land on that call instruction (the whole call is stepped over
+        backwards, through any stack split it made)."""
         st = None
         for _ in range(count):
             if self.n == 0:
+                if st is not None:
+                    return self._stop("history-start")
                 raise DebuggerError("no more reverse-execution history")
-            sp0 = self.mc.sp
             here = self.n
-            st = self.reverse_stepi(1)
-            # Came back out of a callee (its return): go back to its call.
-            if self.mc.sp < sp0:
-                hit = self._scan_back(trace_pred=lambda pc, sp: sp == sp0 and self._is_call(pc)[0])
-                if hit is not None and hit.n < here:
-                    self.goto(hit.n)
-                    st = self._stop("step")
-                else:
-                    self.goto(here - 1)
+            try:
+                call = self._call_returning_here()
+            except _Interrupted:
+                return self._interrupted_stop()
+            self.goto(call if call is not None else here - 1)
+            st = self._stop("history-start" if self.n == 0 else "step")
+            st.reverse = True
         return st
 
     # -- state fingerprint -------------------------------------------------------------
@@ -579,7 +688,7 @@ class Debugger:
             return "G", mc.field("M", mc.m, "curg")
         if name == "stktop":
             g = mc.g
-            if g == mc.g0:
+            if on_g0(mc):
                 g = mc.field("M", mc.m, "curg")
             return "Stktop", mc.field("G", g, "stackbase")
         raise KeyError(name)
@@ -709,23 +818,7 @@ class Debugger:
 
     # -- looking -----------------------------------------------------------------------
     def backtrace(self, limit: int = 64) -> list:
-        """mc.backtrace(), plus the case it does not cover: stopped inside
-        lessstack, where the frame is gone and the caller is the Stktop's gobuf."""
-        mc = self.mc
-        f = mc.image.func_at(mc.pc)
-        g = mc.g
-        if f is not None and f.name == "lessstack" and g and g != mc.g0:
-            from .errors import Frame
-            from .unwind import _walk
-            tops = segment_chain(mc, g)
-            if tops:
-                top = tops[0]
-                head = Frame(mc.pc, mc.sp, mc.symbolize(mc.pc), len(tops),
-                             "returning to the older segment (Stktop gobuf)")
-                return [head] + _walk(mc, mc.field("Stktop", top, "gobuf.pc"),
-                                      mc.field("Stktop", top, "gobuf.sp"), None, tops[1:], limit - 1,
-                                      innermost=False)
-        return mc.backtrace(limit)
+        return self.mc.backtrace(limit)
 
     def examine(self, addr: int, count: int, unit: int) -> list[tuple[int, list[int]]]:
         """Rows of (address, values) for x/N{b,h,w,g}."""
@@ -771,15 +864,15 @@ class Debugger:
         """The goroutine's segment chain, newest first."""
         mc = self.mc
         g = mc.g
-        on_g0 = g == mc.g0
-        if on_g0:
+        g0_now = on_g0(mc)
+        if g0_now:
             g = mc.field("M", mc.m, "curg")
         if not g:
             return []
         SG = mc.layouts.constants.get("StackGuard", 0)
         out = []
         guard, base = mc.field("G", g, "stackguard"), mc.field("G", g, "stackbase")
-        sp = None if on_g0 else mc.sp
+        sp = None if g0_now else mc.sp
         tops = segment_chain(mc, g)
         for i, top in enumerate(tops):
             st = mc.struct("Stktop", top)

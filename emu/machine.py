@@ -242,7 +242,11 @@ class Machine:
                   caller_pc=self.field("M", m, "morebuf.pc"), caller_sp=self.field("M", m, "morebuf.sp"))
 
     def _on_oldstack(self, _addr: int) -> None:
-        self.emit("unsplit", cret=self.field("M", self.m, "cret"))
+        # The Stktop of the segment being left sits at curg->stackbase; oldstack
+        # moves stackbase back before gogo, and backtraces still need it.
+        curg = self.field("M", self.m, "curg")
+        self.emit("unsplit", cret=self.field("M", self.m, "cret"),
+                  stktop=self.field("G", curg, "stackbase") if curg else 0)
 
     def _on_lessstack(self, _addr: int) -> None:
         self.emit("lessstack", ret=self.reg(self.arch.ret))

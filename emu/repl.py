@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .debugger import Debugger, DebuggerError, Stop, new_debugger
-from .errors import GoemuError
+from .errors import GoemuError, UsageError
 
 PROMPT = "(goemu) "
 
@@ -88,6 +88,7 @@ class Session:
         if word in ("quit", "q", "exit"):
             return False
         old = None
+        self.dbg.clear_interrupt()          # a Ctrl-C belongs to the command it interrupted
         try:
             cmd = lookup(word)
             try:
@@ -123,16 +124,19 @@ class Session:
         if st.reason == "breakpoint":
             self.w(f"Breakpoint {st.bp.num}, {self.where(st.pc)}  [insn {st.icount}]")
         elif st.reason == "watchpoint":
-            kind = "Hardware watchpoint" if st.bp.kind == "watch" else "Hardware read watchpoint"
-            self.w(f"{kind} {st.bp.num}: {st.bp.spec}")
-            if st.bp.kind == "watch":
+            # gdb's shape; going back, Old is the later value and New the earlier one
+            self.w(f"{WATCH_TITLE[st.bp.kind]} {st.bp.num}: {st.bp.spec}")
+            self.w()
+            if st.access == "write" and st.old != st.new:
                 self.w(f"Old value = {self.fmt_val(st.old)}")
                 self.w(f"New value = {self.fmt_val(st.new)}")
             else:
-                self.w(f"Value = {self.fmt_val(st.old)}")
-            self.w(f"written by {self.where(st.access_pc)}" if st.bp.kind == "watch"
-                   else f"read by {self.where(st.access_pc)}")
-            self.w(f"stopped at {self.where(st.pc)}  [insn {st.icount}]")
+                self.w(f"Value = {self.fmt_val(st.new if st.new is not None else st.old)}")
+            verb = "written" if st.access == "write" else "read"
+            if st.reverse:
+                self.w(f"{verb} by the instruction below (going back: not executed yet)  [insn {st.icount}]")
+            else:
+                self.w(f"{verb} by {self.where(st.access_pc)}; now at {self.where(st.pc)}  [insn {st.icount}]")
         elif st.reason == "exited":
             self.w(f"[program exited with status {st.exit_status} after {st.icount} instructions]")
             return
@@ -150,13 +154,19 @@ class Session:
             self.w(f"instruction budget spent at {self.where(st.pc)}  [insn {st.icount}]")
         else:
             self.w(f"[insn {st.icount}]")
+        for bp in st.also:
+            self.w(f"Breakpoint {bp.num}, {self.where(st.pc)}  [insn {st.icount}]")
         self.show_insn()
         d.mark_seen()
 
     def fmt_val(self, v: int | None) -> str:
         if v is None:
             return "?"
-        return f"{v:#x} ({v})"
+        return f"{v:#x}"
+
+
+WATCH_TITLE = {"watch": "Hardware watchpoint", "rwatch": "Hardware read watchpoint",
+               "awatch": "Hardware access (read/write) watchpoint"}
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -176,11 +186,14 @@ def _count(arg: str, default: int = 1) -> int:
 @command("run", aliases=("r",), help="run from the beginning to the next stop")
 def _run(s: Session, arg: str) -> None:
     s.dbg.goto(0)
+    s.w("Starting program from instruction 0.")
     s.report(s.dbg.cont())
 
 
 @command("continue", aliases=("c", "cont"), help="continue to the next breakpoint, watchpoint or exit")
 def _cont(s: Session, arg: str) -> None:
+    s.dbg.check_running()
+    s.w("Continuing.")
     s.report(s.dbg.cont())
 
 
@@ -222,6 +235,9 @@ def _rni(s: Session, arg: str) -> None:
 @command("reverse-continue", aliases=("rc",),
          help="go back to the previous breakpoint or watchpoint hit (a watched store: its instruction)")
 def _rc(s: Session, arg: str) -> None:
+    if s.dbg.n == 0:
+        raise DebuggerError("no more reverse-execution history")
+    s.w("Continuing backwards.")
     s.report(s.dbg.reverse_continue())
 
 
@@ -263,8 +279,16 @@ def _watch(s: Session, arg: str) -> None:
 def _rwatch(s: Session, arg: str) -> None:
     if not arg:
         raise DebuggerError("argument required (expression to watch)")
-    bp = s.dbg.add_watch(arg, read=True)
+    bp = s.dbg.add_watch(arg, kind="rwatch")
     s.w(f"Hardware read watchpoint {bp.num}: {arg} ({bp.size} bytes at {bp.addr:#x})")
+
+
+@command("awatch", help="awatch EXPR: stop after a read or a write of it", args="expr")
+def _awatch(s: Session, arg: str) -> None:
+    if not arg:
+        raise DebuggerError("argument required (expression to watch)")
+    bp = s.dbg.add_watch(arg, kind="awatch")
+    s.w(f"Hardware access (read/write) watchpoint {bp.num}: {arg} ({bp.size} bytes at {bp.addr:#x})")
 
 
 @command("delete", aliases=("d",), help="delete [N...]: delete breakpoints (all without N)")
@@ -289,7 +313,7 @@ def _info(s: Session, arg: str) -> None:
         s.w("Num  Type            Address             Hits  What")
         for bp in bps.values():
             typ = {"break": "breakpoint", "tbreak": "breakpoint (temp)", "watch": "hw watchpoint",
-                   "rwatch": "read watchpoint"}[bp.kind]
+                   "rwatch": "read watchpoint", "awatch": "acc watchpoint"}[bp.kind]
             s.w(f"{bp.num:<4} {typ:<15} {s.hexw(bp.addr):<19} {bp.hits:<5} "
                 + (bp.spec if bp.is_watch else f"<{s.mc.symbolize(bp.addr)}>"))
     elif what in ("registers", "reg", "regs", "r", "all-registers"):
@@ -504,9 +528,13 @@ def _source(s: Session, arg: str) -> None:
     path = Path(os.path.expanduser(arg.strip()))
     if s.depth > 8:
         raise DebuggerError("source nested too deeply")
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DebuggerError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     s.depth += 1
     try:
-        for line in path.read_text().splitlines():
+        for line in lines:
             if not s.execute(line):
                 break
     finally:
@@ -579,22 +607,33 @@ def _load(program_path: str | None, arch: str):
     return load_program(program_path), program_path
 
 
-def run_repl(arch: str, variant: str, program_path: str | None = None, batch_file: str | None = None,
-             out: TextIO = sys.stdout, max_insns: int | None = None, history: str | None = None) -> int:
-    """Run an interactive session (or a batch file); returns an exit code."""
+class BatchFileError(UsageError):
+    """The --batch / -x file cannot be read."""
+
+
+def _batch_lines(path: str) -> list[str]:
     try:
+        return Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = getattr(e, "strerror", None) or str(e)
+        raise BatchFileError(f"cannot read batch file {path}: {reason}") from None
+
+
+def run_repl(arch: str, variant: str, program_path: str | None = None, batch_file: str | None = None,
+             out: TextIO = sys.stdout, max_insns: int | None = None, history: str | None = None,
+             err: TextIO | None = None) -> int:
+    """Run an interactive session (or a batch file); returns an exit code:
+    0, or the exit code of the error that prevented the session (a batch
+    file that cannot be read: 64; a program that does not assemble: 1)."""
+    try:
+        lines = _batch_lines(batch_file) if batch_file is not None else None
         unit, shown = _load(program_path, arch)
         dbg = new_debugger(arch, variant, unit, budget=max_insns)
     except GoemuError as e:
-        out.write(f"error: {str(e).splitlines()[0]}\n")
+        (err or sys.stderr).write(f"goemu repl: error: {str(e).splitlines()[0]}\n")
         return getattr(e, "exit_code", 1)
-    if batch_file is not None:
+    if lines is not None:
         s = Session(dbg, out, echo=True)
-        try:
-            lines = Path(batch_file).read_text().splitlines()
-        except OSError as e:
-            out.write(f"error: {e}\n")
-            return 1
         for line in lines:
             if not s.execute(line):
                 break

@@ -28,12 +28,23 @@ def segment_chain(mc: "Machine", g: int) -> list[int]:
     return out
 
 
+def on_g0(mc: "Machine") -> bool:
+    """Running on the scheduler stack: g is g0, or sp is inside g0's stack.
+    The second test matters on ARM, where the C half (newstack, oldstack)
+    may use R10 -- g -- as a scratch register while it runs on g0."""
+    g = mc.g
+    if g == mc.g0 or not g:
+        return True
+    g0 = mc.g0
+    lo = mc.field("G", g0, "stackguard") - mc.layouts.constants.get("StackGuard", 0)
+    return lo <= mc.sp <= mc.field("G", g0, "stackbase")
+
+
 def backtrace(mc: "Machine", limit: int = 64) -> list[Frame]:
     frames: list[Frame] = []
     pc, sp = mc.pc, mc.sp
     lr = mc.reg(mc.arch.link_register) if mc.arch.link_register else None
-    g = mc.g
-    if g == mc.g0 or not g:
+    if on_g0(mc):
         frames.append(Frame(pc, sp, mc.symbolize(pc), None, "on g0"))
         curg = mc.field("M", mc.m, "curg")
         if not curg:
@@ -46,12 +57,31 @@ def backtrace(mc: "Machine", limit: int = 64) -> list[Frame]:
             bsp = mc.field("M", mc.m, "morebuf.sp")
             frames.append(Frame(morepc, bsp, mc.symbolize(morepc), len(stktops), "growing its stack"))
             pc, sp, lr = mc.field("M", mc.m, "morebuf.pc"), bsp, None
-        elif stktops:
-            top = stktops[0]
-            pc, sp, lr = mc.field("Stktop", top, "gobuf.pc"), mc.field("Stktop", top, "gobuf.sp"), None
-            stktops = stktops[1:]
+        else:
+            # oldstack: until it moves g->stackbase back, the segment being left
+            # is still the head of the chain; afterwards its Stktop (which
+            # holds the resume point) is known only from the unsplit event.
+            ev = _last(mc, "unsplit")
+            top = ev.detail.get("stktop") if ev else None
+            if top and (not stktops or stktops[0] != top):
+                pc, sp, lr = mc.field("Stktop", top, "gobuf.pc"), mc.field("Stktop", top, "gobuf.sp"), None
+            elif stktops:
+                top = stktops[0]
+                pc, sp, lr = mc.field("Stktop", top, "gobuf.pc"), mc.field("Stktop", top, "gobuf.sp"), None
+                stktops = stktops[1:]
+            else:
+                return frames
         return frames + walk(mc, pc, sp, lr, stktops, limit - len(frames), innermost=False)
-    return walk(mc, pc, sp, lr, segment_chain(mc, g), limit, innermost=True)
+    f = mc.image.func_at(pc)
+    if f is not None and f.name == "lessstack" and stktops_of_g(mc):
+        # In lessstack the returning frame is gone and the caller is the
+        # Stktop's gobuf: the segment's own frames have all returned.
+        tops = stktops_of_g(mc)
+        head = Frame(pc, sp, mc.symbolize(pc), len(tops), "returning to the older segment (Stktop gobuf)")
+        return [head] + walk(mc, mc.field("Stktop", tops[0], "gobuf.pc"),
+                             mc.field("Stktop", tops[0], "gobuf.sp"), None, tops[1:], limit - 1,
+                             innermost=False)
+    return walk(mc, pc, sp, lr, segment_chain(mc, mc.g), limit, innermost=True)
 
 
 def _phase(mc: "Machine") -> str:
@@ -59,6 +89,18 @@ def _phase(mc: "Machine") -> str:
         if ev.kind in ("split", "unsplit"):
             return ev.kind
     return "split"
+
+
+def _last(mc: "Machine", kind: str):
+    for ev in reversed(mc.events):
+        if ev.kind == kind:
+            return ev
+    return None
+
+
+def stktops_of_g(mc: "Machine") -> list[int]:
+    g = mc.g
+    return segment_chain(mc, g) if g else []
 
 
 def walk(mc: "Machine", pc: int, sp: int, lr: int | None, stktops: list[int], limit: int,
@@ -93,5 +135,3 @@ def walk(mc: "Machine", pc: int, sp: int, lr: int | None, stktops: list[int], li
         pc, sp, lr = ret, csp, None
     return out
 
-
-_walk = walk   # old private name, kept until the debugger moves to walk()

@@ -104,3 +104,53 @@ info breakpoints
     assert "Temporary breakpoint 2" in out
     # the temporary breakpoint is gone once hit
     assert out.rstrip().splitlines()[-1].startswith("1 ")
+
+
+def test_repl_error_paths_one_line_each(run_batch, tmp_path):
+    out = run_batch("amd64", "buggy", f"""
+b nosuchsym
+x/4gx 0
+p m.nosuchfield
+rsi 999999999
+rni
+rc
+watch m.nosuch
+awatch
+source {tmp_path / "missing.gdb"}
+si 2
+p $pc
+""")
+    assert "Traceback" not in out
+    errors = [l for l in out.splitlines() if l.startswith("error:")]
+    assert errors == [
+        'error: no symbol "nosuchsym" in the program or runtime',
+        "error: cannot access memory at address 0x0",
+        "error: M has no field 'nosuchfield'",
+        "error: no more reverse-execution history",
+        "error: no more reverse-execution history",
+        "error: no more reverse-execution history",
+        "error: M has no field 'nosuch'",
+        "error: argument required (expression to watch)",
+        f"error: cannot read {tmp_path / 'missing.gdb'}: No such file or directory",
+    ], out
+    # every failing command printed exactly one line, and the session went on
+    lines = out.splitlines()
+    for i, l in enumerate(lines):
+        if l.startswith("error:"):
+            assert lines[i - 1].startswith("(goemu) ") and (i + 1 == len(lines) or lines[i + 1].startswith("(goemu) "))
+    assert "[insn 2]" in out and out.rstrip().splitlines()[-1].startswith("$ = 0x")
+
+
+@pytest.mark.parametrize("flag", ["--batch", "-x"])
+def test_repl_batch_file_missing_is_a_usage_error(tmp_path, flag):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    missing = tmp_path / "nope.gdb"
+    p = subprocess.run([sys.executable, "-m", "emu.cli", "repl", "--arch", "arm", flag, str(missing)],
+                       cwd=root, capture_output=True, text=True, timeout=120, check=False)
+    assert p.returncode == 64
+    assert p.stdout == ""
+    want = f"goemu repl: error: cannot read batch file {missing}: No such file or directory"
+    assert p.stderr.strip().splitlines() == [want]

@@ -138,10 +138,59 @@ def test_repl_pty_ctrl_c_interrupts_continue(env, tmp_path):
     try:
         t.read_until(r"\(goemu\)")
         t.mark()
-        t.send("c\r")
-        time.sleep(1.0)
+        for _ in range(2):
+            t.mark()
+            t.send("c\r")
+            # the command has started (and the line editor has let go of the
+            # terminal) once it says so; the loop never ends by itself, so only
+            # Ctrl-C stops it (how far it got depends on when Ctrl-C arrives)
+            t.read_until(r"Continuing\.")
+            t.send("\x03")
+            t.read_until(r"Program interrupted at 0x[0-9a-f]+ <\w+(\+0x[0-9a-f]+)?>  \[insn \d+\]")
+        t.mark()
+        t.send("p $rip\r")
+        t.read_until(r"\$ = 0x")
+    finally:
+        t.close()
+
+
+LONG = """GLOBL never, $8
+TEXT main, $16-0
+	mov rcx, 100000000
+loop:
+	dec rcx
+	jnz loop
+	RET
+"""
+
+
+def test_repl_pty_ctrl_c_interrupts_reverse_continue(env, tmp_path):
+    """Ctrl-C during a search backwards over two million instructions of
+    history for a watchpoint that never triggers.  The search costs at least
+    as much as the forward run that made the history, so it is still running
+    when Ctrl-C arrives; without Ctrl-C it would end at the history start."""
+    prog = tmp_path / "long.s"
+    prog.write_text(LONG)
+    t = Term([str(prog), "--arch", "amd64"], env)
+    try:
+        t.read_until(r"\(goemu\)")
+        t.mark()
+        t.send("si 2000000\r")
+        t.read_until(r"\[insn 2000000\]", timeout=120)
+        t.mark()
+        t.send("watch never\r")
+        t.read_until(r"Hardware watchpoint 1: never")
+        t.mark()
+        t.send("rc\r")
+        t.read_until(r"Continuing backwards\.")
         t.send("\x03")
-        t.read_until(r"Program interrupted at 0x[0-9a-f]+ <main")
+        screen = t.read_until(r"Program interrupted at 0x[0-9a-f]+ <main\+0x[0-9a-f]+>  \[insn \d+\]",
+                              timeout=120)
+        assert "No more reverse-execution history" not in screen
+        # where the search had got to: anywhere from the end (Ctrl-C before the
+        # first interval was searched) back, but not the start of the history
+        n = int(re.findall(r"Program interrupted at .*\[insn (\d+)\]", screen)[-1])
+        assert 0 < n <= 2_000_000
         t.mark()
         t.send("p $rip\r")
         t.read_until(r"\$ = 0x")
