@@ -1,18 +1,56 @@
-"""make bench: what goemu's instrumentation costs, on a split-heavy workload.
+"""make bench: what goemu's instrumentation and its traces cost.
 
-For each architecture it runs sum(1..N) recursively (64-byte frames, so the
-recursion crosses a segment boundary every few dozen calls) three ways:
-raw Unicorn (the same machine with every hook removed), goemu's normal run
-(instruction counting, runtime events, hypercalls), and goemu with the
-collector called once at the end.  It prints instructions per second and
-each ratio to raw Unicorn.  Numbers go in the README with the machine.
+The bench is a list of named measurements (``MEASUREMENTS``); each is a
+function ``f(cfg) -> list[Row]`` and all rows print as one table, so a new
+measurement is one function added to the list.
+
+- ``run``: sum(1..N) recursively (64-byte frames, so the recursion crosses a
+  segment boundary every few dozen calls) on raw Unicorn (the same machine
+  with every hook removed) and on goemu's normal run (instruction counting,
+  runtime events, hypercalls): instructions per second and the ratio.
+- ``trace record``: the repeated-leak workload (emu/workloads.py) sized to at
+  least ``cfg.insns`` executed instructions (1M; 250k with ``--quick`` or
+  GOEMU_BENCH_QUICK=1), recorded in the native and the Tenet format:
+  instructions per second and bytes per million instructions.
+- ``trace diff``: buggy vs fixed traces of that workload diffed in a child
+  process that imports only the trace reader and the diff: wall time and the
+  child's peak RSS (VmHWM), for the first quarter of the records and for all
+  of them.  Memory is bounded if the peak barely grows with 4x the
+  records.
+
+Numbers go in the README with the machine.
 """
 from __future__ import annotations
 
+import argparse
+import json
+import math
+import os
 import platform
+import resource
+import subprocess
+import sys
+import tempfile
 import time
+from dataclasses import dataclass
 
-from .run import load_program, new_machine
+ARCHES = ("amd64", "arm")
+
+
+@dataclass
+class Config:
+    insns: int = 1_000_000          # trace workload size (executed instructions, at least)
+    sum_n: int = 20000              # recursion depth of the run-overhead workload
+    tmp: str = ""
+
+
+@dataclass
+class Row:
+    measurement: str
+    arch: str
+    result: str
+    detail: str = ""
+
 
 SUM = {
     "amd64": """
@@ -70,6 +108,7 @@ TEXT main, $32-0
 
 
 def _machine(arch: str, n: int):
+    from .run import load_program, new_machine
     return new_machine(arch, "buggy", load_program(None, text=SUM[arch].format(n=n), name=f"sum{n}.s"))
 
 
@@ -91,13 +130,157 @@ def measure(arch: str, n: int = 20000) -> dict:
             "raw_ips": insns / raw_s, "goemu_ips": insns / goemu_s, "ratio": raw_s / goemu_s}
 
 
-def main() -> None:
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}")
-    print(f"{'arch':6} {'insns':>9} {'splits':>7} {'raw Unicorn':>14} {'goemu run':>14} {'goemu/raw':>10}")
-    for arch in ("amd64", "arm"):
-        r = measure(arch)
-        print(f"{arch:6} {r['insns']:>9} {r['splits']:>7} {r['raw_ips'] / 1e6:>10.1f} M/s "
-              f"{r['goemu_ips'] / 1e6:>10.1f} M/s {r['ratio']:>9.2f}x")
+def run_overhead(cfg: Config) -> list[Row]:
+    rows = []
+    for arch in ARCHES:
+        r = measure(arch, cfg.sum_n)
+        rows.append(Row("raw Unicorn", arch, f"{r['raw_ips'] / 1e6:.2f} M insns/s",
+                        f"sum({cfg.sum_n}): {r['insns']} insns, {r['splits']} splits"))
+        rows.append(Row("goemu run", arch, f"{r['goemu_ips'] / 1e6:.2f} M insns/s",
+                        f"{1 / r['ratio']:.1f}x the time of raw Unicorn"))
+    return rows
+
+
+# -- traces -----------------------------------------------------------------------------
+def _leak_unit(arch: str, rounds: int):
+    from .run import load_program
+    from .workloads import repeated_leak
+    return load_program(None, text=repeated_leak(arch, rounds), name=f"leak{rounds}_{arch}.s")
+
+
+def _leak_workload(arch: str, insns: int):
+    """(unit, executed instructions, seconds of a plain run): the repeated leak with
+    enough rounds to execute at least ``insns`` instructions."""
+    from .run import new_machine
+    probe = new_machine(arch, "buggy", _leak_unit(arch, 10))
+    probe.run()
+    rounds = math.ceil(insns * 1.02 / (probe.icount / 10))
+    while True:
+        unit = _leak_unit(arch, rounds)
+        mc = new_machine(arch, "buggy", unit, budget=insns * 4)
+        t = time.perf_counter()
+        mc.run()
+        dt = time.perf_counter() - t
+        if mc.icount >= insns:
+            return unit, rounds, mc.icount, dt
+        rounds = math.ceil(rounds * insns * 1.02 / mc.icount)
+
+
+def _record(arch: str, variant: str, unit, path: str, fmt: str) -> tuple[int, float]:
+    from .run import new_machine
+    from .trace.record import record
+    mc = new_machine(arch, variant, unit, budget=50_000_000)
+    t = time.perf_counter()
+    rec = record(mc, path, fmt, os.path.basename(str(unit.file)))
+    return rec.count, time.perf_counter() - t
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak RSS.  Linux's ru_maxrss survives exec (a child started from a big
+    parent reports the parent's size), so read VmHWM, which belongs to the new image."""
+    try:
+        with open("/proc/self/status") as f:
+            for ln in f:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _diff_child(a: str, b: str, limit: int) -> None:
+    """Runs in a child process: diff the first ``limit`` records of a and b, print JSON."""
+    from .trace.diff import diff_readers
+    from .trace.native import NativeReader
+    before = _peak_rss_kib()          # after the imports
+    t = time.perf_counter()
+    with NativeReader(a, limit) as A, NativeReader(b, limit) as B:
+        res = diff_readers(A, B)
+    dt = time.perf_counter() - t
+    peak = _peak_rss_kib()
+    print(json.dumps({"seconds": dt, "rss_before_kib": before, "rss_peak_kib": peak, "records": res.a["records"],
+                      "aligned": res.aligned, "hunks": len(res.hunks) + res.dropped["hunks"]}))
+
+
+def _diff(a: str, b: str, limit: int) -> dict:
+    out = subprocess.run([sys.executable, "-m", "emu.bench", "--diff-child", a, b, str(limit)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def traces(cfg: Config) -> list[Row]:
+    rows = []
+    for arch in ARCHES:
+        unit, rounds, insns, plain_s = _leak_workload(arch, cfg.insns)
+        rows.append(Row("leak workload, no trace", arch, f"{insns / plain_s / 1e6:.2f} M insns/s",
+                        f"{rounds} rounds of leak+gc: {insns} insns"))
+        paths = {}
+        for fmt in ("native", "tenet"):
+            p = paths[fmt] = os.path.join(cfg.tmp, f"{arch}-buggy.{fmt}")
+            n, dt = _record(arch, "buggy", unit, p, fmt)
+            size = os.path.getsize(p)
+            rows.append(Row(f"trace record ({fmt})", arch, f"{n / dt / 1e3:.1f} k insns/s",
+                            f"{size / n * 1e6 / 2**20:.2f} MiB per 1M insns ({size / n:.2f} B/insn; "
+                            f"{n} records, {size / 2**20:.2f} MiB)"))
+        os.remove(paths["tenet"])
+        fixed = os.path.join(cfg.tmp, f"{arch}-fixed.native")
+        _record(arch, "fixed", unit, fixed, "native")
+        for limit in (cfg.insns // 4, cfg.insns):
+            d = _diff(paths["native"], fixed, limit)
+            grow = d["rss_peak_kib"] - d["rss_before_kib"]
+            rows.append(Row(f"trace diff, {limit // 1000}k vs {limit // 1000}k", arch,
+                            f"{d['seconds']:.1f} s, peak RSS {d['rss_peak_kib'] / 1024:.0f} MiB",
+                            f"{d['records'] / d['seconds'] / 1e3:.0f} k records/s; +{grow / 1024:.1f} MiB over the "
+                            f"child's start; {d['aligned']} aligned, {d['hunks']} hunks"))
+        os.remove(paths["native"])
+        os.remove(fixed)
+    return rows
+
+
+MEASUREMENTS = [run_overhead, traces]
+
+
+def machine_line() -> str:
+    model = platform.processor() or "cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"machine: {model}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+
+
+def print_table(rows: list[Row]) -> None:
+    cols = ("measurement", "arch", "result", "detail")
+    w = [max(len(c), *(len(getattr(r, c)) for r in rows)) for c in cols]
+    print("  ".join(c.ljust(n) for c, n in zip(cols, w)).rstrip())
+    print("  ".join("-" * n for n in w))
+    for r in rows:
+        print("  ".join(getattr(r, c).ljust(n) for c, n in zip(cols, w)).rstrip())
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m emu.bench")
+    ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("GOEMU_BENCH_QUICK")),
+                    help="trace workloads of 250k instructions instead of 1M")
+    ap.add_argument("--only", help="run only the measurements whose name contains this")
+    ap.add_argument("--diff-child", nargs=3, metavar=("A", "B", "LIMIT"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.diff_child:
+        _diff_child(args.diff_child[0], args.diff_child[1], int(args.diff_child[2]))
+        return
+    cfg = Config(insns=250_000 if args.quick else 1_000_000)
+    print(machine_line())
+    rows: list[Row] = []
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="goemu-bench-") as tmp:
+        cfg.tmp = tmp
+        for m in MEASUREMENTS:
+            if args.only and args.only not in m.__name__:
+                continue
+            rows += m(cfg)
+    print_table(rows)
+    print(f"({time.perf_counter() - t:.0f} s)")
 
 
 if __name__ == "__main__":

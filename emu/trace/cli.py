@@ -19,26 +19,34 @@ def register(subparsers) -> None:
     p.add_argument("--variant", default="buggy", choices=["buggy", "fixed"])
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--format", default="native", choices=["native", "tenet"])
-    p.add_argument("--from", dest="from_sym", help="start recording at this symbol")
-    p.add_argument("--to", dest="to_sym", help="stop recording at this symbol")
+    p.add_argument("--from", dest="from_sym", metavar="SYMBOL",
+                   help="start recording at the first entry to SYMBOL (its first instruction is record 0)")
+    p.add_argument("--to", dest="to_sym", metavar="SYMBOL",
+                   help="stop at the first entry to SYMBOL after recording started (that instruction is "
+                        "not recorded) and end the run there")
     p.add_argument("--max-insns", type=int, help="stop after recording N instructions")
     p.add_argument("--budget", type=int, default=None, help="emulation instruction budget")
     p.set_defaults(handler=cmd_trace)
 
-    d = subparsers.add_parser("diff", help="diff two native traces (see emu/trace/diff.py for --json)")
+    d = subparsers.add_parser("diff", help="align two native traces and show what differs (README: --json)")
     d.add_argument("a")
     d.add_argument("b")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.add_argument("--html", metavar="OUT", help="write a side-by-side HTML page")
     d.add_argument("--color", action="store_true", help="colour even when stdout is not a tty")
+    d.add_argument("--expand", action="store_true",
+                   help="print every hunk in full (no folding of repeated hunks or renamed registers)")
     d.set_defaults(handler=cmd_diff)
 
     s = subparsers.add_parser("trace-show", help="print records of a native trace")
     s.add_argument("file")
-    s.add_argument("--from", dest="start", type=int, default=0, help="first record index")
-    s.add_argument("--grep", help="regex over symbol, instruction text and events")
-    s.add_argument("--first-write", help="the first record writing this address (hex or int)")
-    s.add_argument("-n", "--limit", type=int, default=None)
+    s.add_argument("--from", dest="start", type=int, default=0, metavar="N", help="start at record N")
+    s.add_argument("--index", type=int, metavar="N", help="only record N (the same as --from N -n 1)")
+    s.add_argument("--grep", metavar="EXPR",
+                   help="only records matching this regex (over symbol+offset, instruction text, events)")
+    s.add_argument("--first-write", metavar="ADDR",
+                   help="the first record (from --from on) that writes ADDR: a number or a data name (m0.cret)")
+    s.add_argument("-n", "--limit", type=int, default=None, help="print at most this many records")
     s.set_defaults(handler=cmd_show)
 
 
@@ -59,7 +67,10 @@ def cmd_trace(args) -> int:
             raise UsageError(f"unknown symbol {sym!r}") from None
     rec = record(mc, args.output, args.format, os.path.basename(path), addr(args.from_sym),
                  addr(args.to_sym), args.max_insns)
-    print(f"{rec.count} instructions recorded to {args.output} ({args.format})", file=sys.stderr)
+    why = {"to": f", stopped at {args.to_sym}", "max": ", --max-insns reached"}.get(rec.done_reason, "")
+    if args.from_sym and rec.count == 0:
+        why = f", {args.from_sym} was never reached"
+    print(f"{rec.count} instructions recorded to {args.output} ({args.format}{why})", file=sys.stderr)
     return 0
 
 
@@ -71,24 +82,29 @@ def cmd_diff(args) -> int:
     if args.json:
         print(json.dumps(res.to_json(), indent=1, default=str))
     else:
-        sys.stdout.write(format_text(res, color=args.color or sys.stdout.isatty()))
+        sys.stdout.write(format_text(res, color=args.color or sys.stdout.isatty(), fold=not args.expand))
     return 0 if res.identical else 1
 
 
 def cmd_show(args) -> int:
+    import re
+
     from .show import show
-    fw = None
-    if args.first_write:
+    if args.grep is not None:
         try:
-            fw = int(args.first_write, 0)
-        except ValueError:
-            raise UsageError(f"--first-write wants an address, got {args.first_write!r}") from None
+            re.compile(args.grep)
+        except re.error as e:
+            raise UsageError(f"--grep: bad regular expression {args.grep!r}: {e}") from None
+    start, limit = args.start, args.limit
+    if args.index is not None:
+        start, limit = args.index, 1
     n = 0
-    for line in show(args.file, args.start, args.grep, fw, args.limit):
+    for line in show(args.file, start, args.grep, args.first_write, limit):
         print(line)
         n += 1
-    if fw is not None and not n:
-        print(f"no record writes {fw:#x}", file=sys.stderr)
+    if not n and (args.first_write is not None or args.index is not None):
+        what = f"writes {args.first_write}" if args.first_write is not None else f"has index {args.index}"
+        print(f"no record {what}", file=sys.stderr)
         return 1
     return 0
 

@@ -6,25 +6,30 @@ every later instruction of that function differ --, with code addresses
 inside the text and in register/memory values rewritten as symbol+offset, so
 two runs whose code moved (the fixed oldstack is longer) still align.  Both
 traces are streamed: while the heads agree, they are paired directly; at a
-mismatch, a window of ``WINDOW`` records of each is aligned with Myers'
+mismatch, a window of the next records of each is aligned with Myers'
 O(ND) diff and the leading hunk (records only in A / only in B, up to the
-next common record) is committed; then streaming resumes.  Memory is
-bounded by the window (and by the caps on stored differences).
+next common record) is committed; then streaming resumes.  The window starts
+at 64 records and grows (x4, up to ``WINDOW``) until the alignment after the
+hunk has settled (``SETTLE`` equal records in a row, or both traces end).
+Memory is bounded by the window and by the caps on what is kept: ``CAP``
+register/memory/collection differences and hunks, ``HUNK_KEEP`` records per
+side of a hunk (the counts are always exact).
 
 JSON (``goemu diff --json``)::
 
-    {"a": {"path", "arch", "variant", "program", "records"}, "b": {...},
+    {"a": {"path", "arch", "variant", "program", "records", "registers"}, "b": {...},
      "identical": bool,
      "common_prefix": N,            # records equal (by key) before the first hunk
      "aligned": N,                  # aligned record pairs in total
-     "hunks": [{"a_start", "b_start", "only_a": [REC], "only_b": [REC]}],
+     "hunks": [{"a_start", "b_start", "a_len", "b_len",   # a_len/b_len: records only in a / b
+                "only_a": [REC], "only_b": [REC]}],        # at most HUNK_KEEP of them each
      "register_diffs": [{"a_index", "b_index", "where", "text",
                           "regs": {"rax": [A value, B value]}}],     # values as hex or sym+off
      "memory_diffs": [{"a_index", "b_index", "where", "text",
                         "a": [WRITE], "b": [WRITE]}],
      "gc": [{"a_index", "b_index", "freed_only_in_a": [OBJ], "freed_only_in_b": [OBJ],
              "retained_only_in_a": [OBJ], "retained_only_in_b": [OBJ]}],
-     "truncated": {"register_diffs": N dropped, "memory_diffs": N dropped}}
+     "truncated": {"register_diffs": N, "memory_diffs": N, "hunks": N, "gc": N}}   # not kept
     REC   = {"index", "pc", "where", "text", "writes": [WRITE], "events": [kind]}
     WRITE = {"addr", "name", "size", "value"}   # name: "m0.cret", sym+off, or hex
     OBJ   = {"addr", "size", "root", "path"}
@@ -36,12 +41,18 @@ import html as _html
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice
 
 from .native import NativeReader, Record
 
-WINDOW = 2000
+WINDOW = 1024
+FIRST_WINDOW = 64
+SETTLE = 16
+SETTLE_RATIO = 8
 MAXD = 400
+MAXD_DIV = 2
 CAP = 200
+HUNK_KEEP = 200
 CONTEXT = 3
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 
@@ -97,50 +108,50 @@ def _rec_json(sy: Symbolizer, r: Record, ptr: int) -> dict:
 
 
 def myers(a: list, b: list, maxd: int = MAXD) -> list[tuple[str, int, int]] | None:
-    """Edit script [('=', i, j) | ('-', i, -1) | ('+', -1, j)], or None past maxd."""
+    """Myers' O(ND) shortest edit script from ``a`` to ``b``:
+    [('=', i, j) | ('-', i, -1) | ('+', -1, j)], or None if it needs more than maxd edits."""
     n, m = len(a), len(b)
-    v = {1: 0}
+    dmax = min(maxd, n + m)
+    off = dmax + 1
+    v = [0] * (2 * dmax + 3)      # v[off + k]: furthest x on diagonal k
     trace = []
-    for d in range(0, min(maxd, n + m) + 1):
-        trace.append(dict(v))
+    for d in range(dmax + 1):
+        trace.append(v[:])
         for k in range(-d, d + 1, 2):
-            if k == -d or (k != d and v.get(k - 1, -1) < v.get(k + 1, -1)):
-                x = v.get(k + 1, 0)
+            if k == -d or (k != d and v[off + k - 1] < v[off + k + 1]):
+                x = v[off + k + 1]          # step down: an insertion from b
             else:
-                x = v.get(k - 1, 0) + 1
+                x = v[off + k - 1] + 1      # step right: a deletion from a
             y = x - k
             while x < n and y < m and a[x] == b[y]:
                 x += 1
                 y += 1
-            v[k] = x
+            v[off + k] = x
             if x >= n and y >= m:
-                return _backtrack(trace, a, b, d, k, n, m)
+                return _backtrack(trace, off, d, k, n, m)
     return None
 
 
-def _backtrack(trace, a, b, d, k, x, y):
+def _backtrack(trace, off, d, k, x, y):
     ops = []
     for dd in range(d, 0, -1):
-        v = trace[dd]
-        if k == -dd or (k != dd and v.get(k - 1, -1) < v.get(k + 1, -1)):
-            pk = k + 1
-        else:
-            pk = k - 1
-        px = v.get(pk, 0)
-        py = px - pk
-        while x > px and y > py and (x - 1, y - 1) >= (max(px, 0), max(py, 0)) and \
-                (x - px) > (1 if pk == k - 1 else 0) and (y - py) > (1 if pk == k + 1 else 0):
+        v = trace[dd]                       # the state before step dd
+        down = k == -dd or (k != dd and v[off + k - 1] < v[off + k + 1])
+        pk = k + 1 if down else k - 1
+        px = v[off + pk]
+        sx = px if down else px + 1         # where this step's snake began
+        while x > sx:
             x -= 1
             y -= 1
             ops.append(("=", x, y))
-        if pk == k + 1:
+        if down:
             y -= 1
             ops.append(("+", -1, y))
         else:
             x -= 1
             ops.append(("-", x, -1))
         k = pk
-    while x > 0 and y > 0:
+    while x > 0:
         x -= 1
         y -= 1
         ops.append(("=", x, y))
@@ -156,6 +167,8 @@ class Hunk:
     only_b: list[Record] = field(default_factory=list)
     before: list[tuple[Record, Record]] = field(default_factory=list)
     after: list[tuple[Record, Record]] = field(default_factory=list)
+    n_a: int = 0            # records only in a (only_a keeps the first HUNK_KEEP)
+    n_b: int = 0
 
 
 @dataclass
@@ -168,7 +181,8 @@ class DiffResult:
     register_diffs: list[dict] = field(default_factory=list)
     memory_diffs: list[dict] = field(default_factory=list)
     gc: list[dict] = field(default_factory=list)
-    dropped: dict = field(default_factory=lambda: {"register_diffs": 0, "memory_diffs": 0, "hunks": 0})
+    dropped: dict = field(default_factory=lambda: {"register_diffs": 0, "memory_diffs": 0, "hunks": 0,
+                                                   "gc": 0})
     sa: Symbolizer | None = None
     sb: Symbolizer | None = None
     ptr: int = 8
@@ -181,7 +195,7 @@ class DiffResult:
         sa, sb, p = self.sa, self.sb, self.ptr
         return {"a": self.a, "b": self.b, "identical": self.identical, "common_prefix": self.common_prefix,
                 "aligned": self.aligned,
-                "hunks": [{"a_start": h.a_start, "b_start": h.b_start,
+                "hunks": [{"a_start": h.a_start, "b_start": h.b_start, "a_len": h.n_a, "b_len": h.n_b,
                            "only_a": [_rec_json(sa, r, p) for r in h.only_a],
                            "only_b": [_rec_json(sb, r, p) for r in h.only_b]} for h in self.hunks],
                 "register_diffs": self.register_diffs, "memory_diffs": self.memory_diffs, "gc": self.gc,
@@ -214,29 +228,51 @@ def diff(path_a: str, path_b: str, window: int = WINDOW) -> DiffResult:
         return diff_readers(A, B, window)
 
 
+def _leading(ops: list) -> tuple[int, int, int]:
+    """(records only in a, records only in b) before the first common record, and
+    the length of the run of common records that follows."""
+    na = nb = run = 0
+    k = 0
+    while k < len(ops) and ops[k][0] != "=":
+        if ops[k][0] == "-":
+            na += 1
+        else:
+            nb += 1
+        k += 1
+    while k < len(ops) and ops[k][0] == "=":
+        run += 1
+        k += 1
+    return na, nb, run
+
+
 def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> DiffResult:
     sa, sb = Symbolizer(A.header), Symbolizer(B.header)
     ptr = A.header.get("ptrsize", 8)
-    info = lambda R: {"path": R.path, "arch": R.header["arch"], "variant": R.header["variant"],  # noqa: E731
-                      "program": R.header["program"], "records": 0}
+    info = lambda R: {"path": R.path, "arch": R.header["arch"], "variant": R.header["variant"],
+                      "program": R.header["program"], "records": 0, "registers": R.header["registers"]}
     res = DiffResult(info(A), info(B), sa=sa, sb=sb, ptr=ptr)
     ia, ib = iter(A), iter(B)
     ba: deque[tuple[tuple, Record]] = deque()
     bb: deque[tuple[tuple, Record]] = deque()
     ends = [False, False]
+    sides = ((ia, sa, res.a, {}), (ib, sb, res.b, {}))
+    ids: dict[tuple[str, str], int] = {}   # keys cached per pc: bounded by the code size
     recent: deque = deque(maxlen=CONTEXT)
     open_after: list[Hunk] = []
     in_prefix = True
 
-    def fill(buf, it, side, n):
+    def fill(buf, side, n):
+        it, sy, inf, keys = sides[side]
         while len(buf) < n and not ends[side]:
             r = next(it, None)
             if r is None:
                 ends[side] = True
                 break
-            res.a["records" if side == 0 else "_"] = 0 if False else res.a["records"]
-            (res.a if side == 0 else res.b)["records"] = r.index + 1
-            buf.append((_key(sa if side == 0 else sb, r), r))
+            inf["records"] = r.index + 1
+            k = keys.get(r.pc)
+            if k is None:     # interned: Myers compares small ints
+                k = keys[r.pc] = ids.setdefault(_key(sy, r), len(ids))
+            buf.append((k, r))
 
     def pair(ra: Record, rb: Record) -> None:
         res.aligned += 1
@@ -253,18 +289,22 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
                                            "text": ra.text, "regs": regs})
             else:
                 res.dropped["register_diffs"] += 1
-        wa, wb = _writes(sa, ra, ptr), _writes(sb, rb, ptr)
-        strip = lambda ws: [(w["name"], w["size"], w["value"]) for w in ws]  # noqa: E731
-        if strip(wa) != strip(wb):
-            if len(res.memory_diffs) < CAP:
-                res.memory_diffs.append({"a_index": ra.index, "b_index": rb.index, "where": ra.sym,
-                                         "text": ra.text, "a": wa, "b": wb})
-            else:
-                res.dropped["memory_diffs"] += 1
+        if ra.mem or rb.mem:
+            wa, wb = _writes(sa, ra, ptr), _writes(sb, rb, ptr)
+            strip = lambda ws: [(w["name"], w["size"], w["value"]) for w in ws]
+            if strip(wa) != strip(wb):
+                if len(res.memory_diffs) < CAP:
+                    res.memory_diffs.append({"a_index": ra.index, "b_index": rb.index, "where": ra.sym,
+                                             "text": ra.text, "a": wa, "b": wb})
+                else:
+                    res.dropped["memory_diffs"] += 1
         if ra.events or rb.events:
             g = _gc_diff(ra, rb)
             if g:
-                res.gc.append(g)
+                if len(res.gc) < CAP:
+                    res.gc.append(g)
+                else:
+                    res.dropped["gc"] += 1
         for h in list(open_after):
             h.after.append((ra, rb))
             if len(h.after) >= CONTEXT:
@@ -272,38 +312,48 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
         recent.append((ra, rb))
 
     while True:
-        fill(ba, ia, 0, 1)
-        fill(bb, ib, 1, 1)
+        fill(ba, 0, 1)
+        fill(bb, 1, 1)
         if not ba and not bb:
             break
         if ba and bb and ba[0][0] == bb[0][0]:
-            ka, ra = ba.popleft()
-            kb, rb = bb.popleft()
+            _, ra = ba.popleft()
+            _, rb = bb.popleft()
             if in_prefix:
                 res.common_prefix += 1
             pair(ra, rb)
             continue
         in_prefix = False
-        fill(ba, ia, 0, window)
-        fill(bb, ib, 1, window)
-        ka_list = [k for k, _ in ba]
-        kb_list = [k for k, _ in bb]
-        ops = myers(ka_list, kb_list)
-        h = Hunk(ba[0][1].index if ba else (res.a["records"]), bb[0][1].index if bb else res.b["records"],
-                 before=list(recent))
-        if ops is None:       # too different: give up aligning this window's first half
-            na, nb = len(ba) // 2 or len(ba), len(bb) // 2 or len(bb)
-            ops = [("-", i, -1) for i in range(na)] + [("+", -1, j) for j in range(nb)]
-        for op, i, j in ops:
-            if op == "=":
+        # align a growing window until the alignment after the leading hunk has settled
+        w = min(FIRST_WINDOW, window)
+        best = None
+        while True:
+            fill(ba, 0, w)
+            fill(bb, 1, w)
+            ka = [k for k, _ in islice(ba, w)]
+            kb = [k for k, _ in islice(bb, w)]
+            ops = myers(ka, kb, min(MAXD, (len(ka) + len(kb)) // MAXD_DIV + 8))
+            if ops is None:          # more than MAXD edits: keep the smaller window's answer
                 break
-            if op == "-":
-                h.only_a.append(ba[0][1] if False else None)  # placeholder, replaced below
-            else:
-                h.only_b.append(None)
-        na_, nb_ = len(h.only_a), len(h.only_b)
-        h.only_a = [ba.popleft()[1] for _ in range(na_)]
-        h.only_b = [bb.popleft()[1] for _ in range(nb_)]
+            na_, nb_, run = _leading(ops)
+            best = (na_, nb_)
+            edits = sum(op != "=" for op, _, _ in ops)
+            at_end = ends[0] and ends[1] and len(ba) <= w and len(bb) <= w \
+                and na_ + run == len(ka) and nb_ + run == len(kb)
+            # settled: common records follow the hunk and the window is mostly aligned
+            if (run >= SETTLE and edits * SETTLE_RATIO <= len(ka) + len(kb)) or at_end or w >= window:
+                break
+            w = min(w * 4, window)
+        if best is None:             # window smaller than MAXD/2 and still no script: all of it differs
+            best = (len(ka), len(kb))
+        na_, nb_ = best
+        h = Hunk(ba[0][1].index if ba else res.a["records"], bb[0][1].index if bb else res.b["records"],
+                 before=list(recent), n_a=na_, n_b=nb_)
+        for buf, keep in ((ba, h.only_a), (bb, h.only_b)):
+            for i in range(na_ if buf is ba else nb_):
+                r = buf.popleft()[1]
+                if i < HUNK_KEEP:
+                    keep.append(r)
         open_after.clear()
         if len(res.hunks) < CAP:
             res.hunks.append(h)
@@ -325,7 +375,20 @@ def _line(r: Record, sy: Symbolizer, ptr: int) -> str:
     return f"#{r.index:<7} {r.sym:<22} {sy.text(r.text):<40}" + (f" ; {ws}" if ws else "") + (f" {ev}" if ev else "")
 
 
-def format_text(res: DiffResult, color: bool = False) -> str:
+def _shape(regs: re.Pattern, text: str) -> str:
+    """An instruction with its register names abstracted: ``mov r10, r9`` -> ``mov R, R``."""
+    return regs.sub("R", text)
+
+
+def _signature(h: Hunk) -> tuple:
+    return (tuple((r.sym, r.text) for r in h.only_a), tuple((r.sym, r.text) for r in h.only_b), h.n_a, h.n_b)
+
+
+def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
+    """``diff -u``-like text.  With ``fold``, a hunk that repeats an earlier one (the same
+    instructions at the same places: the second unsplit) is one line, and a hunk whose
+    instructions differ only in register names (the compiler renamed registers) shows
+    each pair on one ``~`` line."""
     c = (lambda k, s: f"{_C[k]}{s}{_C['off']}") if color else (lambda k, s: s)
     sa, sb, p = res.sa, res.sb, res.ptr
     A, B = res.a, res.b
@@ -334,18 +397,53 @@ def format_text(res: DiffResult, color: bool = False) -> str:
     if res.identical:
         out.append("traces are identical")
         return "\n".join(out) + "\n"
-    out.append(f"common prefix: {res.common_prefix} records; aligned: {res.aligned}; hunks: {len(res.hunks)}")
-    for h in res.hunks:
-        out.append(c("cyan", f"@@ -{h.a_start},{len(h.only_a)} +{h.b_start},{len(h.only_b)} @@"
+    nh = len(res.hunks) + res.dropped["hunks"]
+    out.append(f"common prefix: {res.common_prefix} records; aligned: {res.aligned}; hunks: {nh}"
+               + (f" ({res.dropped['hunks']} not kept)" if res.dropped["hunks"] else ""))
+    names = sorted(set(A.get("registers", [])) | set(B.get("registers", [])), key=len, reverse=True)
+    regs_rx = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b") if names else None
+    seen: dict[tuple, int] = {}
+    repeat: list[tuple[int, int]] = []      # (this hunk number, the earlier one it repeats), a run
+
+    def flush_repeats():
+        if repeat:
+            (h0, e0), (h1, e1) = repeat[0], repeat[-1]
+            hs = f"hunk {h0}" if h0 == h1 else f"hunks {h0}-{h1}"
+            es = f"hunk {e0}" if e0 == e1 else f"hunks {e0}-{e1}"
+            hk = res.hunks[h0 - 1]
+            out.append(c("cyan", f"@@ -{hk.a_start} +{hk.b_start} @@ {hs} repeat{'s' if h0 == h1 else ''} {es}"))
+            repeat.clear()
+
+    for num, h in enumerate(res.hunks, 1):
+        sig = _signature(h)
+        if fold and sig in seen and (not repeat or seen[sig] == repeat[-1][1] + 1):
+            repeat.append((num, seen[sig]))
+            continue
+        flush_repeats()
+        seen.setdefault(sig, num)
+        out.append(c("cyan", f"@@ -{h.a_start},{h.n_a} +{h.b_start},{h.n_b} @@"
                               f" {(h.only_a or h.only_b)[0].sym if (h.only_a or h.only_b) else ''}"))
         for ra, _ in h.before:
             out.append(" " + _line(ra, sa, p))
-        for r in h.only_a:
-            out.append(c("red", "-" + _line(r, sa, p)))
-        for r in h.only_b:
-            out.append(c("green", "+" + _line(r, sb, p)))
+        renamed = (fold and regs_rx is not None and h.n_a == h.n_b == len(h.only_a) == len(h.only_b)
+                   and all(_shape(regs_rx, ra.text) == _shape(regs_rx, rb.text)
+                           for ra, rb in zip(h.only_a, h.only_b)))
+        if renamed:
+            for ra, rb in zip(h.only_a, h.only_b):
+                out.append(c("yellow", f"~#{ra.index:<7} {ra.sym:<22} {sa.text(ra.text):<26} | b#{rb.index}: "
+                                       f"{sb.text(rb.text)}   (registers renamed)"))
+        else:
+            for r in h.only_a:
+                out.append(c("red", "-" + _line(r, sa, p)))
+            if h.n_a > len(h.only_a):
+                out.append(c("red", f"-... {h.n_a - len(h.only_a)} more records only in a"))
+            for r in h.only_b:
+                out.append(c("green", "+" + _line(r, sb, p)))
+            if h.n_b > len(h.only_b):
+                out.append(c("green", f"+... {h.n_b - len(h.only_b)} more records only in b"))
         for _, rb in h.after:
             out.append(" " + _line(rb, sb, p))
+    flush_repeats()
     if res.register_diffs:
         out.append(c("bold", f"register differences at aligned instructions ({len(res.register_diffs)}"
                      + (f", {res.dropped['register_diffs']} more not shown" if res.dropped["register_diffs"] else "")
@@ -391,7 +489,9 @@ def format_html(res: DiffResult) -> str:
             ra = h.only_a[i] if i < len(h.only_a) else None
             rb = h.only_b[i] if i < len(h.only_b) else None
             row("hunk", _line(ra, sa, p) if ra else "", _line(rb, sb, p) if rb else "")
-        prev_end = (h.a_start + len(h.only_a), h.b_start + len(h.only_b))
+        if h.n_a > len(h.only_a) or h.n_b > len(h.only_b):
+            row("hunk", f"... {h.n_a - len(h.only_a)} more", f"... {h.n_b - len(h.only_b)} more")
+        prev_end = (h.a_start + h.n_a, h.b_start + h.n_b)
     rest = res.a["records"] - prev_end[0]
     if rest > 0:
         rows.append(f"<tr><td colspan=2><details><summary>{rest} aligned instructions to the end</summary>"

@@ -50,8 +50,9 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..errors import GoemuError
 
@@ -120,6 +121,9 @@ class NativeWriter:
         h = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
         self.f.write(MAGIC + struct.pack("<I", len(h)) + h + struct.pack("<I", zlib.crc32(h)))
 
+    def first_state(self, regs: list[int]) -> None:
+        """Registers before the first record (record 0 lists them all after it)."""
+
     def code_entry(self, pc: int, raw: bytes, text: str, sym: str) -> None:
         self.code.append([pc, raw.hex(), text, sym])
 
@@ -170,11 +174,20 @@ class NativeWriter:
 class NativeReader:
     """Streams the records of a native trace; one chunk in memory at a time.
 
-    ``state`` holds the full register state after the record last yielded."""
+    ``state`` holds the full register state after the record last yielded;
+    ``limit`` stops the iteration after that many records (a prefix of the trace)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, limit: int | None = None):
         self.path = str(path)
-        self.f = open(self.path, "rb")
+        self.limit = limit
+        self.f = open(self.path, "rb")  # noqa: SIM115 - closed by close() / the context manager
+        try:
+            self._read_header()
+        except BaseException:
+            self.f.close()
+            raise
+
+    def _read_header(self) -> None:
         head = self.f.read(12)
         if len(head) < 12 or head[:8] != MAGIC:
             raise TraceFormatError("not a goemu native trace (bad magic)", self.path, 0)
@@ -238,8 +251,13 @@ class NativeReader:
             if zlib.crc32(payload) != crc:
                 raise TraceFormatError(f"corrupted chunk (CRC mismatch, records {first}..{first + n - 1})",
                                        self.path, first)
+            if self.limit is not None and first >= self.limit:
+                return
             try:
-                yield from self._decode(zlib.decompress(payload), first, n, names)
+                for r in self._decode(zlib.decompress(payload), first, n, names):
+                    if self.limit is not None and r.index >= self.limit:
+                        return
+                    yield r
             except (struct.error, zlib.error, ValueError, IndexError) as e:
                 raise TraceFormatError(f"undecodable chunk ({e})", self.path, first) from None
             expect = first + n

@@ -8,11 +8,17 @@ the instruction; memory accesses are collected by the mem hooks while the
 instruction runs (a write's value comes from the hook's arguments, since
 memory still holds the old value).  Records go straight to a sink
 (native or tenet writer): memory use is constant.
+
+Windows: with ``start`` (--from) recording begins at the first execution of
+that address, which is record 0; with ``stop`` (--to) recording and the run
+end at the first execution of that address after recording began, which is
+not recorded (so start == stop records one entry up to the next one).
+Runtime events (split, lessstack, unsplit, gc, exit) are attached to the
+record of the instruction at which the machine published them.
 """
 from __future__ import annotations
 
 import ctypes
-import json
 
 from unicorn.unicorn_py3.unicorn import uclib
 
@@ -55,12 +61,9 @@ def data_names(mc) -> list[list]:
     out = []
     for sym, struct in (("m0", "M"), ("g0", "G")):
         base = mc.image.symbols.get(sym)
-        if base is None or struct not in mc.layouts.__dict__.get("structs", {}) and False:
+        if base is None:
             continue
-        try:
-            L = mc.layouts[struct]
-        except Exception:  # noqa: BLE001
-            continue
+        L = mc.layouts[struct]
         for f in L.leaves:
             out.append([base + f.offset, f.size, f"{sym}.{f.path}"])
     return out
@@ -113,10 +116,11 @@ class Recorder:
         self.events: list = []
         self.queued: list = []
         self.seen: set[int] = set()
+        self.done_reason = "end"        # end of the run, "max" (max_records) or "to" (--to reached)
         self._handles = []
 
     # -- wiring -------------------------------------------------------------------
-    def attach(self) -> "Recorder":
+    def attach(self) -> Recorder:
         mc = self.mc
         self.sink.begin(header_of(mc, self.program))
         h = mc.hooks
@@ -172,13 +176,18 @@ class Recorder:
         if not self.active:
             if self.done or self.start_pc is None or addr != self.start_pc:
                 return
-            self.active = True
+            self.active = True              # --from: the first entry to the symbol is recorded
+        elif self.stop_pc is not None and addr == self.stop_pc:
+            # --to: stop on reaching the symbol's entry (not recorded); the run ends here
+            if self.pending_pc is not None:
+                self._complete(self._read())
+            self.active = False
+            self.done_reason = "to"
+            raise _StopTrace()
         if self.pending_pc is not None:
             self._complete(self._read())
-        if self.stop_pc is not None and addr == self.stop_pc:
-            self.active = False
-            self.start_pc = None
-            return
+        elif self.prev is None:
+            self.sink.first_state(self._read())   # registers before the first recorded instruction
         if addr not in self.seen:
             self.seen.add(addr)
             d = self.mc.disasm(addr, 1)
@@ -198,6 +207,9 @@ class Recorder:
 
     def _on_event(self, ev) -> None:
         if not self.active:
+            # an event published at the --from instruction before the code hook saw it
+            if not self.done and self.start_pc is not None and ev.pc == self.start_pc and self.prev is None:
+                self.queued.append((ev.kind, _jsonable(dict(ev.detail))))
             return
         item = (ev.kind, _jsonable(dict(ev.detail)))
         if self.pending_pc is not None and (ev.pc == self.pending_pc or ev.kind in ("gc", "exit")):

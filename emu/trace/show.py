@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
+from ..errors import UsageError
 from .diff import Symbolizer
 from .native import NativeReader, Record
 
@@ -28,19 +29,32 @@ def select(reader: NativeReader, start: int = 0, grep: str | None = None,
                 yield r
                 return
             continue
-        if rx and not rx.search(f"{r.sym} {r.text} {' '.join(k for k, _ in r.events)}"):
+        if rx and not rx.search(f"{r.sym} {r.text} {' '.join(f'<{k}>' for k, _ in r.events)}"):
             continue
         yield r
 
 
-def show(path: str, start: int = 0, grep: str | None = None, first_write: int | None = None,
+def resolve_address(header: dict, what: int | str) -> int:
+    """An address given as a number (``0x...``, decimal) or a data name of the header (``m0.cret``)."""
+    if isinstance(what, int):
+        return what
+    for addr, _size, name in header.get("data_names", []):
+        if name == what:
+            return addr
+    try:
+        return int(what, 0)
+    except ValueError:
+        raise UsageError(f"not an address or a known data name: {what!r}") from None
+
+
+def show(path: str, start: int = 0, grep: str | None = None, first_write: int | str | None = None,
          limit: int | None = None) -> Iterator[str]:
     with NativeReader(path) as rd:
+        if first_write is not None:
+            first_write = resolve_address(rd.header, first_write)
         sy = Symbolizer(rd.header)
         ptr = rd.header.get("ptrsize", 8)
-        n = 0
-        for r in select(rd, start, grep, first_write):
+        for n, r in enumerate(select(rd, start, grep, first_write), 1):
             yield format_record(r, sy, ptr)
-            n += 1
             if limit is not None and n >= limit:
                 return

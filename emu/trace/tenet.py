@@ -5,10 +5,12 @@ changed since the previous line (``name=0xVALUE``, lower-case, Tenet's GPR
 set for the arch: amd64 rax..r15+rip, ARM r0..r12, sp, lr, pc), the program
 counter last on the register list of every line, then the memory the previous
 instruction touched as ``mr=0xADDR:HEXBYTES`` / ``mw=0xADDR:HEXBYTES``.
-The first line dumps every register.  This is the README's reference
-pattern: at each instruction callback, dump the register changes and the
-memory accesses since the previous callback.  Flags and fs_base are not in
-Tenet's register set and are left out.
+The first line dumps every register as it was before the first recorded
+instruction (with --from, not the boot state).  This is the README's
+reference pattern: at each instruction callback, dump the register changes
+and the memory accesses since the previous callback.  Registers are Tenet's
+sets (AMD64; ARM as its Arm32 definition); flags, fs_base and goemu's events
+are not in the format and are left out.
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ class TenetWriter:
         self.keepset = set(self.keep)
         self.init = header["initial"]
         self.pending: tuple[list, list] | None = None   # (changed, mem) of the previous record
+
+    def first_state(self, regs: list[int]) -> None:
+        self.init = regs        # the first line dumps the state before the first recorded instruction
 
     def code_entry(self, *a) -> None:
         pass

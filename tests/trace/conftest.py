@@ -1,8 +1,8 @@
 import pytest
 
 from emu.run import load_program, new_machine
-from emu.trace.record import record
 from emu.trace.cli import DEMOS
+from emu.trace.record import record
 
 
 def make_trace(path, arch, variant, fmt="native"):

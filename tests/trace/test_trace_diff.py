@@ -93,3 +93,86 @@ def test_myers_small_window(traces):
         ops = myers(list(a), list(b))
         assert "".join(a[i] for o, i, j in ops if o != "+") == a
         assert "".join(b[j] for o, i, j in ops if o != "-") == b
+
+
+def _lcs(a, b):
+    L = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) - 1, -1, -1):
+        for j in range(len(b) - 1, -1, -1):
+            L[i][j] = L[i + 1][j + 1] + 1 if a[i] == b[j] else max(L[i + 1][j], L[i][j + 1])
+    return L[0][0]
+
+
+def test_myers_is_a_shortest_edit_script():
+    import random
+    rng = random.Random(5)
+    for _ in range(400):
+        a = [rng.randint(0, 3) for _ in range(rng.randint(0, 14))]
+        b = [rng.randint(0, 3) for _ in range(rng.randint(0, 14))]
+        ops = myers(a, b)
+        assert [a[i] for o, i, _ in ops if o != "+"] == a
+        assert [b[j] for o, _, j in ops if o != "-"] == b
+        assert all(a[i] == b[j] for o, i, j in ops if o == "=")
+        assert sum(o != "=" for o, _, _ in ops) == len(a) + len(b) - 2 * _lcs(a, b)
+    assert myers(list(range(10)), list(range(10, 20)), maxd=5) is None
+
+
+def test_diff_memory_is_bounded(tmp_path, monkeypatch):
+    """Peak memory of diffing 4N records is far from 4x that of N records: the diff keeps
+    a bounded window, capped lists and one decoded chunk per trace (window and caps
+    lowered here so that both sizes reach them in a few seconds)."""
+    import tracemalloc
+
+    import emu.trace.diff as D
+    from emu.run import load_program, new_machine
+    from emu.trace.native import NativeReader
+    from emu.trace.record import record
+    from emu.workloads import repeated_leak
+
+    monkeypatch.setattr(D, "CAP", 4)
+    monkeypatch.setattr(D, "HUNK_KEEP", 16)
+    paths = {}
+    for v in ("buggy", "fixed"):
+        unit = load_program(None, text=repeated_leak("amd64", 8), name="leak8.s")
+        paths[v] = str(tmp_path / f"{v}.gtr")
+        record(new_machine("amd64", v, unit), paths[v], "native")
+    n = 4_000
+
+    def peak(limit):
+        with NativeReader(paths["buggy"], limit) as A, NativeReader(paths["fixed"], limit) as B:
+            tracemalloc.start()
+            res = D.diff_readers(A, B, window=256)
+            p = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        return res, p
+
+    small, p1 = peak(n)
+    big, p4 = peak(4 * n)
+    assert small.a["records"] == n and big.a["records"] == 4 * n
+    # both diffs found more than the caps keep (so the caps, not the length, bound memory)
+    assert small.dropped["hunks"] > 0 and big.dropped["hunks"] > small.dropped["hunks"]
+    assert big.aligned > 2 * small.aligned
+    assert p4 < 1.5 * p1, (p1, p4)
+    print(f"tracemalloc peak: {n} records {p1} B, {4 * n} records {p4} B")
+
+
+def test_diff_fold_expand_and_hunk_cap(traces, monkeypatch):
+    import emu.trace.diff as D
+    res = diff(traces["arm", "buggy"], traces["arm", "fixed"])
+    folded, full = format_text(res), format_text(res, fold=False)
+    # one screen: the second unsplit's hunks fold into one line, renamed registers pair up
+    assert "hunks 7-12 repeat hunks 1-6" in folded and len(folded.splitlines()) <= 60
+    assert sum(ln.startswith("~") for ln in folded.splitlines()) == 6
+    # expanded: every hunk and every record of it, as -/+ lines
+    assert full.count("\n@@ ") == len(res.hunks) == 12
+    assert not any(ln.startswith("~") for ln in full.splitlines())
+    for h in res.hunks:
+        assert all(f"-#{r.index} " in full for r in h.only_a) and all(f"+#{r.index} " in full for r in h.only_b)
+    # a hunk keeps at most HUNK_KEEP records per side; the counts stay exact
+    monkeypatch.setattr(D, "HUNK_KEEP", 1)
+    capped = diff(traces["arm", "buggy"], traces["arm", "fixed"])
+    big = next(h for h in capped.hunks if h.n_b == 4)
+    assert len(big.only_b) == 1
+    assert "+... 3 more records only in b" in format_text(capped)
+    j = capped.to_json()["hunks"][capped.hunks.index(big)]
+    assert j["b_len"] == 4 and len(j["only_b"]) == 1

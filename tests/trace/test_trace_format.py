@@ -1,9 +1,9 @@
 import re
 
 import pytest
+from conftest import make_trace
 
 from emu.trace.native import NativeReader, TraceFormatError
-from conftest import make_trace
 
 
 def test_same_run_same_bytes(traces, tmp_path):
