@@ -129,10 +129,12 @@ class CycleResult:
 
 
 class _Block:
-    __slots__ = ("end", "first", "flow", "flow_pc", "line0", "lines", "n", "one_line", "segs")
+    __slots__ = ("end", "first", "flow", "flow_pc", "index", "line0", "lines", "n", "one_line", "per", "segs")
 
-    def __init__(self, n, segs, flow, flow_pc, lines, end):
+    def __init__(self, n, segs, flow, flow_pc, lines, end, per=(), index=None):
         self.n = n
+        self.per = per              # static cycles of each instruction (sums to the block's cost)
+        self.index = index or {}    # instruction address -> position in the block
         self.segs = segs            # [(static phase or None, cycles, ninsns, start, end)]
         self.first = segs[0][0] if segs else None
         self.flow = flow            # Flow of the last instruction when it transfers control, else None
@@ -172,6 +174,13 @@ class CycleAccount:
         self._rec: EventRecord | None = None
         self._rec_misses0 = 0
         self._prev: _Block | None = None
+        # per-instruction view for the trace recorder (see insn_start); off unless asked for
+        self.tap = False
+        self._tap_block: _Block | None = None
+        self._tap_pen = 0
+        self._tap_segs: list[tuple[int, int, str, str | None]] = []
+        self._late = 0              # cycles owed by the instruction that just finished
+        self._tap_phase: str | None = None
         self._prev_addr = 0
 
     # -- attaching ------------------------------------------------------------
@@ -230,7 +239,8 @@ class CycleAccount:
             flow = None
         line = self.hier.line
         lines = range(addr // line, (addr + max(size, 1) - 1) // line + 1)
-        b = _Block(len(insns), segs, flow, insns[-1].address if insns else addr, lines, addr + size)
+        b = _Block(len(insns), segs, flow, insns[-1].address if insns else addr, lines, addr + size,
+                   per, {insn.address: i for i, insn in enumerate(insns)})
         self._blocks[(addr, size)] = b
         return b
 
@@ -281,6 +291,8 @@ class CycleAccount:
         if wrong:
             self.penalties["mispredict"] += self.penalty
             self._charge(first if first in LANDING else mode, self.penalty)
+            if first not in LANDING:
+                self._late += self.penalty      # the branch's own cost (see insn_start)
             rec = self._rec
             if rec is not None:
                 for k in wrong:
@@ -290,6 +302,7 @@ class CycleAccount:
         b = self._blocks.get((addr, size))
         if b is None:
             b = self._analyze(addr, size)
+        total0, late0 = self.total, self._late
         mode = self.mode
         first = b.first or mode
         if first != mode:
@@ -314,13 +327,19 @@ class CycleAccount:
                 self.penalties["icache"] += pen
                 self._charge(first, pen)
         segs = b.segs
+        tap = self.tap
+        if tap:
+            self._tap_block, self._tap_segs = b, []
+            self._tap_pen = self.total - total0 - (self._late - late0)
         if len(segs) == 1 and self._rec is None and (segs[0][0] or mode) == mode:
             cyc = segs[0][1]
             self.phase_cycles[mode] += cyc
             self.total += cyc
             self.phase_insns[mode] += b.n
+            if tap:
+                self._tap_segs.append((0, b.n, mode, None))
         else:
-            for ph, cyc, n, _s, _e in segs:
+            for ph, cyc, n, s0, e0 in segs:
                 p = ph or mode
                 if p != mode:
                     self._open(p)
@@ -328,6 +347,9 @@ class CycleAccount:
                     self.mode = mode = p
                 self._charge(p, cyc)
                 self.phase_insns[p] += n
+                if tap:
+                    rec = self._rec
+                    self._tap_segs.append((s0, e0, p, f"{rec.kind} {rec.index}" if rec else None))
         self.instructions += b.n
         self._prev = b
         self._prev_addr = addr
@@ -336,13 +358,43 @@ class CycleAccount:
         pen = self.hier.access(addr, size, "r")
         if pen:
             self.penalties["dcache"] += pen
-            self._charge(self.mode, pen)
+            self._charge(self._tap_phase or self.mode, pen)
+            self._late += pen
 
     def _on_write(self, addr: int, size: int, _value: int) -> None:
         pen = self.hier.access(addr, size, "w")
         if pen:
             self.penalties["dcache"] += pen
-            self._charge(self.mode, pen)
+            self._charge(self._tap_phase or self.mode, pen)
+            self._late += pen
+
+    # -- per instruction, for the trace recorder ---------------------------------------
+    def insn_start(self, addr: int) -> tuple[int, str, str | None]:
+        """Called (with ``tap`` on) as the instruction at ``addr`` starts, after
+        its block's hook: (its static cycles, plus -- if it is the block's
+        first instruction -- the penalties of arriving there: fetch misses and
+        a mispredict charged to the landing phase; its phase; the split or
+        unsplit it belongs to, e.g. ``"unsplit 1"``).  What the instruction
+        owes once it has run -- its data-cache misses, and the mispredict of
+        the branch it is, charged when the next block starts -- comes from
+        ``take_late``.  Summed over a run, these equal ``total``, per phase
+        and per split/unsplit record."""
+        b = self._tap_block
+        i = b.index.get(addr) if b is not None else None
+        if i is None:
+            self._tap_phase = self.mode
+            return 0, self.mode, None
+        cyc = b.per[i] + (self._tap_pen if i == 0 else 0)
+        for s0, e0, p, within in self._tap_segs:
+            if s0 <= i < e0:
+                self._tap_phase = p
+                return cyc, p, within
+        self._tap_phase = self.mode
+        return cyc, self.mode, None
+
+    def take_late(self) -> int:
+        pen, self._late = self._late, 0
+        return pen
 
     # -- results ------------------------------------------------------------------------
     def result(self) -> CycleResult:

@@ -26,6 +26,10 @@ def register(subparsers) -> None:
                         "not recorded) and end the run there")
     p.add_argument("--max-insns", type=int, help="stop after recording N instructions")
     p.add_argument("--budget", type=int, default=None, help="emulation instruction budget")
+    p.add_argument("--no-cycles", action="store_true",
+                   help="record without the cycle model (native records otherwise carry cycles and phase)")
+    p.add_argument("--cache-model", action="store_true",
+                   help="cycles include L1D/L2 misses of every load and store (slower)")
     p.set_defaults(handler=cmd_trace)
 
     d = subparsers.add_parser("diff", help="align two native traces and show what differs (README: --json)")
@@ -65,8 +69,12 @@ def cmd_trace(args) -> int:
             return mc.image.lookup(sym)
         except KeyError:
             raise UsageError(f"unknown symbol {sym!r}") from None
+    account = None
+    if args.format == "native" and not args.no_cycles:
+        from ..cycles.account import CycleAccount
+        account = CycleAccount(mc, caches=args.cache_model)
     rec = record(mc, args.output, args.format, os.path.basename(path), addr(args.from_sym),
-                 addr(args.to_sym), args.max_insns)
+                 addr(args.to_sym), args.max_insns, account=account)
     why = {"to": f", stopped at {args.to_sym}", "max": ", --max-insns reached"}.get(rec.done_reason, "")
     if args.from_sym and rec.count == 0:
         why = f", {args.from_sym} was never reached"

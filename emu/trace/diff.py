@@ -29,7 +29,12 @@ JSON (``goemu diff --json``)::
                         "a": [WRITE], "b": [WRITE]}],
      "gc": [{"a_index", "b_index", "freed_only_in_a": [OBJ], "freed_only_in_b": [OBJ],
              "retained_only_in_a": [OBJ], "retained_only_in_b": [OBJ]}],
-     "truncated": {"register_diffs": N, "memory_diffs": N, "hunks": N, "gc": N}}   # not kept
+     "truncated": {"register_diffs": N, "memory_diffs": N, "hunks": N, "gc": N},   # not kept
+     "cycles": null | {                 # when both traces were recorded with the cycle model
+         "a": {"core", "total", "splits": [int], "unsplits": [int]},   # cycles of each split/unsplit
+         "b": {...},
+         "delta_total": int,            # b - a
+         "per_unsplit": [{"index", "a", "b", "delta"}],  "per_split": [...]}}
     REC   = {"index", "pc", "where", "text", "writes": [WRITE], "events": [kind]}
     WRITE = {"addr", "name", "size", "value"}   # name: "m0.cret", sym+off, or hex
     OBJ   = {"addr", "size", "root", "path"}
@@ -186,6 +191,7 @@ class DiffResult:
     sa: Symbolizer | None = None
     sb: Symbolizer | None = None
     ptr: int = 8
+    cycles: dict | None = None
 
     @property
     def identical(self) -> bool:
@@ -199,7 +205,7 @@ class DiffResult:
                            "only_a": [_rec_json(sa, r, p) for r in h.only_a],
                            "only_b": [_rec_json(sb, r, p) for r in h.only_b]} for h in self.hunks],
                 "register_diffs": self.register_diffs, "memory_diffs": self.memory_diffs, "gc": self.gc,
-                "truncated": self.dropped}
+                "truncated": self.dropped, "cycles": self.cycles}
 
 
 def _objs(report: dict, which: str) -> dict[tuple[int, int], dict]:
@@ -221,6 +227,43 @@ def _gc_diff(ra: Record, rb: Record) -> dict | None:
     if any(out[k] for k in out if k.endswith(("_a", "_b"))):
         return out
     return None
+
+
+class _CycleTally:
+    """Cycles per side, in total and per split/unsplit, as records stream by."""
+
+    def __init__(self, header: dict):
+        self.core = (header.get("cycles") or {}).get("core")
+        self.total = 0
+        self.by: dict[str, dict[int, int]] = {"split": {}, "unsplit": {}}
+
+    def add(self, r: Record) -> None:
+        if r.cycles is None:
+            return
+        self.total += r.cycles
+        if r.within:
+            kind, n = r.within.split(" ")
+            d = self.by[kind]
+            d[int(n)] = d.get(int(n), 0) + r.cycles
+
+    def json(self) -> dict:
+        return {"core": self.core, "total": self.total,
+                "splits": [self.by["split"][k] for k in sorted(self.by["split"])],
+                "unsplits": [self.by["unsplit"][k] for k in sorted(self.by["unsplit"])]}
+
+
+def _cycles_json(ta: _CycleTally, tb: _CycleTally) -> dict | None:
+    if ta.core is None or tb.core is None:
+        return None
+    a, b = ta.json(), tb.json()
+
+    def per(kind: str) -> list[dict]:
+        xs, ys = a[kind], b[kind]
+        return [{"index": i, "a": xs[i] if i < len(xs) else None, "b": ys[i] if i < len(ys) else None,
+                 "delta": (ys[i] - xs[i]) if i < len(xs) and i < len(ys) else None}
+                for i in range(max(len(xs), len(ys)))]
+    return {"a": a, "b": b, "delta_total": b["total"] - a["total"],
+            "per_unsplit": per("unsplits"), "per_split": per("splits")}
 
 
 def diff(path_a: str, path_b: str, window: int = WINDOW) -> DiffResult:
@@ -255,6 +298,7 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
     ba: deque[tuple[tuple, Record]] = deque()
     bb: deque[tuple[tuple, Record]] = deque()
     ends = [False, False]
+    tallies = (_CycleTally(A.header), _CycleTally(B.header))
     sides = ((ia, sa, res.a, {}), (ib, sb, res.b, {}))
     ids: dict[tuple[str, str], int] = {}   # keys cached per pc: bounded by the code size
     recent: deque = deque(maxlen=CONTEXT)
@@ -269,6 +313,7 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
                 ends[side] = True
                 break
             inf["records"] = r.index + 1
+            tallies[side].add(r)
             k = keys.get(r.pc)
             if k is None:     # interned: Myers compares small ints
                 k = keys[r.pc] = ids.setdefault(_key(sy, r), len(ids))
@@ -361,6 +406,7 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
         else:
             res.dropped["hunks"] += 1
         recent.clear()
+    res.cycles = _cycles_json(*tallies)
     return res
 
 
@@ -396,6 +442,7 @@ def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
            c("bold", f"+++ b: {B['path']} ({B['arch']} {B['variant']}, {B['records']} records)")]
     if res.identical:
         out.append("traces are identical")
+        out += _cycles_text(res, c)
         return "\n".join(out) + "\n"
     nh = len(res.hunks) + res.dropped["hunks"]
     out.append(f"common prefix: {res.common_prefix} records; aligned: {res.aligned}; hunks: {nh}"
@@ -466,7 +513,27 @@ def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
             for o in g[key]:
                 via = f" via {o['path']}" if o.get("path") else ""
                 out.append(c(col, f"  {label}: object {o['addr']:#x} ({o['size']} bytes){via}"))
+    out += _cycles_text(res, c)
     return "\n".join(out) + "\n"
+
+
+def _cycles_text(res: DiffResult, c) -> list[str]:
+    cy = res.cycles
+    if not cy:
+        return []
+    a, b = cy["a"], cy["b"]
+    out = [c("bold", f"cycles ({a['core']} model): a {a['total']}, b {b['total']} ({cy['delta_total']:+d})")]
+    for kind, label in (("per_unsplit", "unsplit"), ("per_split", "split")):
+        rows = cy[kind]
+        if not rows:
+            continue
+        cells = [f"#{r['index']} {r['a'] if r['a'] is not None else '-'}->{r['b'] if r['b'] is not None else '-'}"
+                 + (f" ({r['delta']:+d})" if r["delta"] is not None else "") for r in rows[:8]]
+        more = f" ... {len(rows) - 8} more" if len(rows) > 8 else ""
+        deltas = [r["delta"] for r in rows if r["delta"] is not None]
+        mean = f"; mean {sum(deltas) / len(deltas):+.1f} per {label}" if deltas else ""
+        out.append(f"  per {label}: " + ", ".join(cells) + more + mean)
+    return out
 
 
 def format_html(res: DiffResult) -> str:

@@ -35,6 +35,11 @@ Layout (little-endian)::
                  code     JSON [[pc, hex bytes, text, symbol+offset], ...] for
                           pcs executed for the first time in this chunk
                  events   JSON [[record offset, kind, detail], ...]
+               and, when the header has "cycles" (recorded under the cycle model):
+                 cycles   u32[count]      the record's modelled cycles
+                 phase    u8[count]       index into header.cycles.phases
+                 within   u32[count]      0, or 1 + the split/unsplit number the record
+                                          belongs to (its kind follows from the phase)
     b"END!" u64 total_records
 
 The header holds the arch, variant, program name, register names, the full
@@ -44,6 +49,11 @@ addresses can be symbolized without the image) and named data words
 records list the registers the instruction changed.  Registers are the
 state *after* the instruction; the pc column is the instruction's address.
 Nothing time- or path-dependent is written: the same run gives the same bytes.
+
+A record's cycles are its instruction's share of the block cost, plus, on a
+block's first instruction, the branch-mispredict and fetch penalties of
+arriving there, plus the data-cache penalties of its own accesses (with the
+cache model); they sum to the run's total (emu/cycles/account.py).
 """
 from __future__ import annotations
 
@@ -84,6 +94,9 @@ class Record:
     regs: dict[str, int]                    # changed registers -> new value
     mem: list[tuple[str, int, int, bytes]]  # (r|w, addr, size, data)
     events: list[tuple[str, dict]] = field(default_factory=list)
+    cycles: int | None = None               # modelled cycles (traces recorded with the cycle model)
+    phase: str | None = None                # runtime phase: prologue, morestack, newstack, ... body
+    within: str | None = None               # "split 0", "unsplit 2": the event the record belongs to
 
     @property
     def writes(self) -> list[tuple[int, int, bytes]]:
@@ -116,8 +129,14 @@ class NativeWriter:
         self.memdata = bytearray()
         self.code: list = []
         self.events: list = []
+        self.cycles: list[int] = []
+        self.phases: list[int] = []
+        self.within: list[int] = []
 
     def begin(self, header: dict) -> None:
+        cyc = header.get("cycles")
+        self.with_cycles = cyc is not None
+        self.phase_ids = {p: i for i, p in enumerate(cyc["phases"])} if cyc else {}
         h = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
         self.f.write(MAGIC + struct.pack("<I", len(h)) + h + struct.pack("<I", zlib.crc32(h)))
 
@@ -128,7 +147,13 @@ class NativeWriter:
         self.code.append([pc, raw.hex(), text, sym])
 
     def record(self, index: int, pc: int, changed: list[tuple[int, int]],
-               mem: list[tuple[int, int, int, bytes]], events: list) -> None:
+               mem: list[tuple[int, int, int, bytes]], events: list,
+               cycles: tuple[int, str, str | None] | None = None) -> None:
+        if self.with_cycles:
+            c, phase, within = cycles or (0, "other", None)
+            self.cycles.append(c)
+            self.phases.append(self.phase_ids.get(phase, 0))
+            self.within.append(int(within.rsplit(" ", 1)[1]) + 1 if within else 0)
         if self.first is None:
             self.first = index
         rel = len(self.pcs)
@@ -159,7 +184,8 @@ class NativeWriter:
             _col(bytes(self.memmeta)), _col(bytes(self.memdata)),
             _col(json.dumps(self.code, separators=(",", ":")).encode()),
             _col(json.dumps(self.events, sort_keys=True, separators=(",", ":"), default=str).encode()),
-        ])
+        ] + ([_col(struct.pack(f"<{n}I", *self.cycles)), _col(bytes(self.phases)),
+              _col(struct.pack(f"<{n}I", *self.within))] if self.with_cycles else []))
         payload = zlib.compress(raw, 6)
         self.f.write(_CH.pack(b"CHNK", self.first, n, len(payload), zlib.crc32(payload)) + payload)
         self.total = self.first + n
@@ -202,6 +228,8 @@ class NativeReader:
         self.regnames: list[str] = self.header["registers"]
         self.pc_name: str = self.header["pc"]
         self.initial = dict(zip(self.regnames, self.header["initial"]))
+        cyc = self.header.get("cycles")
+        self.phase_names: list[str] | None = list(cyc["phases"]) if cyc else None
         self.state = dict(self.initial)
         self.code: dict[int, tuple[bytes, str, str]] = {}
         self._data_start = self.f.tell()
@@ -264,7 +292,7 @@ class NativeReader:
 
     def _decode(self, raw: bytes, first: int, n: int, names: list[str]) -> Iterator[Record]:
         cols, off = [], 0
-        for _ in range(8):
+        for _ in range(11 if self.phase_names else 8):
             (ln,) = struct.unpack_from("<I", raw, off)
             cols.append(raw[off + 4: off + 4 + ln])
             off += 4 + ln
@@ -278,6 +306,11 @@ class NativeReader:
         evs: dict[int, list] = {}
         for rel, kind, detail in json.loads(cols[7]):
             evs.setdefault(rel, []).append((kind, detail))
+        if self.phase_names:
+            cyc = struct.unpack(f"<{n}I", cols[8])
+            phs = [self.phase_names[i] for i in cols[9]]
+            wth = struct.unpack(f"<{n}I", cols[10])
+            split_phases = {"morestack", "newstack", "gogocall"}
         vi = mi = di = 0
         state = self.state
         pcname = self.pc_name
@@ -301,4 +334,9 @@ class NativeReader:
                 di += size
             raw_b, text, sym = self.code.get(pc, (b"", "?", f"{pc:#x}"))
             state[pcname] = pc
-            yield Record(first + r, pc, raw_b, text, sym, regs, mem, evs.get(r, []))
+            rec = Record(first + r, pc, raw_b, text, sym, regs, mem, evs.get(r, []))
+            if self.phase_names:
+                rec.cycles, rec.phase = cyc[r], phs[r]
+                if wth[r]:
+                    rec.within = f"{'split' if rec.phase in split_phases else 'unsplit'} {wth[r] - 1}"
+            yield rec

@@ -92,8 +92,10 @@ def header_of(mc, program: str) -> dict:
 
 class Recorder:
     def __init__(self, mc, sink, program: str = "<program>", start: int | None = None,
-                 stop: int | None = None, max_records: int | None = None):
+                 stop: int | None = None, max_records: int | None = None, account=None):
         self.mc, self.sink = mc, sink
+        self.account = account          # an emu.cycles.account.CycleAccount: records carry cycles
+        self.pending_cycles: tuple[int, str, str | None] | None = None
         self.program = program
         self.start_pc, self.stop_pc = start, stop
         self.max_records = max_records
@@ -122,7 +124,14 @@ class Recorder:
     # -- wiring -------------------------------------------------------------------
     def attach(self) -> Recorder:
         mc = self.mc
-        self.sink.begin(header_of(mc, self.program))
+        header = header_of(mc, self.program)
+        acct = self.account
+        if acct is not None:
+            from ..cycles.account import PHASES
+            acct.tap = True
+            acct.attach()       # its block hook must be installed before the recorder's code hook
+            header["cycles"] = {"core": acct.core.name, "phases": list(PHASES), "dcache_model": acct.dcache}
+        self.sink.begin(header)
         h = mc.hooks
         self._handles = [h.code(self._on_code, label="trace"), h.mem_write(self._on_write, label="trace"),
                          h.mem_read(self._on_read, label="trace")]
@@ -162,7 +171,10 @@ class Recorder:
             changed = [(i, v) for i, v in enumerate(cur) if i != pci]
         else:
             changed = [(i, v) for i, (v, p) in enumerate(zip(cur, prev)) if v != p and i != pci]
-        self.sink.record(self.count, self.pending_pc, changed, self.mem, self.events)
+        cyc = self.pending_cycles
+        if cyc is not None:
+            cyc = (cyc[0] + self.account.take_late(), cyc[1], cyc[2])
+        self.sink.record(self.count, self.pending_pc, changed, self.mem, self.events, cyc)
         self.count += 1
         self.prev = cur
         self.pending_pc = None
@@ -177,6 +189,8 @@ class Recorder:
             if self.done or self.start_pc is None or addr != self.start_pc:
                 return
             self.active = True              # --from: the first entry to the symbol is recorded
+            if self.account is not None:
+                self.account.take_late()    # penalties of unrecorded instructions
         elif self.stop_pc is not None and addr == self.stop_pc:
             # --to: stop on reaching the symbol's entry (not recorded); the run ends here
             if self.pending_pc is not None:
@@ -194,6 +208,8 @@ class Recorder:
             raw, text = (d[0][2], d[0][1]) if d else (bytes(self.mc.read(addr, size)), "(bad)")
             self.sink.code_entry(addr, raw, text, self.mc.symbolize(addr))
         self.pending_pc = addr
+        if self.account is not None:
+            self.pending_cycles = self.account.insn_start(addr)
         if self.queued:
             self.events, self.queued = self.queued, []
 
@@ -219,12 +235,13 @@ class Recorder:
 
 
 def record(mc, path: str, fmt: str = "native", program: str = "<program>", start: int | None = None,
-           stop: int | None = None, max_records: int | None = None) -> Recorder:
-    """Record ``mc``'s run to ``path``; returns the finished recorder (``.count`` records)."""
+           stop: int | None = None, max_records: int | None = None, account=None) -> Recorder:
+    """Record ``mc``'s run to ``path``; returns the finished recorder (``.count`` records).
+    With ``account`` (a CycleAccount on ``mc``), native records carry their cycles."""
     from .native import NativeWriter
     from .tenet import TenetWriter
     with open(path, "wb") as f:
         sink = NativeWriter(f) if fmt == "native" else TenetWriter(f)
-        rec = Recorder(mc, sink, program, start, stop, max_records).attach()
+        rec = Recorder(mc, sink, program, start, stop, max_records, account).attach()
         rec.run()
     return rec

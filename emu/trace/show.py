@@ -14,7 +14,10 @@ def format_record(r: Record, sy: Symbolizer, ptr: int) -> str:
     mem = " ".join(f"{'W' if k == 'w' else 'R'}[{sy.addr(a)}]{s}={int.from_bytes(d, 'little'):#x}"
                    for k, a, s, d in r.mem)
     ev = "".join(f"\n          <{k}> {d}" for k, d in r.events)
-    return (f"#{r.index:<7} {r.pc:#x} {r.sym:<24} {r.bytes.hex():<16} {r.text}"
+    cyc = ""
+    if r.cycles is not None:
+        cyc = f"  [{r.cycles:>3} cyc {r.phase}{', ' + r.within if r.within else ''}]"
+    return (f"#{r.index:<7} {r.pc:#x} {r.sym:<24} {r.bytes.hex():<16} {r.text:<36}{cyc}"
             + (f"\n          {regs}" if regs else "") + (f"\n          {mem}" if mem else "") + ev)
 
 
@@ -29,7 +32,8 @@ def select(reader: NativeReader, start: int = 0, grep: str | None = None,
                 yield r
                 return
             continue
-        if rx and not rx.search(f"{r.sym} {r.text} {' '.join(f'<{k}>' for k, _ in r.events)}"):
+        if rx and not rx.search(f"{r.sym} {r.text} {' '.join(f'<{k}>' for k, _ in r.events)}"
+                                f" {r.phase or ''} {r.within or ''}"):
             continue
         yield r
 

@@ -40,7 +40,8 @@ class TenetWriter:
     def code_entry(self, *a) -> None:
         pass
 
-    def record(self, index, pc, changed, mem, events) -> None:
+    def record(self, index, pc, changed, mem, events, cycles=None) -> None:
+        # Tenet's format has no field for cycles: they are kept by the native format only.
         names = self.names
         if self.pending is None:
             parts = [f"{names[i]}={self.init[i]:#x}" for i in self.keep]
