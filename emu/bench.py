@@ -12,6 +12,10 @@ measurement is one function added to the list.
   least ``cfg.insns`` executed instructions (1M; 250k with ``--quick`` or
   GOEMU_BENCH_QUICK=1), recorded in the native and the Tenet format:
   instructions per second and bytes per million instructions.
+- ``layers``: the hot-split workload (emu/cycles/hotsplit.py: every call
+  splits and unsplits) sized to ``cfg.insns``, run on raw Unicorn and then
+  with each layer of goemu's instrumentation: the plain run, the cycle model,
+  the cycle model with data caches, trace recording without and with cycles.
 - ``trace diff``: buggy vs fixed traces of that workload diffed in a child
   process that imports only the trace reader and the diff: wall time and the
   child's peak RSS (VmHWM), for the first quarter of the records and for all
@@ -237,7 +241,73 @@ def traces(cfg: Config) -> list[Row]:
     return rows
 
 
-MEASUREMENTS = [run_overhead, traces]
+# -- layers of instrumentation on the hot-split workload ---------------------------------
+def _hot_machine(arch: str, n: int):
+    from .cycles.hotsplit import program
+    from .run import load_program, new_machine
+    return new_machine(arch, "buggy", load_program(None, text=program(arch, True, n), name="hotsplit_hot.s"),
+                       budget=200_000_000)
+
+
+def _timed(mc, setup=None) -> tuple[float, object]:
+    extra = setup(mc) if setup else None
+    t = time.perf_counter()
+    if hasattr(extra, "run"):            # a trace recorder runs the machine itself
+        extra.run()
+    else:
+        mc.run()
+    return time.perf_counter() - t, extra
+
+
+def layers(cfg: Config) -> list[Row]:
+    """One workload (hot-split: every call splits and unsplits), instrumented
+    layer by layer; each layer's speed and its ratio to raw Unicorn."""
+    from .cycles.account import CycleAccount
+    from .trace.native import NativeWriter
+    from .trace.record import Recorder
+    rows = []
+    for arch in ARCHES:
+        probe = _hot_machine(arch, 200)
+        probe.run()
+        n = max(200, int(200 * cfg.insns / probe.icount))
+        ref = _hot_machine(arch, n)
+        plain_s, _ = _timed(ref)
+        insns = ref.icount
+        raw = _hot_machine(arch, n)
+        for h in raw.hooks.handles():
+            if h.kind in ("block", "at"):
+                raw.hooks.remove(h)
+        t = time.perf_counter()
+        raw.uc.emu_start(raw.pc, 0, 0, insns + 10_000)
+        raw_s = time.perf_counter() - t
+        tpath = os.path.join(cfg.tmp, f"layers-{arch}.native")
+
+        def recorder(mc, cycles):
+            f = open(tpath, "wb")  # noqa: SIM115 - closed by the recorder's sink
+            acct = CycleAccount(mc) if cycles else None
+            return Recorder(mc, NativeWriter(f), "hotsplit_hot.s", account=acct).attach()
+
+        measured = [
+            ("raw Unicorn (no hooks)", raw_s, f"hot-split, {n} calls: {insns} insns"),
+            ("goemu run", plain_s, "instruction count, runtime events, hypercalls"),
+        ]
+        for label, setup, what in (
+                ("goemu run --cycles", lambda mc: CycleAccount(mc).attach(), "block costs, predictor, L1I/L2"),
+                ("goemu run --cycles --cache-model", lambda mc: CycleAccount(mc, caches=True).attach(),
+                 "+ every load/store through L1D/L2"),
+                ("goemu trace --no-cycles", lambda mc: recorder(mc, False), "native format"),
+                ("goemu trace (with cycles)", lambda mc: recorder(mc, True), "native format + cycle columns")):
+            dt, _ = _timed(_hot_machine(arch, n), setup)
+            measured.append((label, dt, what))
+        for label, dt, what in measured:
+            ratio = "1.0x" if dt == raw_s else f"{dt / raw_s:.1f}x raw's time"
+            rows.append(Row(f"layers: {label}", arch, f"{insns / dt / 1e6:.3f} M insns/s", f"{ratio}; {what}"))
+        if os.path.exists(tpath):
+            os.remove(tpath)
+    return rows
+
+
+MEASUREMENTS = [run_overhead, layers, traces]
 
 
 def machine_line() -> str:
