@@ -9,10 +9,9 @@ call site far from the boundary never splits.
 Both programs are generated goasm.  ``descend`` recurses until one more
 call would cross the guard, then runs the loop there; ``cold`` runs the same
 loop near the top of the first segment.  leaf(i) returns 2i+1, so both
-print n(n+2).  Cycles per call are taken as (run with n calls - run with 0
-calls) / n, which removes boot and the descent.  The two runs are identical
-up to the loop; after it, caches and predictor tables differ, so a phase
-outside the loop (other: the exit path) can differ by a few cycles either way.
+print n(n+2).  Cycles are counted between two markers, the loop's head on
+its first test and its exit, so boot, the descent and the exit path are left
+out: cycles per call are that count over n.
 """
 from __future__ import annotations
 
@@ -146,12 +145,12 @@ def program(arch: str, hot: bool, n: int) -> str:
 class LoopCost:
     hot: bool
     calls: int
-    cycles: int                      # the n-call run minus the 0-call run
+    cycles: int                      # from the loop's first test to its exit
     instructions: int
-    splits: int                      # in the n-call run
+    splits: int                      # inside the loop
     unsplits: int
-    phases: dict[str, int]           # the difference, per phase
-    mispredicts: dict[str, int]      # the difference, per kind
+    phases: dict[str, int]           # inside the loop, per phase
+    mispredicts: dict[str, int]      # inside the loop, per kind
 
     @property
     def per_call(self) -> float:
@@ -180,23 +179,46 @@ class HotSplit:
                 "hot": self.hot.to_json(), "cold": self.cold.to_json(), "ratio": round(self.ratio, 3)}
 
 
-def _run(arch: str, hot: bool, n: int, core, caches: bool):
-    mc = new_machine(arch, "buggy", load_program(None, text=program(arch, hot, n),
-                                                    name=f"hotsplit_{'hot' if hot else 'cold'}.s"))
-    acc = CycleAccount(mc, core, caches=caches).attach()
-    mc.run()
-    want = n * (n + 2) & ((1 << 8 * mc.arch.ptrsize) - 1)
-    if mc.output != [str(want)]:
-        raise EmulationError(f"hot-split workload printed {mc.output}, expected [{want}]", pc=mc.pc)
-    return acc.result()
+def _markers(mc, text: str, entry: str) -> tuple[int, int]:
+    """Addresses of the loop head (``again:``) and exit (``done:``) in ``entry``,
+    found through the source lines the assembler kept."""
+    lines = text.splitlines()
+    top = next(i for i, ln in enumerate(lines, 1) if ln.startswith(f"TEXT {entry},"))
+    again = next(i for i, ln in enumerate(lines, 1) if i > top and ln.strip() == "again:")
+    done = next(i for i, ln in enumerate(lines, 1) if i > top and ln.strip() == "done:")
+    f = mc.image.functions[entry]
+    at = lambda line: min(a for a, _file, ln, _o, _d in f.lines if ln > line)  # noqa: E731
+    return at(again), at(done)
+
+
+def _snap(acc: CycleAccount) -> dict:
+    return {"total": acc.total, "insns": acc.instructions, "phases": dict(acc.phase_cycles),
+            "mispredicts": dict(acc.predictor.mispredicts), "splits": len(acc.splits),
+            "unsplits": len(acc.unsplits)}
 
 
 def _loop(arch: str, hot: bool, n: int, core, caches: bool) -> LoopCost:
-    full, base = _run(arch, hot, n, core, caches), _run(arch, hot, 0, core, caches)
-    return LoopCost(hot, n, full.total - base.total, full.instructions - base.instructions,
-                    len(full.splits), len(full.unsplits),
-                    {p: full.phases[p] - base.phases[p] for p in PHASES},
-                    {k: full.mispredicts[k] - base.mispredicts[k] for k in full.mispredicts})
+    """Cycles between the loop's first test and its exit: n calls (plus the final
+    test), nothing of boot, the descent or the exit path."""
+    text = program(arch, hot, n)
+    mc = new_machine(arch, "buggy", load_program(None, text=text, name=f"hotsplit_{'hot' if hot else 'cold'}.s"))
+    acc = CycleAccount(mc, core, caches=caches).attach()
+    head, done = _markers(mc, text, "descend" if hot else "cold")
+    marks: dict[str, dict] = {}
+    mc.hooks.at(head, lambda _a: marks.setdefault("head", _snap(acc)), "hot-split head")
+    mc.hooks.at(done, lambda _a: marks.setdefault("done", _snap(acc)), "hot-split done")
+    mc.run()
+    want = n * (n + 2) & ((1 << 8 * mc.arch.ptrsize) - 1)
+    if mc.output != [str(want)] or set(marks) != {"head", "done"}:
+        raise EmulationError(f"hot-split workload printed {mc.output}, expected [{want}]", pc=mc.pc)
+    # Unicorn runs a block's hook before the code hooks of its instructions, so
+    # each snapshot already holds the block it was taken in: the difference is
+    # exactly n turns of the loop (rotated by one block) plus the exit block.
+    a, b = marks["head"], marks["done"]
+    return LoopCost(hot, n, b["total"] - a["total"], b["insns"] - a["insns"],
+                    b["splits"] - a["splits"], b["unsplits"] - a["unsplits"],
+                    {p: b["phases"][p] - a["phases"][p] for p in PHASES},
+                    {k: b["mispredicts"][k] - a["mispredicts"].get(k, 0) for k in b["mispredicts"]})
 
 
 def measure(arch: str, iterations: int = 1000, core=None, caches: bool = False) -> HotSplit:

@@ -37,6 +37,8 @@ JSON (``goemu diff --json``)::
          "per_unsplit": [{"index", "a", "b", "delta"}],  "per_split": [...]}}
     REC   = {"index", "pc", "where", "text", "writes": [WRITE], "events": [kind]}
     WRITE = {"addr", "name", "size", "value"}   # name: "m0.cret", sym+off, or hex
+            # + "return_address": true for the address a call pushed (named after the caller);
+            #   aligned calls' return addresses are equal by definition, even when code moved
     OBJ   = {"addr", "size", "root", "path"}
 """
 from __future__ import annotations
@@ -82,6 +84,17 @@ class Symbolizer:
     def value(self, v: int) -> str:
         return self.code(v) or f"{v:#x}"
 
+    def return_address(self, v: int, caller_pc: int) -> str:
+        """A return address pushed by the call at ``caller_pc``: named after the
+        caller even when it is also the next function's first byte (a call that
+        never returns, last in its function: ``oldstack+0x98``, not ``malg``)."""
+        i = bisect.bisect_right(self.starts, caller_pc) - 1
+        if i >= 0:
+            name, a, size = self.funcs[i]
+            if a <= v <= a + size:
+                return f"{name}+{v - a:#x}"
+        return self.value(v)
+
     def addr(self, v: int) -> str:
         i = bisect.bisect_right(self.dstarts, v) - 1
         if i >= 0:
@@ -100,10 +113,18 @@ def _key(sy: Symbolizer, r: Record) -> tuple[str, str]:
 
 def _writes(sy: Symbolizer, r: Record, ptr: int) -> list[dict]:
     out = []
+    ret = r.pc + len(r.bytes)            # the value a call pushes
     for a, s, d in r.writes:
         v = int.from_bytes(d, "little")
-        out.append({"addr": a, "name": sy.addr(a), "size": s,
-                    "value": sy.value(v) if s == ptr else f"{v:#x}"})
+        if s != ptr:
+            shown = f"{v:#x}"
+        elif v == ret and r.bytes:
+            out.append({"addr": a, "name": sy.addr(a), "size": s, "value": sy.return_address(v, r.pc),
+                        "return_address": True})
+            continue
+        else:
+            shown = sy.value(v)
+        out.append({"addr": a, "name": sy.addr(a), "size": s, "value": shown})
     return out
 
 
@@ -336,7 +357,10 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
                 res.dropped["register_diffs"] += 1
         if ra.mem or rb.mem:
             wa, wb = _writes(sa, ra, ptr), _writes(sb, rb, ptr)
-            strip = lambda ws: [(w["name"], w["size"], w["value"]) for w in ws]
+            # a call's return address differs whenever code before it moved: aligned
+            # calls push "the address after this call" in both runs, which is the same
+            strip = lambda ws: [(w["name"], w["size"], "<ret>" if w.get("return_address") else w["value"])
+                                for w in ws]
             if strip(wa) != strip(wb):
                 if len(res.memory_diffs) < CAP:
                     res.memory_diffs.append({"a_index": ra.index, "b_index": rb.index, "where": ra.sym,
