@@ -171,14 +171,21 @@ def main(argv: list[str] | None = None) -> int:
     except GoemuError as e:
         print(present.error(e), file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:
+        # the reader went away (goemu ... | head): stop quietly, as cat does
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return 0
     except OSError as e:
-        print(f"goemu: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"goemu: {where}{e.strerror or e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("goemu: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
     except Exception as e:  # noqa: BLE001 - a bug in goemu, not in the user's input
         print(f"goemu: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         if os.environ.get("GOEMU_DEBUG"):

@@ -92,3 +92,18 @@ def test_budget_is_enforced(tmp_path):
     r = subprocess.run([sys.executable, "-m", "emu.cli", "run", str(p), "--max-insns", "100000"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 3 and "budget" in r.stderr
+
+
+def test_closed_pipe_is_not_an_error(tmp_path):
+    """`goemu trace-show t | head -1`: the reader goes away; goemu stops quietly with status 0."""
+    trace = tmp_path / "t.gtr"
+    r = subprocess.run([sys.executable, "-m", "emu.cli", "trace", "--no-cycles", "-o", str(trace)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    p = subprocess.Popen([sys.executable, "-m", "emu.cli", "trace-show", str(trace)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.readline().startswith(b"#0")
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 0
+    assert "Broken pipe" not in err and "Traceback" not in err, err
