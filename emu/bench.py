@@ -282,7 +282,7 @@ def layers(cfg: Config) -> list[Row]:
         raw_s = time.perf_counter() - t
         tpath = os.path.join(cfg.tmp, f"layers-{arch}.native")
 
-        def recorder(mc, cycles):
+        def recorder(mc, cycles, tpath=tpath):
             f = open(tpath, "wb")  # noqa: SIM115 - closed by the recorder's sink
             acct = CycleAccount(mc) if cycles else None
             return Recorder(mc, NativeWriter(f), "hotsplit_hot.s", account=acct).attach()

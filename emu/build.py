@@ -47,7 +47,7 @@ def sources() -> list[Path]:
 @lru_cache(maxsize=1)
 def compiler_version() -> str:
     try:
-        out = subprocess.run([sys.executable, "-m", "ziglang", "version"], capture_output=True,
+        out = subprocess.run([sys.executable, "-m", "ziglang", "version"], capture_output=True, check=False,
                              text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:  # pragma: no cover - environment
         raise BuildError(f"cannot run the cross compiler (python -m ziglang): {e}") from e
@@ -81,7 +81,7 @@ def compile_runtime(arch: str, variant: str) -> list[Path]:
         tmp = obj.with_suffix(f".{os.getpid()}.tmp")
         cmd = [sys.executable, "-m", "ziglang", "cc", *COMMON_FLAGS, *TARGET_FLAGS[arch],
                *VARIANT_FLAGS[variant], "-c", str(src), "-o", str(tmp)]
-        res = subprocess.run(cmd, capture_output=True, text=True, cwd=RUNTIME_C)
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=RUNTIME_C, check=False)
         if res.returncode != 0:
             raise BuildError(f"{src.relative_to(ROOT)}: compile failed for {arch}/{variant}:\n"
                              + res.stderr.strip())

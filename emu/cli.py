@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import present
 from .arch import ARCH_NAMES
-from .errors import GoemuError, UsageError
+from .errors import GoemuError
 from .machine import DEFAULT_BUDGET
 from .run import RunResult, load_program, run_program
 
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        handler = getattr(ns, "func", None) or getattr(ns, "handler")
+        handler = getattr(ns, "func", None) or ns.handler
         return int(handler(ns) or 0)
     except GoemuError as e:
         print(present.error(e), file=sys.stderr)

@@ -536,7 +536,7 @@ class Debugger:
             if trace_pred is not None:
                 mc = self.mc
                 pcs: list[_Hit] = []
-                def tr(addr: int, _size: int) -> None:
+                def tr(addr: int, _size: int, mc=mc, pcs=pcs) -> None:
                     if trace_pred(addr, mc.sp):
                         pcs.append(_Hit(self._count_at(addr), None, pc=addr))
                 h = mc.hooks.code(tr, label="reverse-scan")

@@ -6,7 +6,7 @@ one-line-first human message.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class GoemuError(Exception):
@@ -43,7 +43,7 @@ class LoaderError(GoemuError):
             loc.append(obj)
         if section is not None:
             loc.append(section + (f"+0x{offset:x}" if offset is not None else ""))
-        super().__init__((": ".join([" ".join(loc), message]) if loc else message))
+        super().__init__(": ".join([" ".join(loc), message]) if loc else message)
 
 
 class RelocationOverflow(LoaderError):

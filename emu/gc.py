@@ -100,13 +100,13 @@ class GcReport:
 class Heap:
     """A read (and sweep) view of runtime_c's MHeap in emulated memory."""
 
-    def __init__(self, mc: "Machine"):
+    def __init__(self, mc: Machine):
         self.mc = mc
         L = mc.layouts
         self.base = mc.image.symbols["mheap"]
         self.H, self.S = L["MHeap"], L["MSpan"]
         raw = mc.read(self.base, self.H.size)
-        u = lambda path, size=None: int.from_bytes(  # noqa: E731
+        u = lambda path, size=None: int.from_bytes(
             raw[self.H.offset(path):self.H.offset(path) + (size or mc.arch.ptrsize)], "little")
         self.arena_start, self.arena_used = u("arena_start"), u("arena_used")
         self.nspans = u("nspans", 4)
@@ -118,7 +118,7 @@ class Heap:
         self.spans = []
         for i in range(self.nspans):
             b = raw[soff + i * ssize: soff + (i + 1) * ssize]
-            f = lambda p, n=4: int.from_bytes(b[self.S.offset(p):self.S.offset(p) + n], "little")  # noqa: E731
+            f = lambda p, n=4, b=b: int.from_bytes(b[self.S.offset(p):self.S.offset(p) + n], "little")
             words = self.S.offset("allocbits")
             nwords = (ssize - words) // 4
             bits = np.frombuffer(b, dtype="<u4", count=nwords, offset=words)
@@ -208,7 +208,7 @@ class RootRange:
     namer: object              # callable(addr) -> str
 
 
-def _global_namer(mc: "Machine"):
+def _global_namer(mc: Machine):
     img = mc.image
     struct_globals = {"m0": "M", "g0": "G", "bootargs": "BootArgs", "mstats": "MStats",
                       "stackheap": "StackHeap"}
@@ -223,12 +223,12 @@ def _global_namer(mc: "Machine"):
         if sym:
             base_name = sym.split("+")[0]
             shown = "runtime·" + base_name if base_name in ("allm", "allg", "gcount") else sym
-            return f"data {shown}" if "+" not in sym else f"data {shown}"
+            return f"data {shown}"
         return f"data {addr:#x}"
     return name
 
 
-def goroutines(mc: "Machine") -> list[int]:
+def goroutines(mc: Machine) -> list[int]:
     out, g = [], mc.read_ptr(mc.image.symbols["allg"])
     while g and len(out) < 10000:
         out.append(g)
@@ -236,7 +236,7 @@ def goroutines(mc: "Machine") -> list[int]:
     return out
 
 
-def _stack_roots(mc: "Machine", g: int, sp: int, running: bool) -> list[RootRange]:
+def _stack_roots(mc: Machine, g: int, sp: int, running: bool) -> list[RootRange]:
     """One root range per segment of g, from sp (then each Stktop's gobuf.sp) up to the Stktop."""
     goid = mc.field("G", g, "goid")
     tops = segment_chain(mc, g)
@@ -274,7 +274,7 @@ def _stack_roots(mc: "Machine", g: int, sp: int, running: bool) -> list[RootRang
     return out
 
 
-def roots(mc: "Machine", gc_sp: int) -> list[RootRange]:
+def roots(mc: Machine, gc_sp: int) -> list[RootRange]:
     """All root ranges.  Ms are scanned last, after the other globals and
     every goroutine stack, so that an object also reachable from, say,
     runtime·allg or a live frame is attributed to that (the breadth-first
@@ -303,7 +303,7 @@ def roots(mc: "Machine", gc_sp: int) -> list[RootRange]:
 
 
 # -- the collector ----------------------------------------------------------------------------
-def _words(mc: "Machine", start: int, end: int) -> tuple[np.ndarray, int]:
+def _words(mc: Machine, start: int, end: int) -> tuple[np.ndarray, int]:
     ps = mc.arch.ptrsize
     start = (start + ps - 1) & ~(ps - 1)
     n = max(0, (end - start) // ps)
@@ -313,7 +313,7 @@ def _words(mc: "Machine", start: int, end: int) -> tuple[np.ndarray, int]:
     return np.frombuffer(raw, dtype="<u8" if ps == 8 else "<u4").astype(np.uint64), start
 
 
-def _object_field_namer(mc: "Machine", gs: set[int]):
+def _object_field_namer(mc: Machine, gs: set[int]):
     def name(obj: int, off: int) -> str:
         if obj in gs:
             f = mc.layouts["G"].field_at(off)
@@ -323,7 +323,7 @@ def _object_field_namer(mc: "Machine", gs: set[int]):
     return name
 
 
-def collect(mc: "Machine", gc_sp: int) -> GcReport:
+def collect(mc: Machine, gc_sp: int) -> GcReport:
     heap = Heap(mc)
     allocated = heap.allocated()
     sizes = dict(allocated)
@@ -390,10 +390,10 @@ def _chain(addr: int, size: int, parent, sizes) -> ObjectInfo:
     return info
 
 
-def attach(mc: "Machine") -> None:
+def attach(mc: Machine) -> None:
     """Make runtime.gc run this collector."""
     mc.gc_handler = collect
 
 
-def reports_of(mc: "Machine") -> list[GcReport]:
+def reports_of(mc: Machine) -> list[GcReport]:
     return list(mc.__dict__.get("_gc_reports", []))

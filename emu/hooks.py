@@ -11,8 +11,9 @@ events and hypercalls all come through here, so that:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import unicorn as uc_mod
 from unicorn import Uc

@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from loader import link, read_object
 from loader.link import Image as CImage

@@ -7,17 +7,15 @@ GC), and running under an instruction budget.  It never prints.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import unicorn
-from unicorn import Uc, UcError
-from unicorn import x86_const
+from unicorn import Uc, UcError, x86_const
 
 from .arch.base import Arch
 from .asm.verify import disassembler
-from .errors import (BudgetExhausted, EmulationError, Frame, InvalidInstruction, MemoryFault,
-                     RuntimeThrow)
+from .errors import BudgetExhausted, EmulationError, Frame, InvalidInstruction, MemoryFault, RuntimeThrow
 from .hooks import HookRegistry
 from .image import Image
 
@@ -53,7 +51,7 @@ class Machine:
         self.output: list[str] = []
         self.events: list[Event] = []
         self.listeners: dict[str, list[Callable[[Event], None]]] = {}
-        self.gc_handler: Callable[["Machine", int], object] | None = None
+        self.gc_handler: Callable[[Machine, int], object] | None = None
         self.main_g: int | None = None
         self._last_invalid: tuple[int, int, int] | None = None
         self._ninsns: dict[tuple[int, int], int] = {}

@@ -8,14 +8,12 @@ from .run import RunResult
 
 def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def run_summary(r: RunResult) -> str:
-    out = []
-    for v in r.output:
-        out.append(v)
+    out = list(r.output)
     out.append(f"[{r.arch}/{r.variant}] exit status {r.exit_status}; {r.instructions} instructions; "
                f"{r.splits} splits, {r.unsplits} unsplits; segments {r.segments_allocated} allocated, "
                f"{r.segments_freed} freed; m0.cret = {r.cret:#x}")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .machine import Machine
 
 
-def segment_chain(mc: "Machine", g: int) -> list[int]:
+def segment_chain(mc: Machine, g: int) -> list[int]:
     """Stktop addresses of g's segments, newest first."""
     out = []
     top = mc.field("G", g, "stackbase")
@@ -28,7 +28,7 @@ def segment_chain(mc: "Machine", g: int) -> list[int]:
     return out
 
 
-def on_g0(mc: "Machine") -> bool:
+def on_g0(mc: Machine) -> bool:
     """Running on the scheduler stack: g is g0, or sp is inside g0's stack.
     The second test matters on ARM, where the C half (newstack, oldstack)
     may use R10 -- g -- as a scratch register while it runs on g0."""
@@ -40,7 +40,7 @@ def on_g0(mc: "Machine") -> bool:
     return lo <= mc.sp <= mc.field("G", g0, "stackbase")
 
 
-def backtrace(mc: "Machine", limit: int = 64) -> list[Frame]:
+def backtrace(mc: Machine, limit: int = 64) -> list[Frame]:
     frames: list[Frame] = []
     pc, sp = mc.pc, mc.sp
     lr = mc.reg(mc.arch.link_register) if mc.arch.link_register else None
@@ -84,26 +84,26 @@ def backtrace(mc: "Machine", limit: int = 64) -> list[Frame]:
     return walk(mc, pc, sp, lr, segment_chain(mc, mc.g), limit, innermost=True)
 
 
-def _phase(mc: "Machine") -> str:
+def _phase(mc: Machine) -> str:
     for ev in reversed(mc.events):
         if ev.kind in ("split", "unsplit"):
             return ev.kind
     return "split"
 
 
-def _last(mc: "Machine", kind: str):
+def _last(mc: Machine, kind: str):
     for ev in reversed(mc.events):
         if ev.kind == kind:
             return ev
     return None
 
 
-def stktops_of_g(mc: "Machine") -> list[int]:
+def stktops_of_g(mc: Machine) -> list[int]:
     g = mc.g
     return segment_chain(mc, g) if g else []
 
 
-def walk(mc: "Machine", pc: int, sp: int, lr: int | None, stktops: list[int], limit: int,
+def walk(mc: Machine, pc: int, sp: int, lr: int | None, stktops: list[int], limit: int,
          innermost: bool) -> list[Frame]:
     """Frames from (pc, sp) outwards, crossing segment boundaries through the
     given Stktop chain (innermost first) when a frame returns into lessstack.

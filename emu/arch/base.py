@@ -8,8 +8,8 @@ read this object and contain no architecture-specific branches of their own.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ symbols resolved by us, every result checked by Capstone (verify.py)."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import keystone
 
@@ -13,7 +13,7 @@ from .source import Statement
 from .verify import check
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ks(arch: Arch) -> keystone.Ks:
     # One handle per architecture for the life of the process, Intel syntax on
     # x86 and no symbol resolver: both avoid Keystone's decimal-as-hex trap.

@@ -10,7 +10,7 @@ pool word the instruction actually loads.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import capstone
 
@@ -22,7 +22,7 @@ _TOKEN = re.compile(r"0x[0-9a-fA-F]+|\d+|[A-Za-z_.][\w.]*|[\[\]{}+\-*,!:^]")
 _DROP = {"qword", "dword", "word", "byte", "ptr", "xmmword", "tbyte", "#"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def disassembler(arch: Arch) -> capstone.Cs:
     cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
     if arch.name == "arm":
@@ -148,7 +148,7 @@ def _one_register_stack_op(mnem: str, ops: str) -> tuple[str, str]:
 
 
 def _check_literal(st: Statement, got, code: bytes, base: int, want_m: str, ops: str, arch: Arch) -> None:
-    reg, _, value = ops.partition(",")
+    _reg, _, value = ops.partition(",")
     want = int(value.strip().lstrip("="), 0) & 0xFFFFFFFF
     m = re.fullmatch(r"\[pc(?:, #(-?0x[0-9a-f]+|-?\d+))?\]", got.op_str.split(", ", 1)[1].strip()) \
         if ", " in got.op_str else None

@@ -187,7 +187,7 @@ def _markers(mc, text: str, entry: str) -> tuple[int, int]:
     again = next(i for i, ln in enumerate(lines, 1) if i > top and ln.strip() == "again:")
     done = next(i for i, ln in enumerate(lines, 1) if i > top and ln.strip() == "done:")
     f = mc.image.functions[entry]
-    at = lambda line: min(a for a, _file, ln, _o, _d in f.lines if ln > line)  # noqa: E731
+    at = lambda line: min(a for a, _file, ln, _o, _d in f.lines if ln > line)
     return at(again), at(done)
 
 

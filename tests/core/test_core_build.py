@@ -1,7 +1,5 @@
 """The runtime_c build cache: a second build compiles nothing; an edit recompiles."""
-import os
 import shutil
-from pathlib import Path
 
 from emu import build
 

@@ -7,8 +7,8 @@ section matches sums taken independently from each trace."""
 from __future__ import annotations
 
 import json
-import sys
 import subprocess
+import sys
 
 import pytest
 
