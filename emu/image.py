@@ -37,7 +37,7 @@ class FuncInfo:
     nosplit: bool
     frame_size: int       # bytes below the entry SP once allocated (amd64: frame; arm: autosize)
     fp_offset: int
-    body_start: int       # first address at which the frame exists (also morepc)
+    body_start: int       # first address at which the frame exists (the end of the split prologue)
     unframed: frozenset[int]   # epilogue addresses where the frame is gone again
     file: str
     line: int

@@ -58,6 +58,8 @@ def _tokens(ops: str, arch: Arch, labels: dict[str, int]) -> list[object]:
         else:
             toks.append(arch.reg_aliases.get(t, t))
         i += 1
+    if arch.name == "amd64":
+        toks = _canonical_addresses(toks)
     # "+ 0" adds nothing: [rdi + 0x0] is [rdi]
     out: list[object] = []
     for t in toks:
@@ -70,16 +72,95 @@ def _tokens(ops: str, arch: Arch, labels: dict[str, int]) -> list[object]:
     return out
 
 
-def _same(a: list[object], b: list[object]) -> bool:
+def _canonical_addresses(toks: list[object]) -> list[object]:
+    """x86 memory operands in one order: [base + index*scale + disp], whatever
+    order the source wrote the terms in ([FP+rcx*8] becomes [rsp + 0x18 + rcx*8]
+    while Capstone prints [rsp + rcx*8 + 0x18])."""
+    out: list[object] = []
+    i = 0
+    while i < len(toks):
+        if toks[i] != "[" or "]" not in toks[i:]:
+            out.append(toks[i])
+            i += 1
+            continue
+        j = toks.index("]", i)
+        inner = toks[i + 1:j]
+        regs, scaled, disp, sign, k, ok = [], [], 0, 1, 0, True
+        while k < len(inner):
+            t = inner[k]
+            if t in ("+", "-"):
+                sign = 1 if t == "+" else -1
+                k += 1
+                continue
+            if isinstance(t, int):
+                disp += sign * t
+            elif isinstance(t, str) and k + 2 < len(inner) + 1 and inner[k + 1:k + 2] == ["*"] \
+                    and k + 2 < len(inner) and isinstance(inner[k + 2], int):
+                scaled.append((t, inner[k + 2]))
+                k += 2
+            elif isinstance(t, str) and t.isidentifier() and sign == 1:
+                regs.append(t)
+            else:
+                ok = False
+                break
+            sign = 1
+            k += 1
+        if not ok:                       # something else (fs:, a label): leave it as written
+            out += toks[i:j + 1]
+        else:
+            body: list[object] = []
+            for r in regs:
+                body += (["+"] if body else []) + [r]
+            for r, sc in scaled:
+                body += (["+"] if body else []) + [r, "*", sc]
+            if disp or not body:
+                body += (["+" if disp >= 0 else "-"] if body else []) + [abs(disp) if body else disp]
+            out += ["[", *body, "]"]
+        i = j + 1
+    return out
+
+
+def _same(a: list[object], b: list[object], narrow: frozenset[tuple[int, int]] | None = None) -> bool:
+    """Token lists equal; numbers equal modulo 2**64.  For a number printed for
+    an operand narrower than 64 bits, equal modulo its width is enough
+    (``narrow``: (bits, value mod 2**bits) of such operands, from Capstone's
+    details; ``None``: every number is 32-bit, as on ARM) -- `mov eax, -1`
+    prints as 0xffffffff, but `mov rax, 0xffffffff` must not pass for the
+    sign-extended `mov rax, -1`."""
     if len(a) != len(b):
         return False
     for x, y in zip(a, b):
         if isinstance(x, int) and isinstance(y, int):
-            if (x - y) % (1 << 64) and (x - y) % (1 << 32):
-                return False
+            if not (x - y) % (1 << 64):
+                continue
+            if narrow is None:
+                if (x - y) % (1 << 32):
+                    return False
+            elif not any((y - v) % (1 << bits) == 0 and (x - y) % (1 << bits) == 0
+                         and -(1 << (bits - 1)) <= x < (1 << bits) for bits, v in narrow):
+                return False        # (the source's number must also fit the operand's width)
         elif x != y:
             return False
     return True
+
+
+@cache
+def _detail_disassembler(arch: Arch) -> capstone.Cs:
+    cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
+    cs.detail = True
+    return cs
+
+
+def _narrow_immediates(got, arch: Arch) -> frozenset[tuple[int, int]]:
+    """(bits, value mod 2**bits) of each immediate operand narrower than 64 bits (x86)."""
+    insn = next(_detail_disassembler(arch).disasm(bytes(got.bytes), got.address, 1), None)
+    if insn is None:
+        return frozenset()
+    return frozenset((8 * op.size, op.imm % (1 << 8 * op.size)) for op in insn.operands
+                     if op.type == capstone.x86.X86_OP_IMM and 0 < op.size < 8)
+
+
+_SIZES = re.compile(r"\b(byte|word|dword|qword|xmmword|tbyte)\s+ptr\b")
 
 
 def check(stmts: list[Statement], code: bytes, addr: int, arch: Arch) -> list[tuple[int, Statement, str]]:
@@ -131,7 +212,20 @@ def _compare(st: Statement, got, code: bytes, base: int, arch: Arch, labels: dic
     if arch.name == "arm" and "=" in ops:
         _check_literal(st, got, code, base, want_m, ops, arch)
         return
-    if want_m != got_m or not _same(want, have):
+    if arch.name == "arm" and want_m == "adr" and got_m in ("add", "sub"):
+        # Capstone prints `adr rX, label` as `add/sub rX, pc, #off` (pc reads as the address + 8)
+        m = re.fullmatch(r"(\w+), pc, #(-?0x[0-9a-f]+|-?\d+)", got_ops.strip())
+        if m:
+            off = int(m.group(2), 0)
+            got_m = "adr"
+            have = [arch.reg_aliases.get(m.group(1), m.group(1)), ",",
+                    got.address + 8 + (off if got.mnemonic.startswith("add") else -off)]
+    narrow = _narrow_immediates(got, arch) if arch.ptrsize == 8 else None
+    sizes_ok = True
+    if arch.name == "amd64":
+        want_sizes = _SIZES.findall(ops.lower())
+        sizes_ok = not want_sizes or want_sizes == _SIZES.findall(got_ops.lower())
+    if want_m != got_m or not sizes_ok or not _same(want, have, narrow):
         raise AssemblyError(f"Keystone assembled this as '{got.mnemonic} {got.op_str}' at {got.address:#x}",
                             st.file, st.line, st.text)
 

@@ -295,8 +295,6 @@ def test_arm_literal_at_pc_plus_8() -> None:
     check(stmts("ldr r0, =0x12345678", "bx lr"), le32(0xE59F0000, 0xE12FFF1E, 0x12345678), ARM_BASE, ARM)
 
 
-@pytest.mark.xfail(strict=True, raises=AssemblyError,
-                   reason="verify.py: `adr` is printed by Capstone as `add rX, pc, #off`; no alias")
 def test_arm_adr_alias() -> None:
     # adr r0, here: here = 0x10008 = pc (0x10000 + 8) + 0
     check(stmts("adr r0, here", "bx lr", "here:"), le32(0xE28F0000, 0xE12FFF1E), ARM_BASE, ARM)
@@ -307,12 +305,10 @@ def test_arm_frame0_caller_builds() -> None:
     build_image("arm", "buggy", parse_text(src, "user.s"))
 
 
-# Known blind spots (wrong bytes accepted).  Keystone was not seen to produce
-# these, and the reference test covers the stubs, but the check should not
-# rely on that.
+# Former blind spots (wrong bytes accepted), now rejected: Keystone was not seen
+# to produce these, and the reference test covers the stubs, but the check
+# should not rely on that.
 
-@pytest.mark.xfail(strict=True, reason="verify.py _same: on amd64 numbers equal mod 2**32 are accepted, "
-                                       "so a sign-extended imm32 passes for a zero-extended value")
 @pytest.mark.parametrize("source,code", [
     ("mov rax, 0xffffffff", "48 c7 c0 ff ff ff ff"),     # = mov rax, -1
     ("mov rax, 0x80000000", "48 c7 c0 00 00 00 80"),     # = mov rax, 0xffffffff80000000
@@ -322,7 +318,31 @@ def test_amd64_sign_extension_rejected(source: str, code: str) -> None:
     rejects(stmts(source), h(code), X86_BASE, AMD64, 10)
 
 
-@pytest.mark.xfail(strict=True, reason="verify.py drops 'qword/dword ptr': an operand-size change passes")
+@pytest.mark.parametrize("source,code", [
+    ("mov eax, -1", "b8 ff ff ff ff"),                    # Capstone prints 0xffffffff: a 32-bit operand
+    ("mov dword ptr [rsp + 8], -1", "c7 44 24 08 ff ff ff ff"),
+    ("and rsp, -16", "48 83 e4 f0"),
+    ("mov qword ptr [rsp], -1", "48 c7 04 24 ff ff ff ff"),
+    ("cmp eax, 0xffffffff", "83 f8 ff"),
+    ("mov ecx, 0x80000000", "b9 00 00 00 80"),
+    ("mov rax, -1", "48 c7 c0 ff ff ff ff"),
+    ("mov byte ptr [rax], 0xff", "c6 00 ff"),
+    ("mov word ptr [rax], -1", "66 c7 00 ff ff"),
+])
+def test_amd64_right_widths_accepted(source: str, code: str) -> None:
+    """The stricter number and size checks still accept what Keystone gets right."""
+    check(stmts(source), h(code), X86_BASE, AMD64)
+
+
+def test_arm_adr_backwards_alias() -> None:
+    # back: at 0x10000; adr r1, back at 0x10004 = sub r1, pc, #0xc (pc reads 0x1000c)
+    check(stmts("back:", "mov r0, #0", "adr r1, back"), le32(0xE3A00000, 0xE24F100C), ARM_BASE, ARM)
+
+
+def test_arm_adr_to_the_wrong_place_rejected() -> None:
+    rejects(stmts("adr r0, here", "bx lr", "here:"), le32(0xE28F0004, 0xE12FFF1E), ARM_BASE, ARM, 10)
+
+
 def test_amd64_operand_size_rejected() -> None:
     # morestack00's `mov qword ptr [rbx + m_moreframesize], 0` as a dword store
     # would leave moreargsize untouched.
@@ -335,3 +355,17 @@ def test_keystone_push_imm32_trap() -> None:
     with pytest.raises(AssemblyError) as info:
         assemble_checked(stmts("push 0xffffffff"), X86_BASE, AMD64)
     assert info.value.line == 10 and "0xffff" in str(info.value)
+
+
+@pytest.mark.parametrize("source,code", [
+    ("mov rax, qword ptr [rsp + 0x18 + rcx*8]", "48 8b 44 cc 18"),   # [FP+rcx*8] after FP is rewritten
+    ("mov rax, qword ptr [rcx*8 + rsp + 0x18]", "48 8b 44 cc 18"),
+    ("lea rax, [rsp - 8]", "48 8d 44 24 f8"),
+])
+def test_amd64_address_terms_in_any_order(source: str, code: str) -> None:
+    check(stmts(source), h(code), X86_BASE, AMD64)
+
+
+def test_amd64_wrong_scale_rejected() -> None:
+    # [rsp + rcx*4 + 0x18] for a source that said *8
+    rejects(stmts("mov rax, qword ptr [rsp + 0x18 + rcx*8]"), h("48 8b 44 8c 18"), X86_BASE, AMD64, 10)
