@@ -6,8 +6,8 @@ dicts of fields); it never prints.  The REPL (emu/repl.py) presents it.
 Exact instruction positions.  ``Debugger.n`` is the number of instructions
 executed since boot, exactly: runs are bounded with Unicorn's instruction
 count, and when a run stops early (a breakpoint hook, an exit, a fault) the
-position is the count at the start of the last translated block plus the
-index of the PC inside that block.
+position is Machine.position(): the count at the start of the block being
+executed plus the index of the PC inside that block.
 
 Time travel.  The machine is snapshotted (CPU + memory, Unicorn's
 copy-on-write context with UC_CTL_CONTEXT_MEMORY, plus the Python side of the
@@ -130,10 +130,7 @@ class Debugger:
         self._snaps: list[_Snap] = []
         self._muted = False
         self._interrupt = False
-        self._blk_addrs: list[int] | None = None
-        self._blk_cache: dict[tuple[int, int], list[int]] = {}
         self._call_cache: dict[int, tuple[bool, int, bool]] = {}
-        self._base = 0
         self._run_start = 0
         self._hits: list[_Hit] = []
         self._stop_hit: _Hit | None = None
@@ -142,29 +139,12 @@ class Debugger:
         self._internal_handles: list = []
         self._trace: list[tuple[int, int, int]] | None = None
         self.last_regs: dict[str, int] = mc.regs()
-        mc.hooks.block(self._on_block, label="debugger-count")
         self._snapshot()
 
     # -- exact counting ----------------------------------------------------------------
-    def _on_block(self, addr: int, size: int) -> None:
-        if self._blk_addrs is not None:
-            self._base += len(self._blk_addrs)
-        key = (addr, size)
-        addrs = self._blk_cache.get(key)
-        if addrs is None:
-            addrs = [i.address for i in self.mc.disasm_block(addr, size)]
-            self._blk_cache[key] = addrs
-        self._blk_addrs = addrs
-
     def _count_at(self, pc: int) -> int:
         """Exact position of the instruction at ``pc`` inside the current block."""
-        a = self._blk_addrs
-        if a is None:
-            return self._base
-        i = bisect.bisect_left(a, pc)
-        if i < len(a) and a[i] == pc:
-            return self._base + i
-        return self._base + len(a)
+        return self.mc.position(pc)
 
     # -- snapshots ---------------------------------------------------------------------
     def _py_state(self) -> dict:
@@ -192,7 +172,7 @@ class Debugger:
             del mc.__dict__["_gc_reports"][p["gc"]:]
         mc.hooks.pending = None
         self.n = s.n
-        mc.icount = s.n
+        mc.set_position(s.n)
 
     def snapshots(self) -> list[int]:
         return [s.n for s in self._snaps]
@@ -223,8 +203,7 @@ class Debugger:
                     return "interrupted", None
                 nxt = (self.n // self.snap_interval + 1) * self.snap_interval
                 chunk = min(target, nxt) - self.n
-                self._blk_addrs = None
-                self._base = self.n
+                mc.set_position(self.n)
                 self._run_start = self.n
                 err = None
                 try:
@@ -235,7 +214,7 @@ class Debugger:
                     self.n = self._count_at(mc.pc)
                 else:
                     self.n += chunk
-                mc.icount = self.n
+                mc.set_position(self.n)
                 if err is not None:
                     return "fault", err
                 if self._stop_hit is not None:

@@ -85,6 +85,18 @@ class Image:
                 return name if addr == a else f"{name}+{addr - a:#x}"
         return self.c_image.symbolize(addr)
 
+    def code_functions(self, runtime_only: bool = False) -> list[tuple[str, int, int]]:
+        """Every function with code, goasm and C, as (name, addr, size) sorted by
+        address (a C symbol at the address of a goasm function is left out).
+        ``runtime_only``: without the user's program."""
+        out = [(f.name, f.addr, f.size) for f in self.functions.values() if f.runtime or not runtime_only]
+        seen = {a for _, a, _ in out}
+        for s in self.c_image.symbol_table:
+            if s.type == "func" and s.size > 0 and s.addr not in seen:
+                out.append((s.name, s.addr, s.size))
+                seen.add(s.addr)
+        return sorted(out, key=lambda t: (t[1], t[0]))
+
     def lookup(self, name: str) -> int:
         """Address of a symbol; ``runtime·x`` / ``runtime.x`` also find ``x``."""
         name = name.replace("·", ".")

@@ -7,6 +7,7 @@ GC), and running under an instruction budget.  It never prints.
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,7 +55,9 @@ class Machine:
         self.gc_handler: Callable[[Machine, int], object] | None = None
         self.main_g: int | None = None
         self._last_invalid: tuple[int, int, int] | None = None
-        self._ninsns: dict[tuple[int, int], int] = {}
+        self._blocks: dict[tuple[int, int], tuple[int, ...]] = {}   # (addr, size) -> instruction addresses
+        self._blk_base = 0                      # icount before the current block
+        self._blk_addrs: tuple[int, ...] = ()   # the current block's instruction addresses
         self._map_memory()
         self._install_hooks()
         self._boot()
@@ -209,11 +212,31 @@ class Machine:
     # -- hooks' bodies -------------------------------------------------------------
     def _count_block(self, addr: int, size: int) -> None:
         key = (addr, size)
-        n = self._ninsns.get(key)
-        if n is None:
-            n = len(self.disasm_block(addr, size))
-            self._ninsns[key] = n
-        self.icount += n
+        addrs = self._blocks.get(key)
+        if addrs is None:
+            addrs = self._blocks[key] = tuple(i.address for i in self.disasm_block(addr, size))
+        self._blk_base = self.icount
+        self._blk_addrs = addrs
+        self.icount += len(addrs)
+
+    def set_position(self, n: int) -> None:
+        """Declare that exactly ``n`` instructions have run (after restoring a
+        snapshot, or before a run whose count the caller keeps)."""
+        self.icount = self._blk_base = n
+        self._blk_addrs = ()
+
+    def position(self, pc: int | None = None) -> int:
+        """Exactly how many instructions ran before the one at ``pc`` (default:
+        the current pc) when it lies in the block being executed.  ``icount``
+        counts whole blocks as they start; inside a hook, or after a stop in
+        the middle of a block, this is the precise figure."""
+        pc = self.pc if pc is None else pc
+        addrs = self._blk_addrs
+        if addrs and addrs[0] <= pc <= addrs[-1]:
+            i = bisect.bisect_left(addrs, pc)
+            if i < len(addrs) and addrs[i] == pc:
+                return self._blk_base + i
+        return self.icount
 
     def disasm_block(self, addr: int, size: int) -> list:
         cs = disassembler(self.arch)
@@ -224,7 +247,7 @@ class Machine:
         return False
 
     def emit(self, kind: str, **detail) -> Event:
-        ev = Event(kind, self.icount, self.pc, detail)
+        ev = Event(kind, self.position(), self.pc, detail)
         self.events.append(ev)
         for fn in self.listeners.get(kind, []) + self.listeners.get("*", []):
             fn(ev)
@@ -334,6 +357,10 @@ class Machine:
             self._start(self.pc, until, remaining)
             if until and self.pc == until:
                 return
+            if not self.exited and self.icount - before >= remaining:
+                # Unicorn stopped after exactly `remaining` instructions; the block
+                # hook counted the whole last block
+                self.icount = before + remaining
             if self.icount == before and not self.exited:
                 raise self.error(EmulationError, "emulation made no progress")
 
@@ -343,8 +370,11 @@ class Machine:
         try:
             self.uc.emu_start(begin, until, 0, count)
         except UcError as e:
+            self.icount = self.position()     # the faulting instruction did not complete
             self.hooks.raise_pending()
             raise self._translate(e) from None
+        if self.hooks.pending is not None:
+            self.icount = self.position()     # a hook failed before its instruction ran
         self.hooks.raise_pending()
 
     def _translate(self, e: UcError) -> EmulationError:

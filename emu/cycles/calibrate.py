@@ -168,13 +168,7 @@ def run_llvm_mca(mca: str, arch: str, blocks: list[tuple[str, list]], iterations
 # -- blocks --------------------------------------------------------------------
 
 def _functions(image) -> list[tuple[str, int, int]]:
-    out = [(f.name, f.addr, f.size) for f in image.functions.values() if f.runtime]
-    seen = {a for _, a, _ in out}
-    for s in image.c_image.symbol_table:
-        if s.type == "func" and s.size > 0 and s.addr not in seen:
-            out.append((s.name, s.addr, s.size))
-            seen.add(s.addr)
-    return sorted(out, key=lambda t: t[1])
+    return image.code_functions(runtime_only=True)
 
 
 def _read(image, addr: int, n: int) -> bytes:

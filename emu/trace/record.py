@@ -70,11 +70,7 @@ def data_names(mc) -> list[list]:
 
 
 def _functions(mc) -> list[list]:
-    fs = {(f.name, f.addr, f.size) for f in mc.image.functions.values()}
-    for s in getattr(mc.image.c_image, "symbol_table", []):
-        if getattr(s, "type", "") == "func" and s.size:
-            fs.add((s.name, s.addr, s.size))
-    return sorted([list(f) for f in fs], key=lambda f: (f[1], f[0]))
+    return [list(f) for f in mc.image.code_functions()]
 
 
 def header_of(mc, program: str) -> dict:
