@@ -26,6 +26,22 @@ class Flow:
         return self.kind != "none"
 
 
+# The cycle model's coarser view (emu.cycles.insn.CONTROL_KINDS, traps aside):
+# how an instruction ends a basic block.  A conditional transfer is "cond" when
+# it would jump, and keeps its kind when it calls or returns.
+_CONTROL = {"none": None, "jump": "jump", "indirect_jump": "indirect", "call": "call",
+            "indirect_call": "call", "ret": "ret"}
+_COND_CONTROL = {"jump": "cond", "indirect_jump": "cond", "call": "call", "indirect_call": "call",
+                 "ret": "ret"}
+
+
+def control_kind(flow: Flow) -> str | None:
+    """The block-ending kind of ``flow`` (None: not a transfer)."""
+    if flow.kind == "cond":
+        return _COND_CONTROL[flow.taken_kind]
+    return _CONTROL[flow.kind]
+
+
 def flow_of(arch_name: str) -> Callable[[object], Flow]:
     """The classifier of one architecture (``emu/arch/<arch>/flow.py``)."""
     return importlib.import_module(f"emu.arch.{arch_name}.flow").classify

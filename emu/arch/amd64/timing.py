@@ -8,6 +8,8 @@ import capstone
 from capstone import x86
 
 from ...cycles.insn import InsnInfo
+from ..flow import control_kind
+from .flow import classify as flow_classify
 
 _GPR = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp")
 _FULL: dict[str, str] = {}
@@ -88,22 +90,16 @@ def classify(insn) -> InsnInfo:
         writes |= _norm(insn, w_all)
 
     key = m
-    control = None
-    target = None
+    flow = flow_classify(insn)
+    control = "trap" if m in _TRAPS else control_kind(flow)
+    target = flow.target
     if m.startswith("j"):
         key = "jmp" if m == "jmp" else "jcc"
-        control = "cond" if key == "jcc" else "jump"
     elif m.startswith("cmov"):
         key = "cmovcc"
         reads |= writes - {"flags"}              # the destination keeps its value when false
     elif m.startswith("set"):
         key = "setcc"
-    elif m == "call":
-        control = "call"
-    elif m in ("ret", "retq"):
-        control = "ret"
-    elif m in _TRAPS:
-        control = "trap"
     elif m in _SHIFTS and len(ops) == 2 and ops[1].type == x86.X86_OP_REG:
         key = m + "_cl"
     elif m == "lea" and ops and ops[1].type == x86.X86_OP_MEM:
@@ -119,11 +115,6 @@ def classify(insn) -> InsnInfo:
             and ops[0].reg == ops[1].reg:
         key = "zero_idiom"
         reads = set()
-    if control in ("jump", "cond", "call") and ops:
-        if ops[0].type == x86.X86_OP_IMM:
-            target = ops[0].imm
-        elif control == "jump":
-            control = "indirect"
     if m in ("push", "pop", "call", "ret", "retq"):
         # The stack engine updates RSP in the front end: no uop, no dependency.
         store = m in ("push", "call")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from capstone import arm
 
 from ...cycles.insn import InsnInfo
+from ..flow import control_kind
+from .flow import classify as flow_classify
 
 _CONDS = ("eq", "ne", "hs", "lo", "cs", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le", "al")
 _REG_SHIFTS = {arm.ARM_SFT_ASR_REG, arm.ARM_SFT_LSL_REG, arm.ARM_SFT_LSR_REG, arm.ARM_SFT_ROR_REG,
@@ -107,26 +109,9 @@ def classify(insn) -> InsnInfo:
     elif shift and not (load or store):
         key = "shift_" + shift
 
-    control = None
-    target = None
-    if m in _TRAPS:
-        control = "trap"
-    elif m in ("bl", "blx"):
-        control = "call"
-        if ops and ops[0].type == arm.ARM_OP_IMM:
-            target = ops[0].imm
-    elif m == "b":
-        control = "cond" if cond else "jump"
-        target = ops[0].imm if ops and ops[0].type == arm.ARM_OP_IMM else None
-    elif "pc" in writes:
-        lr_src = any(o.type == arm.ARM_OP_REG and _name(insn, o.reg) == "lr" for o in ops)
-        if m == "pop" or (m == "bx" and lr_src) or (m == "mov" and lr_src) or \
-                (m == "ldr" and "sp" in addr and insn.writeback):
-            control = "ret"
-        else:
-            control = "indirect"
-        if cond:
-            control = "cond" if control == "indirect" else control
+    flow = flow_classify(insn)
+    control = "trap" if m in _TRAPS else control_kind(flow)
+    target = flow.target
     reads.discard("pc")
     writes.discard("pc")
     return InsnInfo(addr=insn.address, size=insn.size, text=f"{insn.mnemonic} {insn.op_str}".strip(),
