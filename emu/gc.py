@@ -333,27 +333,23 @@ def collect(mc: Machine, gc_sp: int) -> GcReport:
     words_scanned = 0
     gs = set(goroutines(mc))
     fname = _object_field_namer(mc, gs)
-    for r in root_list:
-        words, start = _words(mc, r.start, r.end)
-        words_scanned += len(words)
+    def scan(lo: int, hi: int, where, holder: int | None) -> int:
+        """Mark every object a word of [lo, hi) points into; ``where(addr)`` names the word."""
+        words, start = _words(mc, lo, hi)
         b = heap.bases(words)
         for i in np.nonzero(b)[0].tolist():
             base = int(b[i])
             if base not in parent:
                 addr = start + i * mc.arch.ptrsize
-                parent[base] = (r.namer(addr), addr, int(words[i]), None)
+                parent[base] = (where(addr), addr, int(words[i]), holder)
                 queue.append(base)
+        return len(words)
+
+    for r in root_list:
+        words_scanned += scan(r.start, r.end, r.namer, None)
     while queue:
         obj = queue.popleft()
-        words, start = _words(mc, obj, obj + sizes[obj])
-        words_scanned += len(words)
-        b = heap.bases(words)
-        for i in np.nonzero(b)[0].tolist():
-            base = int(b[i])
-            if base not in parent:
-                addr = start + i * mc.arch.ptrsize
-                parent[base] = (fname(obj, addr - obj), addr, int(words[i]), obj)
-                queue.append(base)
+        words_scanned += scan(obj, obj + sizes[obj], lambda addr, obj=obj: fname(obj, addr - obj), obj)
     freed = [ObjectInfo(a, s) for a, s in allocated if a not in parent]
     retained = []
     for a, s in allocated:

@@ -73,34 +73,27 @@ def backtrace(mc: Machine, limit: int = 64) -> list[Frame]:
                 return frames
         return frames + walk(mc, pc, sp, lr, stktops, limit - len(frames), innermost=False)
     f = mc.image.func_at(pc)
-    if f is not None and f.name == "lessstack" and stktops_of_g(mc):
+    tops = segment_chain(mc, mc.g)
+    if f is not None and f.name == "lessstack" and tops:
         # In lessstack the returning frame is gone and the caller is the
         # Stktop's gobuf: the segment's own frames have all returned.
-        tops = stktops_of_g(mc)
         head = Frame(pc, sp, mc.symbolize(pc), len(tops), "returning to the older segment (Stktop gobuf)")
         return [head] + walk(mc, mc.field("Stktop", tops[0], "gobuf.pc"),
                              mc.field("Stktop", tops[0], "gobuf.sp"), None, tops[1:], limit - 1,
                              innermost=False)
-    return walk(mc, pc, sp, lr, segment_chain(mc, mc.g), limit, innermost=True)
+    return walk(mc, pc, sp, lr, tops, limit, innermost=True)
 
 
 def _phase(mc: Machine) -> str:
-    for ev in reversed(mc.events):
-        if ev.kind in ("split", "unsplit"):
-            return ev.kind
-    return "split"
+    ev = _last(mc, "split", "unsplit")
+    return ev.kind if ev else "split"
 
 
-def _last(mc: Machine, kind: str):
+def _last(mc: Machine, *kinds: str):
     for ev in reversed(mc.events):
-        if ev.kind == kind:
+        if ev.kind in kinds:
             return ev
     return None
-
-
-def stktops_of_g(mc: Machine) -> list[int]:
-    g = mc.g
-    return segment_chain(mc, g) if g else []
 
 
 def walk(mc: Machine, pc: int, sp: int, lr: int | None, stktops: list[int], limit: int,
