@@ -116,6 +116,17 @@ def _machine(arch: str, n: int):
     return new_machine(arch, "buggy", load_program(None, text=SUM[arch].format(n=n), name=f"sum{n}.s"))
 
 
+def _raw_seconds(raw, insns: int) -> float:
+    """Time ``raw`` (a fresh machine) on bare Unicorn: every block and address hook
+    removed, only the hypercall/fault hooks the program needs to exit are kept."""
+    for h in raw.hooks.handles():
+        if h.kind in ("block", "at"):
+            raw.hooks.remove(h)
+    t = time.perf_counter()
+    raw.uc.emu_start(raw.pc, 0, 0, insns + 10_000)
+    return time.perf_counter() - t
+
+
 def measure(arch: str, n: int = 20000) -> dict:
     mc = _machine(arch, n)
     t = time.perf_counter()
@@ -123,13 +134,7 @@ def measure(arch: str, n: int = 20000) -> dict:
     goemu_s = time.perf_counter() - t
     insns = mc.icount
     assert mc.output == [str(n * (n + 1) // 2 & ((1 << 8 * mc.arch.ptrsize) - 1))], mc.output
-    raw = _machine(arch, n)
-    for h in raw.hooks.handles():
-        if h.kind in ("block", "at"):
-            raw.hooks.remove(h)      # keep only the hypercall/fault hooks the program needs to exit
-    t = time.perf_counter()
-    raw.uc.emu_start(raw.pc, 0, 0, insns + 10_000)
-    raw_s = time.perf_counter() - t
+    raw_s = _raw_seconds(_machine(arch, n), insns)
     return {"arch": arch, "insns": insns, "splits": sum(e.kind == "split" for e in mc.events),
             "raw_ips": insns / raw_s, "goemu_ips": insns / goemu_s, "ratio": raw_s / goemu_s}
 
@@ -273,13 +278,7 @@ def layers(cfg: Config) -> list[Row]:
         ref = _hot_machine(arch, n)
         plain_s, _ = _timed(ref)
         insns = ref.icount
-        raw = _hot_machine(arch, n)
-        for h in raw.hooks.handles():
-            if h.kind in ("block", "at"):
-                raw.hooks.remove(h)
-        t = time.perf_counter()
-        raw.uc.emu_start(raw.pc, 0, 0, insns + 10_000)
-        raw_s = time.perf_counter() - t
+        raw_s = _raw_seconds(_hot_machine(arch, n), insns)
         tpath = os.path.join(cfg.tmp, f"layers-{arch}.native")
 
         def recorder(mc, cycles, tpath=tpath):
