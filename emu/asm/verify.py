@@ -94,8 +94,8 @@ def _canonical_addresses(toks: list[object]) -> list[object]:
                 continue
             if isinstance(t, int):
                 disp += sign * t
-            elif isinstance(t, str) and k + 2 < len(inner) + 1 and inner[k + 1:k + 2] == ["*"] \
-                    and k + 2 < len(inner) and isinstance(inner[k + 2], int):
+            elif isinstance(t, str) and k + 2 < len(inner) and inner[k + 1] == "*" \
+                    and isinstance(inner[k + 2], int):
                 scaled.append((t, inner[k + 2]))
                 k += 2
             elif isinstance(t, str) and t.isidentifier() and sign == 1:
