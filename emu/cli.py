@@ -10,8 +10,9 @@ from pathlib import Path
 
 from . import present
 from .arch import ARCH_NAMES
+from .engine import ENGINES
 from .errors import GoemuError
-from .machine import DEFAULT_BUDGET
+from .machine import DEFAULT_BUDGET, set_default_engine
 from .run import RunResult, load_program, run_program
 
 DEMO_DIR = Path(__file__).resolve().parent / "demos"
@@ -159,7 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         if hasattr(module, "register"):
             module.register(sub)
+    for name in ("run", "gc-report", "plot", "repl", "trace"):
+        if name in sub.choices:
+            sub.choices[name].add_argument(
+                "--engine", choices=ENGINES, action=_EngineOption,
+                help="native: goemu's C hooks (default); python: the reference Python hooks")
     return p
+
+
+class _EngineOption(argparse.Action):
+    """--engine: every Machine this command makes uses that engine."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        set_default_engine(values)
+        setattr(namespace, self.dest, values)
 
 
 def main(argv: list[str] | None = None) -> int:

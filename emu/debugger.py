@@ -21,15 +21,14 @@ to the one first reached.  Restoring a snapshot discards the newer ones
 from __future__ import annotations
 
 import bisect
-import ctypes
 import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from unicorn import UcError
-from unicorn import unicorn_const as UC
 
+from .engine import Snapshot
 from .errors import EmulationError, GoemuError, UsageError
 from .machine import Machine
 from .unwind import on_g0, segment_chain
@@ -99,13 +98,6 @@ class Stop:
 
 
 @dataclass
-class _Snap:
-    n: int
-    ctx: object
-    py: dict
-
-
-@dataclass
 class _Hit:
     n: int                    # position of the instruction that hit (before it executes)
     bp: Breakpoint | None
@@ -122,16 +114,15 @@ class Debugger:
         self.snap_interval = snap_interval
         self.budget = budget if budget is not None else mc.budget
         self.regions = [(a, b - a + 1) for a, b, _p in mc.uc.mem_regions()]
-        mc.uc.ctl(UC.UC_CTL_CONTEXT_MODE, UC.UC_CTL_IO_WRITE,
-                  ctypes.c_int(UC.UC_CTL_CONTEXT_CPU | UC.UC_CTL_CONTEXT_MEMORY))
-        self.n = 0
+        self.engine = mc.engine
+        self.engine.enable_memory_snapshots()
+        self.n = mc.icount
         self.breakpoints: dict[int, Breakpoint] = {}
         self._next_bp = 1
-        self._snaps: list[_Snap] = []
+        self._snaps: list[Snapshot] = []
         self._muted = False
         self._interrupt = False
         self._call_cache: dict[int, tuple[bool, int, bool]] = {}
-        self._run_start = 0
         self._hits: list[_Hit] = []
         self._stop_hit: _Hit | None = None
         self._scan_also: list[Breakpoint] = []
@@ -144,35 +135,19 @@ class Debugger:
     # -- exact counting ----------------------------------------------------------------
     def _count_at(self, pc: int) -> int:
         """Exact position of the instruction at ``pc`` inside the current block."""
-        return self.mc.position(pc)
+        return self.engine.position(pc)
 
-    # -- snapshots ---------------------------------------------------------------------
-    def _py_state(self) -> dict:
-        mc = self.mc
-        return dict(exited=mc.exited, exit_status=mc.exit_status, output=len(mc.output),
-                    events=len(mc.events), gc=len(mc.__dict__.get("_gc_reports", [])),
-                    main_g=mc.main_g, last_invalid=mc._last_invalid)
-
+    # -- snapshots: the engine's (every registered part of the machine) -------------------
     def _snapshot(self) -> None:
         while self._snaps and self._snaps[-1].n >= self.n:
             self._snaps.pop()
-        self._snaps.append(_Snap(self.n, self.mc.uc.context_save(), self._py_state()))
+        self._snaps.append(self.engine.snapshot())
 
     def _restore(self, k: int) -> None:
         s = self._snaps[k]
         del self._snaps[k + 1:]
-        mc = self.mc
-        mc.uc.context_restore(s.ctx)
-        p = s.py
-        mc.exited, mc.exit_status, mc.main_g, mc._last_invalid = \
-            p["exited"], p["exit_status"], p["main_g"], p["last_invalid"]
-        del mc.output[p["output"]:]
-        del mc.events[p["events"]:]
-        if "_gc_reports" in mc.__dict__:
-            del mc.__dict__["_gc_reports"][p["gc"]:]
-        mc.hooks.pending = None
+        self.engine.restore(s)
         self.n = s.n
-        mc.set_position(s.n)
 
     def snapshots(self) -> list[int]:
         return [s.n for s in self._snaps]
@@ -184,46 +159,33 @@ class Debugger:
             self._snaps.pop()
         if self._snaps and self._snaps[-1].n == self.n:
             self._snaps.pop()
-        self._snaps.append(_Snap(self.n, self.mc.uc.context_save(), self._py_state()))
+        self._snaps.append(self.engine.snapshot())
 
-    # -- the engine: run forward exactly -----------------------------------------------
+    # -- running forward exactly: the machine's engine ------------------------------------
     def _run(self, count: int, muted: bool) -> tuple[str, EmulationError | None]:
-        """Run at most ``count`` instructions.  Returns (why, error): why is
-        count, hit, exited, fault, interrupted."""
-        mc = self.mc
-        target = self.n + count
+        """Run at most ``count`` instructions, snapshotting at every multiple of
+        ``snap_interval``.  Returns (why, error): why is count, hit, exited,
+        fault, interrupted."""
         self._muted = muted
         self._stop_hit = None
+        self.engine.set_position(self.n)
+
+        def interrupted() -> bool:
+            if self._interrupt and not muted:
+                self._interrupt = False
+                return True
+            return False
         try:
-            while self.n < target:
-                if mc.exited:
-                    return "exited", None
-                if self._interrupt and not muted:
-                    self._interrupt = False
-                    return "interrupted", None
-                nxt = (self.n // self.snap_interval + 1) * self.snap_interval
-                chunk = min(target, nxt) - self.n
-                mc.set_position(self.n)
-                self._run_start = self.n
-                err = None
-                try:
-                    mc._start(mc.pc, 0, chunk)
-                except EmulationError as e:
-                    err = e
-                if self._stop_hit is not None or err is not None or mc.exited:
-                    self.n = self._count_at(mc.pc)
-                else:
-                    self.n += chunk
-                mc.set_position(self.n)
-                if err is not None:
-                    return "fault", err
-                if self._stop_hit is not None:
-                    return "hit", None
-                if self.n % self.snap_interval == 0:
-                    self._snapshot()
-            return ("exited" if mc.exited else "count"), None
+            out = self.engine.run(count, boundary=self.snap_interval, on_boundary=self._snapshot_here,
+                                  interrupted=interrupted)
         finally:
             self._muted = False
+            self.n = self.engine.n
+        return out.why, out.error
+
+    def _snapshot_here(self) -> None:
+        self.n = self.engine.n
+        self._snapshot()
 
     def goto(self, target: int) -> None:
         """Put the machine at exact position ``target`` (forward or back)."""
@@ -242,7 +204,7 @@ class Debugger:
         if self._trace is not None:
             return
         n = self._count_at(addr)
-        if n == self._run_start and not self._muted:
+        if n == self.engine.run_start and not self._muted:
             return                      # resuming from this very breakpoint
         if cond is not None and not cond():
             return
@@ -251,7 +213,7 @@ class Debugger:
             self._hits.append(h)
             return
         self._stop_hit = h
-        self.mc.uc.emu_stop()
+        self.engine.request_stop()
 
     def _mem_hit(self, bp: Breakpoint, addr: int, size: int, value: int | None) -> None:
         """A watched access (``value`` is None for a read).  As in gdb, a
@@ -279,7 +241,7 @@ class Debugger:
             self._hits.append(h)
             return
         self._stop_hit = h
-        mc.uc.emu_stop()
+        self.engine.request_stop()
 
     def _install(self, bp: Breakpoint) -> None:
         hooks = self.mc.hooks

@@ -357,7 +357,7 @@ def collect(mc: Machine, gc_sp: int) -> GcReport:
             retained.append(_chain(a, s, parent, sizes))
     before = sum(s for _a, s in allocated)
     heap.free([(o.addr, o.size) for o in freed])
-    state = mc.__dict__.setdefault("_gc_reports", [])
+    state = mc.gc_reports
     rep = GcReport(len(state) + 1, mc.icount, mc.pc, freed, retained, before,
                    before - sum(o.size for o in freed), len(root_list), words_scanned)
     state.append(rep)
@@ -392,4 +392,4 @@ def attach(mc: Machine) -> None:
 
 
 def reports_of(mc: Machine) -> list[GcReport]:
-    return list(mc.__dict__.get("_gc_reports", []))
+    return list(mc.gc_reports)

@@ -26,6 +26,7 @@ class Handle:
     begin: int
     end: int
     label: str = ""
+    native: bool = False       # a C function of goemu's native library (emu/native)
 
 
 class HookRegistry:
@@ -107,9 +108,31 @@ class HookRegistry:
         """fn() on a specific instruction (x86 syscall)."""
         return self._add("insn", uc_mod.UC_HOOK_INSN, lambda _u, _d: fn(), 1, 0, "", insn)
 
+    def native(self, htype: int, fn_addr: int, user_data: int, begin: int = 1, end: int = 0,
+               label: str = "") -> Handle:
+        """Register a C function (address ``fn_addr``) with ``uc_hook_add`` on
+        Unicorn's engine handle; ``user_data`` is passed to it unchanged.  The
+        caller keeps whatever ``user_data`` points to alive."""
+        import ctypes
+
+        from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
+        h = uc_hook_h()
+        status = uclib.uc_hook_add(self._uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(fn_addr),
+                                   ctypes.c_void_p(user_data), ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if status != uc_mod.UC_ERR_OK:
+            raise uc_mod.UcError(status)
+        handle = Handle(f"native:{htype}", h.value, begin, end, label, native=True)
+        self._handles[h.value] = handle
+        self._uc.ctl_flush_tb()
+        return handle
+
     def remove(self, handle: Handle) -> None:
         if handle.uc_handle in self._handles:
-            self._uc.hook_del(handle.uc_handle)
+            if handle.native:
+                from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
+                uclib.uc_hook_del(self._uc._uch, uc_hook_h(handle.uc_handle))
+            else:
+                self._uc.hook_del(handle.uc_handle)
             del self._handles[handle.uc_handle]
             self._uc.ctl_flush_tb()
 

@@ -7,7 +7,7 @@ GC), and running under an instruction budget.  It never prints.
 """
 from __future__ import annotations
 
-import bisect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +16,7 @@ from unicorn import Uc, UcError, x86_const
 
 from .arch.base import Arch
 from .asm.verify import disassembler
+from .engine import Engine
 from .errors import BudgetExhausted, EmulationError, Frame, InvalidInstruction, MemoryFault, RuntimeThrow
 from .hooks import HookRegistry
 from .image import Image
@@ -38,29 +39,64 @@ def _page_up(n: int) -> int:
     return (n + PAGE - 1) & ~(PAGE - 1)
 
 
+_ENGINE: str | None = None
+
+
+def set_default_engine(name: str | None) -> None:
+    """The engine of every Machine made without ``engine=`` (``--engine``)."""
+    global _ENGINE
+    _ENGINE = name
+
+
+def default_engine() -> str:
+    """``--engine`` (set_default_engine), else ``$GOEMU_ENGINE``, else native."""
+    return _ENGINE or os.environ.get("GOEMU_ENGINE") or "native"
+
+
 class Machine:
-    def __init__(self, image: Image, budget: int = DEFAULT_BUDGET):
+    def __init__(self, image: Image, budget: int = DEFAULT_BUDGET, engine: str | None = None):
         self.image = image
         self.arch: Arch = image.arch
         self.layouts = image.layouts
         self.budget = budget
         self.uc = Uc(self.arch.uc_arch, self.arch.uc_mode)
         self.hooks = HookRegistry(self.uc)
-        self.icount = 0
         self.exited = False
         self.exit_status: int | None = None
         self.output: list[str] = []
         self.events: list[Event] = []
         self.listeners: dict[str, list[Callable[[Event], None]]] = {}
         self.gc_handler: Callable[[Machine, int], object] | None = None
+        self.gc_reports: list = []          # the collector's reports (emu.gc), in order
         self.main_g: int | None = None
         self._last_invalid: tuple[int, int, int] | None = None
-        self._blocks: dict[tuple[int, int], tuple[int, ...]] = {}   # (addr, size) -> instruction addresses
-        self._blk_base = 0                      # icount before the current block
-        self._blk_addrs: tuple[int, ...] = ()   # the current block's instruction addresses
         self._map_memory()
+        # the engine's counting hook comes first: other hooks see exact positions
+        self.engine = Engine(self, engine or default_engine())
+        self.engine.register("machine", self._save_state, self._restore_state)
         self._install_hooks()
         self._boot()
+
+    # -- the state that travels back in time (see emu/engine.py) -------------------------
+    def _save_state(self) -> tuple:
+        return (self.exited, self.exit_status, self.main_g, self._last_invalid,
+                len(self.output), len(self.events), len(self.gc_reports))
+
+    def _restore_state(self, st: tuple) -> None:
+        self.exited, self.exit_status, self.main_g, self._last_invalid, nout, nev, ngc = st
+        del self.output[nout:]
+        del self.events[nev:]
+        del self.gc_reports[ngc:]
+
+    @property
+    def icount(self) -> int:
+        """Instructions executed since boot: exact between runs; inside a hook
+        it counts the whole block being executed (``position()`` is exact)."""
+        return self.engine.n
+
+    @icount.setter
+    def icount(self, n: int) -> None:
+        self.engine.set_position(n)
 
     # -- set-up -------------------------------------------------------------------
     def _map_memory(self) -> None:
@@ -78,7 +114,6 @@ class Machine:
                 self.uc.mem_write(addr, data)
 
     def _install_hooks(self) -> None:
-        self.hooks.block(self._count_block)
         self.hooks.invalid_mem(self._on_invalid)
         if self.arch.name == "amd64":
             self.hooks.instruction(x86_const.UC_X86_INS_SYSCALL, self._on_hypercall)
@@ -210,33 +245,17 @@ class Machine:
                 for i in cs.disasm(code, addr, count)]
 
     # -- hooks' bodies -------------------------------------------------------------
-    def _count_block(self, addr: int, size: int) -> None:
-        key = (addr, size)
-        addrs = self._blocks.get(key)
-        if addrs is None:
-            addrs = self._blocks[key] = tuple(i.address for i in self.disasm_block(addr, size))
-        self._blk_base = self.icount
-        self._blk_addrs = addrs
-        self.icount += len(addrs)
-
     def set_position(self, n: int) -> None:
         """Declare that exactly ``n`` instructions have run (after restoring a
         snapshot, or before a run whose count the caller keeps)."""
-        self.icount = self._blk_base = n
-        self._blk_addrs = ()
+        self.engine.set_position(n)
 
     def position(self, pc: int | None = None) -> int:
         """Exactly how many instructions ran before the one at ``pc`` (default:
         the current pc) when it lies in the block being executed.  ``icount``
         counts whole blocks as they start; inside a hook, or after a stop in
         the middle of a block, this is the precise figure."""
-        pc = self.pc if pc is None else pc
-        addrs = self._blk_addrs
-        if addrs and addrs[0] <= pc <= addrs[-1]:
-            i = bisect.bisect_left(addrs, pc)
-            if i < len(addrs) and addrs[i] == pc:
-                return self._blk_base + i
-        return self.icount
+        return self.engine.position(pc)
 
     def disasm_block(self, addr: int, size: int) -> list:
         cs = disassembler(self.arch)
@@ -345,37 +364,15 @@ class Machine:
 
     # -- running ---------------------------------------------------------------------
     def run(self, max_insns: int | None = None, until: int = 0) -> None:
-        """Run until the program exits, an error, or the budget is spent."""
+        """Run until the program exits, an error, the budget is spent, or (with
+        ``until``) the next execution of that address (not executed)."""
         budget = self.budget if max_insns is None else max_insns
-        start_count = self.icount
-        while not self.exited:
-            remaining = budget - (self.icount - start_count)
-            if remaining <= 0:
-                raise self.error(BudgetExhausted,
-                                 f"instruction budget of {budget} exhausted (raise it with --max-insns)")
-            before = self.icount
-            self._start(self.pc, until, remaining)
-            if until and self.pc == until:
-                return
-            if not self.exited and self.icount - before >= remaining:
-                # Unicorn stopped after exactly `remaining` instructions; the block
-                # hook counted the whole last block
-                self.icount = before + remaining
-            if self.icount == before and not self.exited:
-                raise self.error(EmulationError, "emulation made no progress")
-
-    def _start(self, begin: int, until: int, count: int) -> None:
-        if self.arch.name == "arm":
-            begin |= 0  # ARM mode (no Thumb bit)
-        try:
-            self.uc.emu_start(begin, until, 0, count)
-        except UcError as e:
-            self.icount = self.position()     # the faulting instruction did not complete
-            self.hooks.raise_pending()
-            raise self._translate(e) from None
-        if self.hooks.pending is not None:
-            self.icount = self.position()     # a hook failed before its instruction ran
-        self.hooks.raise_pending()
+        out = self.engine.run(budget, until)
+        if out.error is not None:
+            raise out.error
+        if out.why == "count" and not self.exited:
+            raise self.error(BudgetExhausted,
+                             f"instruction budget of {budget} exhausted (raise it with --max-insns)")
 
     def _translate(self, e: UcError) -> EmulationError:
         errno = e.errno

@@ -187,17 +187,61 @@ class CycleAccount:
     def attach(self) -> CycleAccount:
         if self._handles:
             return self
+        self._pos0 = self.mc.icount - self.instructions     # machine position of the account's start
         h = self.mc.hooks
         self._handles.append(h.block(self._on_block, label="cycles"))
         if self.dcache:
             self._handles.append(h.mem_read(self._on_read, label="cycles"))
             self._handles.append(h.mem_write(self._on_write, label="cycles"))
+        engine = getattr(self.mc, "engine", None)
+        if engine is not None:
+            engine.register(f"cycles@{id(self):x}", self.save_state, self.restore_state)
         return self
 
     def detach(self) -> None:
         for handle in self._handles:
             self.mc.hooks.remove(handle)
         self._handles = []
+        engine = getattr(self.mc, "engine", None)
+        if engine is not None:
+            engine.unregister(f"cycles@{id(self):x}")
+
+    # -- the state that travels back in time (emu/engine.py's contract) -------------------
+    def save_state(self) -> tuple:
+        """Everything a later block can change.  Closed split/unsplit records
+        never change again: only the open one is copied."""
+        pred, hier = self.predictor, self.hier
+        rec = self._rec
+        return (
+            self.mode, self.total, self.instructions, dict(self.phase_cycles), dict(self.phase_insns),
+            dict(self.penalties), len(self.splits), len(self.unsplits),
+            None if rec is None else (rec.kind, rec.index, _copy(rec)), self._rec_misses0,
+            self._prev, self._prev_addr, self._late, self._tap_block, self._tap_pen, list(self._tap_segs),
+            self._tap_phase,
+            (list(pred.bht), list(pred.btb_tag), list(pred.btb_target), list(pred.ras), dict(pred.seen),
+             dict(pred.mispredicts), pred.ras_underflows, pred.ras_overflows),
+            tuple(([list(x) for x in c.sets], c.hits, c.misses) for c in (hier.l1i, hier.l1d, hier.l2)),
+        )
+
+    def restore_state(self, st: tuple) -> None:
+        (self.mode, self.total, self.instructions, phase_cycles, phase_insns, penalties, nsplits, nunsplits,
+         rec, self._rec_misses0, self._prev, self._prev_addr, self._late, self._tap_block, self._tap_pen,
+         tap_segs, self._tap_phase, pred_st, caches) = st
+        self.phase_cycles, self.phase_insns, self.penalties = dict(phase_cycles), dict(phase_insns), dict(penalties)
+        del self.splits[nsplits:]
+        del self.unsplits[nunsplits:]
+        self._rec = None
+        if rec is not None:
+            kind, index, copy = rec
+            self._rec = _copy(copy)
+            (self.splits if kind == "split" else self.unsplits)[index] = self._rec
+        self._tap_segs = list(tap_segs)
+        pred = self.predictor
+        bht, tag, target, ras, seen, mis, pred.ras_underflows, pred.ras_overflows = pred_st
+        pred.bht[:], pred.btb_tag[:], pred.btb_target[:], pred.ras[:] = bht, tag, target, ras
+        pred.seen, pred.mispredicts = dict(seen), dict(mis)
+        for c, (sets, c.hits, c.misses) in zip((self.hier.l1i, self.hier.l1d, self.hier.l2), caches):
+            c.sets[:] = [list(x) for x in sets]
 
     @property
     def attached(self) -> bool:
@@ -299,6 +343,14 @@ class CycleAccount:
                     rec.mispredicts[k] = rec.mispredicts.get(k, 0) + 1
 
     def _on_block(self, addr: int, size: int) -> None:
+        prev = self._prev
+        if prev is not None and self.instructions + self._pos0 > self.mc.position(addr):
+            # Resuming the block that was executing when a run stopped (a
+            # debugger stop, a restored snapshot): the whole block was charged
+            # when it was entered -- fewer instructions have run than were
+            # charged -- so a run with stops costs what one without does.
+            # ``_prev`` stays the whole block (its branch ends this one).
+            return
         b = self._blocks.get((addr, size))
         if b is None:
             b = self._analyze(addr, size)
@@ -307,7 +359,6 @@ class CycleAccount:
         first = b.first or mode
         if first != mode:
             self._open(first)
-        prev = self._prev
         # a block starting inside the previous one is a resumption unless it is the branch's target
         if prev is not None and prev.flow is not None and \
                 not (self._prev_addr < addr < prev.end and addr != prev.flow.target):

@@ -18,6 +18,7 @@ record of the instruction at which the machine published them.
 """
 from __future__ import annotations
 
+import copy
 import ctypes
 
 from unicorn.unicorn_py3.unicorn import uclib
@@ -133,7 +134,42 @@ class Recorder:
                          h.mem_read(self._on_read, label="trace")]
         for kind in ("split", "unsplit", "lessstack", "gc", "exit"):
             mc.on(kind, self._on_event)
+        engine = getattr(mc, "engine", None)
+        if engine is not None:
+            engine.register(self._part, self.save_state, self.restore_state)
         return self
+
+    # -- the state that travels back in time (emu/engine.py's contract) -------------------
+    @property
+    def _part(self) -> str:
+        return f"trace@{id(self):x}"
+
+    def save_state(self) -> tuple:
+        """The recorder's position and its sink's: the file offset and the
+        sink's buffered (not yet written) records."""
+        f = getattr(self.sink, "f", None)
+        try:
+            pos = f.tell() if f is not None else None
+        except (OSError, ValueError):
+            pos = None
+        sink = {k: copy.copy(v) for k, v in vars(self.sink).items() if k != "f"}
+        return (self.active, self.done, self.done_reason, self.count, self.prev, self.pending_pc,
+                self.pending_cycles, list(self.mem), list(self.events), list(self.queued), set(self.seen),
+                pos, sink)
+
+    def restore_state(self, st: tuple) -> None:
+        (self.active, self.done, self.done_reason, self.count, self.prev, self.pending_pc, self.pending_cycles,
+         mem, events, queued, seen, pos, sink) = st
+        self.mem, self.events, self.queued, self.seen = list(mem), list(events), list(queued), set(seen)
+        f = getattr(self.sink, "f", None)
+        if f is not None:
+            if pos is None:
+                from ..engine import EngineError
+                raise EngineError("the trace is written to a stream that cannot be rewound")
+            f.seek(pos)
+            f.truncate()
+        for k, v in sink.items():
+            setattr(self.sink, k, copy.copy(v))
 
     def run(self) -> None:
         """mc.run() with the recorder attached; finishes the trace either way."""
@@ -152,6 +188,9 @@ class Recorder:
         self.done = True
         for hd in self._handles:
             self.mc.hooks.remove(hd)
+        engine = getattr(self.mc, "engine", None)
+        if engine is not None:
+            engine.unregister(self._part)
         self.sink.close()
 
     # -- hooks --------------------------------------------------------------------

@@ -1,0 +1,347 @@
+"""The one run engine of a Machine: position, budget, stops and snapshots.
+
+Every way goemu runs emulated code -- ``goemu run`` (``Machine.run``), the
+debugger (``Debugger._run`` / ``goto``), the trace recorder and the cycle
+account riding along -- goes through :meth:`Engine.run`:
+
+    engine.run(count, until=0, boundary=0, on_boundary=None, interrupted=None) -> Outcome
+
+runs at most ``count`` instructions and stops early at ``until`` (an
+address, before it executes), at a stop requested by a hook
+(:meth:`Engine.request_stop`: breakpoints, watchpoints), at the program's
+exit, at a fault, or when ``interrupted()`` says so at a ``boundary``.
+``Outcome.why`` says which.  The position ``Engine.n`` (instructions
+executed since boot) is exact after every run.
+
+Counting.  Two interchangeable counters (``engine=`` of ``Machine``):
+
+- ``python``: a Python UC_HOOK_BLOCK callback per executed block (the
+  reference implementation);
+- ``native`` (the default): a C block hook of goemu's own library
+  (emu/native/hooks.c) with a per-block instruction-count table; Python is
+  called once per newly translated block (Capstone gives its instruction
+  addresses).
+
+Both keep, for the block being executed, the count before it and its
+instruction addresses, so ``position(pc)`` is exact inside a block (a hook
+firing mid-block, a stop, a fault).
+
+The state contract.  Everything that must travel back in time registers a
+*part* with :meth:`Engine.register` (a ``save()`` returning a value and a
+``restore(value)``): the machine's own fields, the collector's reports, a
+cycle account, a trace recorder.  CPU and memory are Unicorn's context
+(copy-on-write memory once :meth:`enable_memory_snapshots` was called).  A
+:class:`Snapshot` is the union; :meth:`Engine.restore` puts every part back.
+Nobody restores another object's fields: each part restores its own.
+A part registered after a snapshot was taken is not in it and is left as
+it is by restoring that snapshot (it cannot go back before it existed).
+"""
+from __future__ import annotations
+
+import bisect
+import ctypes
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import unicorn
+from unicorn import UcError
+from unicorn import unicorn_const as UC
+
+from .errors import EmulationError, UsageError
+
+ENGINES = ("native", "python")
+
+
+class EngineError(UsageError):
+    """The engine was asked for something it cannot do (an unknown engine,
+    a snapshot part that cannot go back in time)."""
+
+
+@dataclass
+class Outcome:
+    """Why a run stopped: count (ran ``count`` instructions), until (reached
+    the ``until`` address), hit (a hook requested a stop), exited, fault
+    (``error`` holds the EmulationError), interrupted."""
+    why: str
+    error: EmulationError | None = None
+    ran: int = 0
+
+
+@dataclass
+class Snapshot:
+    n: int
+    ctx: object
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+# -- counters ---------------------------------------------------------------------------
+class _Counter:
+    """Instruction counting with exact positions (shared bookkeeping)."""
+
+    def __init__(self, mc):
+        self.mc = mc
+        self.blocks: dict[tuple[int, int], tuple[int, ...]] = {}   # (addr, size) -> instruction addresses
+
+    def addrs_of(self, addr: int, size: int) -> tuple[int, ...]:
+        addrs = self.blocks.get((addr, size))
+        if addrs is None:
+            addrs = self.blocks[(addr, size)] = tuple(i.address for i in self.mc.disasm_block(addr, size))
+        return addrs
+
+    def _position_in(self, base: int, addrs: tuple[int, ...], pc: int, whole: int) -> int:
+        if addrs and addrs[0] <= pc <= addrs[-1]:
+            i = bisect.bisect_left(addrs, pc)
+            if i < len(addrs) and addrs[i] == pc:
+                return base + i
+        return whole
+
+
+class PythonCounter(_Counter):
+    name = "python"
+
+    def __init__(self, mc):
+        super().__init__(mc)
+        self.icount = 0
+        self._base = 0
+        self._addrs: tuple[int, ...] = ()
+
+    def install(self, hooks) -> None:
+        hooks.block(self._on_block, label="count")
+
+    def _on_block(self, addr: int, size: int) -> None:
+        addrs = self.blocks.get((addr, size))
+        if addrs is None:
+            addrs = self.addrs_of(addr, size)
+        self._base = self.icount
+        self._addrs = addrs
+        self.icount += len(addrs)
+
+    def set_position(self, n: int) -> None:
+        self.icount = self._base = n
+        self._addrs = ()
+
+    def position(self, pc: int) -> int:
+        return self._position_in(self._base, self._addrs, pc, self.icount)
+
+
+_MISS = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.c_uint32)
+
+
+class NativeCounter(_Counter):
+    """The C block hook (goemu_count_block) over a state struct owned here."""
+    name = "native"
+
+    def __init__(self, mc):
+        super().__init__(mc)
+        from .native import library
+        lib = library()
+        slots = lib.goemu_counter_slots()
+
+        class State(ctypes.Structure):
+            _fields_ = [("icount", ctypes.c_uint64), ("blk_base", ctypes.c_uint64),
+                        ("blk_addr", ctypes.c_uint64), ("blk_size", ctypes.c_uint32),
+                        ("blk_n", ctypes.c_uint32), ("misses", ctypes.c_uint64),
+                        ("blocks", ctypes.c_uint64), ("miss", ctypes.c_void_p), ("stop", ctypes.c_void_p),
+                        ("key_addr", ctypes.c_uint64 * slots), ("key_size", ctypes.c_uint32 * slots),
+                        ("count", ctypes.c_uint32 * slots)]
+        if ctypes.sizeof(State) != lib.goemu_counter_size():
+            from .native import NativeBuildError
+            raise NativeBuildError("native hook library: counter layout mismatch "
+                                   f"({lib.goemu_counter_size()} bytes, expected {ctypes.sizeof(State)})")
+        self.lib = lib
+        self.state = State()
+        self._miss = _MISS(self._on_miss)        # kept alive as long as the counter
+        self.state.miss = ctypes.cast(self._miss, ctypes.c_void_p)
+        self.state.stop = ctypes.cast(unicorn.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p)
+        self._hooks = None
+
+    def _on_miss(self, addr: int, size: int) -> int:
+        hooks = self._hooks
+        if hooks is not None and hooks.pending is not None:
+            return -1
+        try:
+            return len(self.addrs_of(addr, size))
+        except BaseException as e:  # noqa: BLE001 - re-raised after emu_start
+            if hooks is not None:
+                hooks.fail(e)
+            return -1
+
+    def install(self, hooks) -> None:
+        self._hooks = hooks
+        hooks.native(UC.UC_HOOK_BLOCK, ctypes.cast(self.lib.goemu_count_block, ctypes.c_void_p).value,
+                     ctypes.addressof(self.state), label="count")
+
+    @property
+    def icount(self) -> int:
+        return self.state.icount
+
+    @icount.setter
+    def icount(self, n: int) -> None:
+        self.state.icount = n
+
+    def set_position(self, n: int) -> None:
+        s = self.state
+        s.icount = s.blk_base = n
+        s.blk_size = 0
+        s.blk_n = 0
+
+    def position(self, pc: int) -> int:
+        s = self.state
+        if not s.blk_n:
+            return s.icount
+        addrs = self.blocks.get((s.blk_addr, s.blk_size), ())
+        return self._position_in(s.blk_base, addrs, pc, s.icount)
+
+
+def make_counter(mc, engine: str) -> _Counter:
+    if engine == "native":
+        return NativeCounter(mc)
+    if engine == "python":
+        return PythonCounter(mc)
+    raise EngineError(f"unknown engine {engine!r} (native or python)")
+
+
+# -- the engine ----------------------------------------------------------------------------
+class Engine:
+    def __init__(self, mc, kind: str = "native"):
+        self.mc = mc
+        self.kind = kind
+        self.counter = make_counter(mc, kind)
+        self.counter.install(mc.hooks)
+        self._parts: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
+        self._stop_requested = False
+        self.run_start = 0                 # position at which the current run began
+        self._until_handle = None
+        self.memory_snapshots = False
+
+    # -- position -------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Instructions executed since boot (exact between runs)."""
+        return self.counter.icount
+
+    def position(self, pc: int | None = None) -> int:
+        """Exactly how many instructions ran before the one at ``pc`` (default:
+        the current pc) when it lies in the block being executed; otherwise
+        the count of whole blocks entered."""
+        return self.counter.position(self.mc.pc if pc is None else pc)
+
+    def set_position(self, n: int) -> None:
+        """Declare that exactly ``n`` instructions have run."""
+        self.counter.set_position(n)
+
+    # -- stops -------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """From a hook: stop before the current instruction runs."""
+        self._stop_requested = True
+        self.mc.uc.emu_stop()
+
+    def _on_until(self, addr: int) -> None:
+        if self.position(addr) != self._until_from:
+            self._stop_requested = True
+            self._until_hit = True
+            self.mc.uc.emu_stop()
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, count: int, until: int = 0, boundary: int = 0,
+            on_boundary: Callable[[], None] | None = None,
+            interrupted: Callable[[], bool] | None = None) -> Outcome:
+        """Run at most ``count`` instructions; see the module docstring."""
+        mc = self.mc
+        start = self.n
+        target = start + count
+        self._until_hit = False
+        self._until_from = start
+        if until:
+            self._until_handle = mc.hooks.at(until, self._on_until, "until")
+        try:
+            while self.n < target:
+                if mc.exited:
+                    return Outcome("exited", ran=self.n - start)
+                if interrupted is not None and interrupted():
+                    return Outcome("interrupted", ran=self.n - start)
+                chunk = target - self.n
+                if boundary:
+                    chunk = min(chunk, (self.n // boundary + 1) * boundary - self.n)
+                err = self._chunk(chunk)
+                if err is not None:
+                    return Outcome("fault", err, self.n - start)
+                if self._until_hit:
+                    return Outcome("until", ran=self.n - start)
+                if self._stop_requested:
+                    return Outcome("hit", ran=self.n - start)
+                if boundary and on_boundary is not None and self.n % boundary == 0:
+                    on_boundary()
+            return Outcome("exited" if mc.exited else "count", ran=self.n - start)
+        finally:
+            if self._until_handle is not None:
+                mc.hooks.remove(self._until_handle)
+                self._until_handle = None
+
+    def _chunk(self, count: int) -> EmulationError | None:
+        """One emu_start of at most ``count`` instructions; leaves the exact
+        position in the counter.  Returns the emulation error, if any;
+        other exceptions raised by hooks propagate."""
+        mc = self.mc
+        begin = self.n
+        self.set_position(begin)
+        self.run_start = begin
+        self._stop_requested = False
+        try:
+            mc.uc.emu_start(mc.pc, 0, 0, count)
+        except UcError as e:
+            self.set_position(self.position())      # the faulting instruction did not complete
+            return self._pending() or mc._translate(e)
+        if mc.hooks.pending is not None:
+            self.set_position(self.position())      # a hook failed before its instruction ran
+            return self._pending()
+        if self._stop_requested or mc.exited or self.counter.icount < begin + count:
+            if self.counter.icount == begin and not self._stop_requested and not mc.exited:
+                return mc.error(EmulationError, "emulation made no progress")
+            self.set_position(self.position())
+        else:
+            # Unicorn stopped after exactly `count` instructions; the block
+            # hook counted the whole last block
+            self.set_position(begin + count)
+        return None
+
+    def _pending(self) -> EmulationError | None:
+        """Re-raise what a hook raised; an EmulationError is returned instead."""
+        try:
+            self.mc.hooks.raise_pending()
+        except EmulationError as e:
+            return e
+        return None
+
+    # -- the state contract ----------------------------------------------------------------
+    def register(self, name: str, save: Callable[[], Any], restore: Callable[[Any], None]) -> None:
+        """Add a part to every later snapshot.  ``save()`` returns a value that
+        ``restore(value)`` puts back; values must not alias live state."""
+        if name in self._parts:
+            raise EngineError(f"a snapshot part named {name!r} is already registered")
+        self._parts[name] = (save, restore)
+
+    def unregister(self, name: str) -> None:
+        self._parts.pop(name, None)
+
+    def parts(self) -> list[str]:
+        return list(self._parts)
+
+    def enable_memory_snapshots(self) -> None:
+        """Snapshots also hold memory (Unicorn's copy-on-write context)."""
+        if not self.memory_snapshots:
+            self.mc.uc.ctl(UC.UC_CTL_CONTEXT_MODE, UC.UC_CTL_IO_WRITE,
+                           ctypes.c_int(UC.UC_CTL_CONTEXT_CPU | UC.UC_CTL_CONTEXT_MEMORY))
+            self.memory_snapshots = True
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.n, self.mc.uc.context_save(), {k: s() for k, (s, _r) in self._parts.items()})
+
+    def restore(self, snap: Snapshot) -> None:
+        self.mc.uc.context_restore(snap.ctx)
+        for name, (_s, restore) in self._parts.items():
+            if name in snap.parts:
+                restore(snap.parts[name])
+        self.mc.hooks.pending = None
+        self.set_position(snap.n)
