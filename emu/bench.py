@@ -120,7 +120,7 @@ def _raw_seconds(raw, insns: int) -> float:
     """Time ``raw`` (a fresh machine) on bare Unicorn: every block and address hook
     removed, only the hypercall/fault hooks the program needs to exit are kept."""
     for h in raw.hooks.handles():
-        if h.kind in ("block", "at"):
+        if h.kind in ("block", "at") or h.native:
             raw.hooks.remove(h)
     t = time.perf_counter()
     raw.uc.emu_start(raw.pc, 0, 0, insns + 10_000)

@@ -42,6 +42,7 @@ import bisect
 import ctypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import unicorn
@@ -345,3 +346,141 @@ class Engine:
                 restore(snap.parts[name])
         self.mc.hooks.pending = None
         self.set_position(snap.n)
+
+
+# -- runtime events captured in C ----------------------------------------------------------
+class NativeEvents:
+    """The runtime events at fixed addresses (split, unsplit, lessstack),
+    captured by goemu_event_hook into a ring and turned into Event objects
+    when the machine's events are looked at.  ``specs``: (kind, pc, fields
+    of M, deref, register) as built by the Machine."""
+
+    def __init__(self, mc, counter: NativeCounter, specs: list[dict]):
+        from .native import library
+        lib = library()
+        lib.goemu_events_size.restype = ctypes.c_uint32
+        slots = lib.goemu_events_slots()
+        win = 64
+
+        class Spec(ctypes.Structure):
+            _fields_ = [("pc", ctypes.c_uint64), ("m_addr", ctypes.c_uint64), ("kind", ctypes.c_int32),
+                        ("reg_id", ctypes.c_int32), ("m_reg", ctypes.c_int32), ("win_lo", ctypes.c_uint32),
+                        ("win_len", ctypes.c_uint32), ("deref_off", ctypes.c_int32),
+                        ("deref_add", ctypes.c_uint32), ("deref_size", ctypes.c_uint32)]
+
+        class Rec(ctypes.Structure):
+            _fields_ = [("kind", ctypes.c_int32), ("status", ctypes.c_uint32), ("blk_base", ctypes.c_uint64),
+                        ("blk_addr", ctypes.c_uint64), ("blk_size", ctypes.c_uint32), ("blk_n", ctypes.c_uint32),
+                        ("pc", ctypes.c_uint64), ("m", ctypes.c_uint64), ("reg", ctypes.c_uint64),
+                        ("deref", ctypes.c_uint64), ("win", ctypes.c_uint8 * win)]
+
+        class State(ctypes.Structure):
+            _fields_ = [("counter", ctypes.c_void_p), ("n", ctypes.c_uint32), ("nspecs", ctypes.c_uint32),
+                        ("ptrsize", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("drains", ctypes.c_uint64),
+                        ("reg_read", ctypes.c_void_p), ("mem_read", ctypes.c_void_p), ("drain", ctypes.c_void_p),
+                        ("specs", Spec * 8), ("ring", Rec * slots)]
+        if ctypes.sizeof(State) != lib.goemu_events_size():
+            from .native import NativeBuildError
+            raise NativeBuildError("native hook library: event ring layout mismatch")
+        if len(specs) > 8 or any(s["win_len"] > win for s in specs):
+            raise EngineError("too many native events, or an event window wider than 64 bytes")
+        self.mc, self.lib, self.counter = mc, lib, counter
+        self.state = st = State()
+        st.counter = ctypes.addressof(counter.state)
+        st.ptrsize = mc.arch.ptrsize
+        uclib = unicorn.unicorn_py3.unicorn.uclib
+        st.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p)
+        st.mem_read = ctypes.cast(uclib.uc_mem_read, ctypes.c_void_p)
+        self._drain_cb = ctypes.CFUNCTYPE(None)(self._on_full)
+        st.drain = ctypes.cast(self._drain_cb, ctypes.c_void_p)
+        self.specs = specs
+        for i, s in enumerate(specs):
+            sp = st.specs[i]
+            sp.pc, sp.kind, sp.reg_id = s["pc"], i, s.get("reg", -1)
+            sp.m_reg, sp.m_addr = s["m_reg"], s["m_addr"]
+            sp.win_lo, sp.win_len = s["win_lo"], s["win_len"]
+            sp.deref_off, sp.deref_add, sp.deref_size = s.get("deref", (-1, 0, 0))
+        st.nspecs = len(specs)
+        self.handles = []
+        self.sink: Callable[[str, int, int, dict], None] | None = None
+
+    def install(self, hooks) -> None:
+        fn = ctypes.cast(self.lib.goemu_event_hook, ctypes.c_void_p).value
+        for s in self.specs:
+            self.handles.append(hooks.native(UC.UC_HOOK_CODE, fn, ctypes.addressof(self.state), s["pc"], s["pc"],
+                                             label=s["name"]))
+
+    def remove(self, hooks) -> None:
+        self.drain()
+        for h in self.handles:
+            hooks.remove(h)
+        self.handles = []
+
+    def _on_full(self) -> None:
+        try:
+            self.drain()
+        except BaseException as e:  # noqa: BLE001 - re-raised after emu_start
+            self.mc.hooks.fail(e)
+
+    def discard(self) -> None:
+        self.state.n = 0
+
+    def drain(self) -> None:
+        """Turn the captured records into events, in order (numpy over the ring:
+        one pass per field, not one ctypes access per record and field)."""
+        import numpy as np
+        st = self.state
+        n = st.n
+        if not n:
+            return
+        st.n = 0
+        rsize = ctypes.sizeof(st.ring[0])
+        ring = np.frombuffer((ctypes.c_char * (n * rsize)).from_address(ctypes.addressof(st.ring)),
+                             dtype=self._dtype(rsize)).copy()
+        if ring["status"].any():
+            i = int(np.flatnonzero(ring["status"])[0])
+            status, s = int(ring["status"][i]), self.specs[int(ring["kind"][i])]
+            why = next(v for k, v in {1: "m", 2: "M", 4: "register", 8: "pointer"}.items() if status & k)
+            raise self.mc.error(EmulationError, f"{s['name']}: cannot read the event's {why}",
+                                pc=int(ring["pc"][i]))
+        import numpy as np
+        blocks = self.counter.blocks
+        details: list = [None] * n
+        for k, spec in enumerate(self.specs):
+            idx = np.flatnonzero(ring["kind"] == k)
+            if not len(idx):
+                continue
+            sub = ring[idx]
+            cols = [_le(sub["win"], o, ln) for o, ln in spec.get("fields", ())]
+            for i, d in zip(idx.tolist(), spec["decode"](cols, sub["reg"].tolist(), sub["deref"].tolist())):
+                details[i] = d
+        names = [s["name"] for s in self.specs]
+        sink = self.sink
+        for k, pc, base, baddr, bsize, det in zip(ring["kind"].tolist(), ring["pc"].tolist(),
+                                                  ring["blk_base"].tolist(), ring["blk_addr"].tolist(),
+                                                  ring["blk_size"].tolist(), details):
+            if pc != baddr:
+                addrs = blocks.get((baddr, bsize), ())
+                base += addrs.index(pc) if pc in addrs else 0
+            sink(names[k], base, pc, det)
+
+    @staticmethod
+    @lru_cache(maxsize=4)
+    def _dtype(rsize: int):
+        import numpy as np
+        return np.dtype({
+                "names": ["kind", "status", "blk_base", "blk_addr", "blk_size", "blk_n", "pc", "m", "reg",
+                          "deref", "win"],
+                "formats": ["<i4", "<u4", "<u8", "<u8", "<u4", "<u4", "<u8", "<u8", "<u8", "<u8", ("u1", 64)],
+                "offsets": [0, 4, 8, 16, 24, 28, 32, 40, 48, 56, 64], "itemsize": rsize})
+
+
+def _le(win, off: int, size: int) -> list[int]:
+    """Little-endian unsigned integers of ``size`` bytes at ``off`` of every row."""
+    import numpy as np
+    if size in (1, 2, 4, 8):
+        return np.ascontiguousarray(win[:, off:off + size]).view(f"<u{size}")[:, 0].tolist()
+    v = np.zeros(win.shape[0], dtype=np.uint64)
+    for i in range(size):
+        v |= win[:, off + i].astype(np.uint64) << np.uint64(8 * i)
+    return v.tolist()

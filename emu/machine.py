@@ -7,12 +7,14 @@ GC), and running under an instruction budget.  It never prints.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import unicorn
 from unicorn import Uc, UcError, x86_const
+from unicorn.unicorn_py3.unicorn import uclib
 
 from .arch.base import Arch
 from .asm.verify import disassembler
@@ -25,7 +27,7 @@ PAGE = 0x1000
 DEFAULT_BUDGET = 50_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """A runtime event: ``split`` (newstack entered), ``unsplit`` (oldstack
     entered), ``lessstack`` (with the value it saves), ``gc``, ``exit``."""
@@ -60,11 +62,20 @@ class Machine:
         self.layouts = image.layouts
         self.budget = budget
         self.uc = Uc(self.arch.uc_arch, self.arch.uc_mode)
+        # direct calls into Unicorn's library with preallocated buffers: the
+        # binding's mem_read/reg_read allocate on every call (hooks read a lot)
+        self._uch = self.uc._uch
+        self._rbuf = ctypes.create_string_buffer(4096)
+        self._rbuf_addr = ctypes.addressof(self._rbuf)
+        self._reg_val = ctypes.c_uint64()
+        self._reg_ref = ctypes.byref(self._reg_val)
+        self._field_at: dict[tuple[str, str], tuple[int, int]] = {}
         self.hooks = HookRegistry(self.uc)
         self.exited = False
         self.exit_status: int | None = None
         self.output: list[str] = []
-        self.events: list[Event] = []
+        self._events: list[Event] = []
+        self._native_events = None          # emu.engine.NativeEvents while no listener is attached
         self.listeners: dict[str, list[Callable[[Event], None]]] = {}
         self.gc_handler: Callable[[Machine, int], object] | None = None
         self.gc_reports: list = []          # the collector's reports (emu.gc), in order
@@ -120,10 +131,54 @@ class Machine:
             self.hooks.interrupt(self._on_x86_interrupt)
         else:
             self.hooks.interrupt(self._on_arm_interrupt)
+        if self.engine.kind == "native":
+            from .engine import NativeEvents
+            self._native_events = NativeEvents(self, self.engine.counter, self._event_specs())
+            events = self._events
+            self._native_events.sink = lambda kind, pos, pc, detail: events.append(Event(kind, pos, pc, detail))
+            self._native_events.install(self.hooks)
+        else:
+            self._python_event_hooks()
+
+    def _python_event_hooks(self) -> None:
         sym = self.image.symbols
         self.hooks.at(sym["newstack"], self._on_newstack, "split")
         self.hooks.at(sym["oldstack"], self._on_oldstack, "unsplit")
         self.hooks.at(sym["lessstack"], self._on_lessstack, "lessstack")
+
+    def _event_specs(self) -> list[dict]:
+        """What the native event hook copies for split, unsplit and lessstack
+        (the same fields as _on_newstack/_on_oldstack/_on_lessstack read)."""
+        a, sym = self.arch, self.image.symbols
+        kind, where = a.m_loc
+        m = dict(m_reg=a.regs[str(where)] if kind == "reg" else -1, m_addr=int(where) if kind == "mem" else 0)
+
+        def window(paths):
+            at = [self._field("M", p) for p in paths]
+            lo = min(o for o, _ in at)
+            return lo, max(o + n for o, n in at) - lo, [(o - lo, n) for o, n in at]
+
+        lo, ln, split_at = window(self._SPLIT)
+        names = ("framesize", "argsize", "morepc", "caller_pc", "caller_sp")
+        split = dict(name="split", pc=sym["newstack"], win_lo=lo, win_len=ln, fields=split_at, **m,
+                     decode=lambda cols, _r, _d: [dict(zip(names, row)) for row in zip(*cols)])
+        lo2, ln2, un_at = window(("curg", "cret"))
+        sb_off, sb_size = self._field("G", "stackbase")
+        unsplit = dict(name="unsplit", pc=sym["oldstack"], win_lo=lo2, win_len=ln2, fields=un_at, **m,
+                       deref=(un_at[0][0], sb_off, sb_size),
+                       decode=lambda cols, _r, ds: [{"cret": c, "stktop": d} for c, d in zip(cols[1], ds)])
+        less = dict(name="lessstack", pc=sym["lessstack"], win_lo=0, win_len=0, reg=a.regs[a.ret], **m,
+                    decode=lambda _c, rs, _d: [{"ret": r} for r in rs])
+        return [split, unsplit, less]
+
+    @property
+    def events(self) -> list[Event]:
+        """Every runtime event so far, in order (events captured natively are
+        turned into Event objects here, when looked at)."""
+        ne = self._native_events
+        if ne is not None and ne.state.n:
+            ne.drain()
+        return self._events
 
     def _boot(self) -> None:
         a, L = self.arch, self.layouts
@@ -153,7 +208,12 @@ class Machine:
 
     # -- registers and memory ------------------------------------------------------
     def reg(self, name: str) -> int:
-        return self.uc.reg_read(self.arch.regs[name])
+        v = self._reg_val
+        v.value = 0
+        status = uclib.uc_reg_read(self._uch, self.arch.regs[name], self._reg_ref)
+        if status != unicorn.UC_ERR_OK:
+            raise UcError(status)
+        return v.value
 
     def reg_write(self, name: str, value: int) -> None:
         self.uc.reg_write(self.arch.regs[name], value)
@@ -170,19 +230,24 @@ class Machine:
         return self.reg(self.arch.sp)
 
     def read(self, addr: int, size: int) -> bytes:
-        return bytes(self.uc.mem_read(addr, size))
+        if size > 4096 or size <= 0:
+            return bytes(self.uc.mem_read(addr, size))
+        status = uclib.uc_mem_read(self._uch, addr, self._rbuf, size)
+        if status != unicorn.UC_ERR_OK:
+            raise UcError(status, addr, size)
+        return ctypes.string_at(self._rbuf_addr, size)
 
     def write(self, addr: int, data: bytes) -> None:
         self.uc.mem_write(addr, data)
 
     def read_ptr(self, addr: int) -> int:
-        return int.from_bytes(self.uc.mem_read(addr, self.arch.ptrsize), "little")
+        return int.from_bytes(self.read(addr, self.arch.ptrsize), "little")
 
     def write_ptr(self, addr: int, value: int) -> None:
         self.uc.mem_write(addr, (value & ((1 << 8 * self.arch.ptrsize) - 1)).to_bytes(self.arch.ptrsize, "little"))
 
     def read_uint(self, addr: int, size: int) -> int:
-        return int.from_bytes(self.uc.mem_read(addr, size), "little")
+        return int.from_bytes(self.read(addr, size), "little")
 
     def read_cstring(self, addr: int, limit: int = 4096) -> str:
         out = bytearray()
@@ -198,13 +263,25 @@ class Machine:
             out += chunk
         return out.decode("utf-8", "replace")
 
+    def _field(self, struct: str, path: str) -> tuple[int, int]:
+        at = self._field_at.get((struct, path))
+        if at is None:
+            L = self.layouts[struct]
+            f = next((x for x in L.leaves if x.path == path), None)
+            at = self._field_at[(struct, path)] = (L.offset(path), f.size if f else self.arch.ptrsize)
+        return at
+
     def field(self, struct: str, base: int, path: str) -> int:
         """Read one field of a runtime struct at ``base`` by name (``morebuf.pc``)."""
-        L = self.layouts[struct]
-        off = L.offset(path)
-        f = next((x for x in L.leaves if x.path == path), None)
-        size = f.size if f else self.arch.ptrsize
+        off, size = self._field(struct, path)
         return self.read_uint(base + off, size)
+
+    def fields(self, struct: str, base: int, paths: tuple[str, ...]) -> list[int]:
+        """Several fields of one struct, in one memory read."""
+        at = [self._field(struct, p) for p in paths]
+        lo = min(o for o, _ in at)
+        raw = self.read(base + lo, max(o + n for o, n in at) - lo)
+        return [int.from_bytes(raw[o - lo:o - lo + n], "little") for o, n in at]
 
     def struct(self, struct: str, base: int) -> dict[str, int]:
         """Every leaf field of a struct at ``base``, read in one go."""
@@ -266,30 +343,40 @@ class Machine:
         return False
 
     def emit(self, kind: str, **detail) -> Event:
-        ev = Event(kind, self.position(), self.pc, detail)
+        return self._emit(kind, self.pc, detail)
+
+    def _emit(self, kind: str, pc: int, detail: dict) -> Event:
+        ev = Event(kind, self.position(pc), pc, detail)
         self.events.append(ev)
-        for fn in self.listeners.get(kind, []) + self.listeners.get("*", []):
-            fn(ev)
+        ls = self.listeners
+        if ls:
+            for fn in ls.get(kind, []) + ls.get("*", []):
+                fn(ev)
         return ev
 
     def on(self, kind: str, fn: Callable[[Event], None]) -> None:
+        """Call ``fn(event)`` as each event of ``kind`` ("*": any) is published.
+        Listeners run synchronously, so the events go through Python hooks."""
+        if self._native_events is not None:
+            self._native_events.remove(self.hooks)
+            self._native_events = None
+            self._python_event_hooks()
         self.listeners.setdefault(kind, []).append(fn)
 
-    def _on_newstack(self, _addr: int) -> None:
-        m = self.m
-        self.emit("split", framesize=self.field("M", m, "moreframesize"),
-                  argsize=self.field("M", m, "moreargsize"), morepc=self.field("M", m, "morepc"),
-                  caller_pc=self.field("M", m, "morebuf.pc"), caller_sp=self.field("M", m, "morebuf.sp"))
+    _SPLIT = ("moreframesize", "moreargsize", "morepc", "morebuf.pc", "morebuf.sp")
 
-    def _on_oldstack(self, _addr: int) -> None:
+    def _on_newstack(self, addr: int) -> None:
+        fs, args, morepc, cpc, csp = self.fields("M", self.m, self._SPLIT)
+        self._emit("split", addr, dict(framesize=fs, argsize=args, morepc=morepc, caller_pc=cpc, caller_sp=csp))
+
+    def _on_oldstack(self, addr: int) -> None:
         # The Stktop of the segment being left sits at curg->stackbase; oldstack
         # moves stackbase back before gogo, and backtraces still need it.
-        curg = self.field("M", self.m, "curg")
-        self.emit("unsplit", cret=self.field("M", self.m, "cret"),
-                  stktop=self.field("G", curg, "stackbase") if curg else 0)
+        curg, cret = self.fields("M", self.m, ("curg", "cret"))
+        self._emit("unsplit", addr, dict(cret=cret, stktop=self.field("G", curg, "stackbase") if curg else 0))
 
-    def _on_lessstack(self, _addr: int) -> None:
-        self.emit("lessstack", ret=self.reg(self.arch.ret))
+    def _on_lessstack(self, addr: int) -> None:
+        self._emit("lessstack", addr, dict(ret=self.reg(self.arch.ret)))
 
     def _hypercall(self, nr: int, a0: int, a1: int) -> int:
         L = self.layouts.constants

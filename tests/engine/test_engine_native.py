@@ -100,3 +100,38 @@ def test_native_miss_callback_error_surfaces(arch):
     mc.disasm_block = boom
     with pytest.raises(RuntimeError, match="cannot analyse block"):
         mc.run()
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_events_past_the_ring(arch):
+    """Hot-split makes three events per call: 400 calls fill the event ring
+    several times; the events are those of the Python engine, in order."""
+    from emu.cycles.hotsplit import program
+    text = program(arch, True, 400)
+    evs = {}
+    for engine in ("python", "native"):
+        mc = Machine(new_machine(arch, "buggy", load_program(None, text=text, name="hs.s")).image, engine=engine)
+        mc.run()
+        evs[engine] = [(e.kind, e.icount, e.pc, e.detail) for e in mc.events]
+    slots = library().goemu_events_slots()
+    assert len(evs["native"]) > 3 * slots
+    assert evs["native"] == evs["python"]
+
+
+def test_native_event_ring_full_without_drain_drops_inside_bounds():
+    mc = Machine(new_machine("amd64", "buggy", None).image, engine="native")
+    ne = mc._native_events
+    st = ne.state
+    lib = library()
+    st.drain = None
+    slots = lib.goemu_events_slots()
+    fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)(
+        ctypes.cast(lib.goemu_event_hook, ctypes.c_void_p).value)
+    end = ctypes.addressof(st) + ctypes.sizeof(st)
+    after = ctypes.string_at(end, 64)      # whatever follows the state must stay as it is
+    lessstack = mc.image.symbols["lessstack"]
+    for _ in range(slots + 50):
+        fn(mc.uc._uch, lessstack, 1, ctypes.addressof(st))
+    assert st.n == slots
+    assert ctypes.string_at(end, 64) == after
+    st.n = 0
