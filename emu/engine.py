@@ -215,6 +215,7 @@ class Engine:
         self.run_start = 0                 # position at which the current run began
         self._until_handle = None
         self.memory_snapshots = False
+        self.starts = 0                    # emu_start calls so far: a block hook sees a (re)start cheaply
 
     # -- position -------------------------------------------------------------------
     @property
@@ -288,6 +289,7 @@ class Engine:
         begin = self.n
         self.set_position(begin)
         self.run_start = begin
+        self.starts += 1
         self._stop_requested = False
         try:
             mc.uc.emu_start(mc.pc, 0, 0, count)

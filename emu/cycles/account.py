@@ -174,6 +174,9 @@ class CycleAccount:
         self._rec: EventRecord | None = None
         self._rec_misses0 = 0
         self._prev: _Block | None = None
+        self._engine = None         # the machine's run engine (set on attach)
+        self._starts = -1           # engine.starts when the last block was entered
+        self._pos0 = 0
         # per-instruction view for the trace recorder (see insn_start); off unless asked for
         self.tap = False
         self._tap_block: _Block | None = None
@@ -188,6 +191,8 @@ class CycleAccount:
         if self._handles:
             return self
         self._pos0 = self.mc.icount - self.instructions     # machine position of the account's start
+        self._engine = getattr(self.mc, "engine", None)
+        self._starts = -1
         h = self.mc.hooks
         self._handles.append(h.block(self._on_block, label="cycles"))
         if self.dcache:
@@ -344,13 +349,18 @@ class CycleAccount:
 
     def _on_block(self, addr: int, size: int) -> None:
         prev = self._prev
-        if prev is not None and self.instructions + self._pos0 > self.mc.position(addr):
+        engine = self._engine
+        if prev is not None and (engine is None or engine.starts != self._starts) and \
+                self.instructions + self._pos0 > self.mc.position(addr):
             # Resuming the block that was executing when a run stopped (a
             # debugger stop, a restored snapshot): the whole block was charged
             # when it was entered -- fewer instructions have run than were
             # charged -- so a run with stops costs what one without does.
             # ``_prev`` stays the whole block (its branch ends this one).
+            self._starts = engine.starts if engine is not None else 0
             return
+        if engine is not None:
+            self._starts = engine.starts       # only the first block of a run can be a resumption
         b = self._blocks.get((addr, size))
         if b is None:
             b = self._analyze(addr, size)
