@@ -404,7 +404,8 @@ class NativeEvents:
             sp.deref_off, sp.deref_add, sp.deref_size = s.get("deref", (-1, 0, 0))
         st.nspecs = len(specs)
         self.handles = []
-        self.sink: Callable[[str, int, int, dict], None] | None = None
+        # sink(kinds, positions, pcs, details): the drained events, in order, as columns
+        self.sink: Callable[[list, list, list, list], None] | None = None
 
     def install(self, hooks) -> None:
         fn = ctypes.cast(self.lib.goemu_event_hook, ctypes.c_void_p).value
@@ -457,14 +458,12 @@ class NativeEvents:
             for i, d in zip(idx.tolist(), spec["decode"](cols, sub["reg"].tolist(), sub["deref"].tolist())):
                 details[i] = d
         names = [s["name"] for s in self.specs]
-        sink = self.sink
-        for k, pc, base, baddr, bsize, det in zip(ring["kind"].tolist(), ring["pc"].tolist(),
-                                                  ring["blk_base"].tolist(), ring["blk_addr"].tolist(),
-                                                  ring["blk_size"].tolist(), details):
-            if pc != baddr:
-                addrs = blocks.get((baddr, bsize), ())
-                base += addrs.index(pc) if pc in addrs else 0
-            sink(names[k], base, pc, det)
+        kinds, pcs = [names[k] for k in ring["kind"].tolist()], ring["pc"].tolist()
+        pos = ring["blk_base"].tolist()
+        for i in np.flatnonzero(ring["pc"] != ring["blk_addr"]).tolist():   # events inside a block
+            addrs = blocks.get((int(ring["blk_addr"][i]), int(ring["blk_size"][i])), ())
+            pos[i] += addrs.index(pcs[i]) if pcs[i] in addrs else 0
+        self.sink(kinds, pos, pcs, details)
 
     @staticmethod
     @lru_cache(maxsize=4)

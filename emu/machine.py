@@ -135,7 +135,8 @@ class Machine:
             from .engine import NativeEvents
             self._native_events = NativeEvents(self, self.engine.counter, self._event_specs())
             events = self._events
-            self._native_events.sink = lambda kind, pos, pc, detail: events.append(Event(kind, pos, pc, detail))
+            self._native_events.sink = lambda kinds, pos, pcs, details: events.extend(
+                map(Event, kinds, pos, pcs, details))
             self._native_events.install(self.hooks)
         else:
             self._python_event_hooks()
