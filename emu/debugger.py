@@ -171,17 +171,29 @@ class Debugger:
         self.engine.set_position(self.n)
 
         def interrupted() -> bool:
-            if self._interrupt and not muted:
+            if self._interrupt and (not muted or self._interruptible):
                 self._interrupt = False
                 return True
             return False
         try:
             out = self.engine.run(count, boundary=self.snap_interval, on_boundary=self._snapshot_here,
-                                  interrupted=interrupted)
+                                  interrupted=interrupted, stopped=lambda: self._stop_hit is not None)
         finally:
             self._muted = False
             self.n = self.engine.n
         return out.why, out.error
+
+    _interruptible = False          # a muted run (goto) that Ctrl-C may stop
+
+    @property
+    def _run_start(self) -> int:
+        """Position at which the engine's current emu_start began (a hook at
+        that very position is the stop being resumed from)."""
+        return self.engine.run_start
+
+    @_run_start.setter
+    def _run_start(self, n: int) -> None:
+        self.engine.run_start = n
 
     def _snapshot_here(self) -> None:
         self.n = self.engine.n
@@ -204,7 +216,7 @@ class Debugger:
         if self._trace is not None:
             return
         n = self._count_at(addr)
-        if n == self.engine.run_start and not self._muted:
+        if n == self._run_start and not self._muted:
             return                      # resuming from this very breakpoint
         if cond is not None and not cond():
             return

@@ -248,8 +248,12 @@ class Engine:
     # -- running -------------------------------------------------------------------------
     def run(self, count: int, until: int = 0, boundary: int = 0,
             on_boundary: Callable[[], None] | None = None,
-            interrupted: Callable[[], bool] | None = None) -> Outcome:
-        """Run at most ``count`` instructions; see the module docstring."""
+            interrupted: Callable[[], bool] | None = None,
+            stopped: Callable[[], bool] | None = None) -> Outcome:
+        """Run at most ``count`` instructions; see the module docstring.
+        ``stopped()``, asked after each emu_start, says whether a hook stopped
+        the run (for hooks that call ``uc.emu_stop()`` themselves; hooks that
+        call ``request_stop()`` need not)."""
         mc = self.mc
         start = self.n
         target = start + count
@@ -271,7 +275,7 @@ class Engine:
                     return Outcome("fault", err, self.n - start)
                 if self._until_hit:
                     return Outcome("until", ran=self.n - start)
-                if self._stop_requested:
+                if self._stop_requested or (stopped is not None and stopped()):
                     return Outcome("hit", ran=self.n - start)
                 if boundary and on_boundary is not None and self.n % boundary == 0:
                     on_boundary()

@@ -182,3 +182,26 @@ def test_engine_cycles_do_not_depend_on_stops(engine, arch):
     stepped, m = account(True)
     assert straight["instructions"] == n == m
     assert stepped == straight
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+def test_engine_hook_stops_are_exact(engine):
+    """A hook that stops the run (request_stop, or uc.emu_stop with a
+    ``stopped`` predicate) leaves the machine before that instruction, at the
+    position run(until=...) reaches."""
+    arch = "amd64"
+    img = new_machine(arch, "buggy", _unit(f"leak_{arch}.s", arch)).image
+    ref = Machine(img, engine=engine)
+    target = img.symbols["oldstack"]
+    ref.run(until=target)
+    for direct in (False, True):
+        mc = Machine(img, engine=engine)
+        flag = []
+
+        def hit(_addr, mc=mc, flag=flag, direct=direct):
+            flag.append(1)
+            mc.uc.emu_stop() if direct else mc.engine.request_stop()
+        h = mc.hooks.at(target, hit)
+        out = mc.engine.run(10**7, stopped=lambda flag=flag: bool(flag))
+        mc.hooks.remove(h)
+        assert out.why == "hit" and mc.pc == target and mc.icount == ref.icount
