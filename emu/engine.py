@@ -156,6 +156,8 @@ class NativeCounter(_Counter):
         self.state.miss = ctypes.cast(self._miss, ctypes.c_void_p)
         self.state.stop = ctypes.cast(unicorn.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p)
         self._hooks = None
+        self._handle = None
+        self.chained = False
 
     def _on_miss(self, addr: int, size: int) -> int:
         hooks = self._hooks
@@ -170,8 +172,26 @@ class NativeCounter(_Counter):
 
     def install(self, hooks) -> None:
         self._hooks = hooks
-        hooks.native(UC.UC_HOOK_BLOCK, ctypes.cast(self.lib.goemu_count_block, ctypes.c_void_p).value,
-                     ctypes.addressof(self.state), label="count")
+        self._handle = hooks.native(UC.UC_HOOK_BLOCK,
+                                    ctypes.cast(self.lib.goemu_count_block, ctypes.c_void_p).value,
+                                    ctypes.addressof(self.state), label="count")
+
+    def chain(self, fn_addr: int, user_data: int, label: str) -> None:
+        """Replace the counting hook by a C block hook that counts itself (it
+        calls goemu_count_block on this counter first: one hook per block, not
+        two).  ``unchain`` puts the plain counter back."""
+        hooks = self._hooks
+        if self._handle is not None:
+            hooks.remove(self._handle)
+        self._handle = hooks.native(UC.UC_HOOK_BLOCK, fn_addr, user_data, label=label)
+        self.chained = True
+
+    def unchain(self) -> None:
+        if self.chained:
+            self._hooks.remove(self._handle)
+            self._handle = None
+            self.chained = False
+            self.install(self._hooks)
 
     @property
     def icount(self) -> int:
@@ -216,6 +236,7 @@ class Engine:
         self._until_handle = None
         self.memory_snapshots = False
         self.starts = 0                    # emu_start calls so far: a block hook sees a (re)start cheaply
+        self.starts_c = ctypes.c_uint64(0)  # the same, for C hooks (emu/native/hooks.c's cycle account)
 
     # -- position -------------------------------------------------------------------
     @property
@@ -294,6 +315,7 @@ class Engine:
         self.set_position(begin)
         self.run_start = begin
         self.starts += 1
+        self.starts_c.value = self.starts
         self._stop_requested = False
         try:
             mc.uc.emu_start(mc.pc, 0, 0, count)

@@ -34,8 +34,12 @@ through gogo's jump back) gets an ``EventRecord``.
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Protocol
+
+import unicorn
 
 from ..arch.flow import KINDS, align_bits, flow_of
 from ..asm.verify import disassembler
@@ -185,6 +189,8 @@ class CycleAccount:
         self._late = 0              # cycles owed by the instruction that just finished
         self._tap_phase: str | None = None
         self._prev_addr = 0
+        self._native = None         # emu.native.cycles.NativeCycles once attached to a native engine
+        self._closed: dict[str, list[EventRecord]] = {"split": [], "unsplit": []}
 
     # -- attaching ------------------------------------------------------------
     def attach(self) -> CycleAccount:
@@ -193,6 +199,10 @@ class CycleAccount:
         self._pos0 = self.mc.icount - self.instructions     # machine position of the account's start
         self._engine = getattr(self.mc, "engine", None)
         self._starts = -1
+        if self._native is None and self._native_possible():
+            self._go_native()
+        if self._native is not None:
+            return self._attach_native()
         h = self.mc.hooks
         self._handles.append(h.block(self._on_block, label="cycles"))
         if self.dcache:
@@ -210,6 +220,80 @@ class CycleAccount:
         engine = getattr(self.mc, "engine", None)
         if engine is not None:
             engine.unregister(f"cycles@{id(self):x}")
+
+    # -- the native path: the per-block work in C (emu/native/hooks.c) -------------------
+    def _native_possible(self) -> bool:
+        """A native engine, no per-instruction tap (the trace recorder's view
+        stays Python), a fresh account, and tables that fit the C ones."""
+        engine = self._engine
+        if engine is None or getattr(engine, "kind", None) != "native" or self.tap:
+            return False
+        if self.instructions or self._prev is not None:
+            return False
+        from ..native.cycles import fits
+        br = self.core.branch
+        return fits(br, self.hier) and int(br["bht_entries"]) > 0
+
+    def _go_native(self) -> None:
+        from ..native.cycles import NativeCycles
+        nat = NativeCycles(self._native_miss, self._native_records)
+        br = self.core.branch
+        landing = sum(1 << PHASES.index(p) for p in LANDING)
+        nat.configure(self.penalty, self.predictor.shift, int(br["bht_entries"]), int(br["btb_entries"]),
+                      int(br["ras_entries"]), self.hier, landing)
+        nat.state.mode = PHASES.index(self.mode)
+        nat.state.counter = ctypes.addressof(self._engine.counter.state)
+        nat.state.starts = ctypes.addressof(self._engine.starts_c)
+        nat.failure = self.mc.hooks.fail
+        self._native = nat
+        self.__class__ = _NativeAccount
+
+    def _attach_native(self) -> CycleAccount:
+        nat, h = self._native, self.mc.hooks
+        nat.state.pos0 = self.mc.icount - nat.state.instructions
+        nat.state.starts_seen = self._engine.starts_c.value - 1     # the next block may be a resumption
+        nat.state.counted = self._engine.counter.state.blocks
+        # after the counter's hook, which was registered first (Unicorn calls block hooks in order)
+        self._handles = [h.native(unicorn.UC_HOOK_BLOCK, nat.after_hook, nat.address, label="cycles")]
+        if self.dcache:
+            for kind in (unicorn.UC_HOOK_MEM_READ, unicorn.UC_HOOK_MEM_WRITE):
+                self._handles.append(h.native(kind, nat.mem_hook, nat.address, label="cycles"))
+        self._engine.register(f"cycles@{id(self):x}", self.save_state, self.restore_state)
+        return self
+
+    def _native_miss(self, addr: int, size: int) -> int:
+        hooks = self.mc.hooks
+        if hooks.pending is not None:
+            return -1
+        try:
+            b = self._blocks.get((addr, size)) or self._analyze(addr, size)
+            st = self._native.state
+            stage = st.stage
+            if len(b.segs) > len(st.stage_cyc):
+                raise UsageError(f"block at {addr:#x}: {len(b.segs)} phase segments, more than the native "
+                                 f"table takes ({len(st.stage_cyc)})")
+            stage.n, stage.nseg = b.n, len(b.segs)
+            stage.first = PHASES.index(b.first) if b.first is not None else -1
+            f = b.flow
+            stage.kind = _KIND[f.kind] if f is not None else 0
+            stage.taken = _KIND[f.taken_kind] if f is not None and f.taken_kind else 0
+            stage.has_target = int(f is not None and f.target is not None)
+            stage.target = f.target if f is not None and f.target is not None else 0
+            stage.fallthrough = f.fallthrough if f is not None else 0
+            stage.flow_pc, stage.end = b.flow_pc, b.end
+            stage.line0, stage.nlines = b.lines.start, len(b.lines)
+            for i, (ph, cyc, n, _s0, _e0) in enumerate(b.segs):
+                st.stage_phase[i] = PHASES.index(ph) if ph is not None else -1
+                st.stage_cyc[i], st.stage_n[i] = cyc, n
+            return 0
+        except BaseException as e:  # noqa: BLE001 - re-raised after emu_start
+            hooks.fail(e)
+            return -1
+
+    def _native_records(self, recs: list) -> None:
+        for r in recs:
+            kind = "unsplit" if r.kind else "split"
+            self._closed[kind].append(_rec_of(r, kind))
 
     # -- the state that travels back in time (emu/engine.py's contract) -------------------
     def save_state(self) -> tuple:
@@ -480,3 +564,98 @@ class CycleAccount:
 def _copy(r: EventRecord) -> EventRecord:
     return EventRecord(r.index, r.kind, r.icount, r.cycles, dict(r.phases), dict(r.mispredicts),
                        r.cache_misses, r.complete)
+
+
+_KIND = {k: i for i, k in enumerate(KINDS)}
+
+
+def _rec_of(r, kind: str, cache_misses: int | None = None) -> EventRecord:
+    """An EventRecord from a C record (dict keys in the order Python would have made them)."""
+    return EventRecord(r.index, kind, r.icount, r.cycles,
+                       {PHASES[p]: r.phases[p] for p in r.order[:r.norder]},
+                       {KINDS[k]: r.mis[k] for k in r.morder[:r.nmorder]},
+                       r.cache_misses if cache_misses is None else cache_misses, bool(r.complete))
+
+
+class _NativeAccount(CycleAccount):
+    """A CycleAccount whose per-block work runs in C: the same attributes,
+    read from the C state.  (An attached account switches to this class.)"""
+
+    def _st(self):
+        return self._native.state
+
+    @property
+    def tap(self) -> bool:
+        return False
+
+    @tap.setter
+    def tap(self, on: bool) -> None:
+        if on:
+            raise UsageError("this cycle account runs natively: give it to the trace recorder before attaching it")
+
+    total = property(lambda self: self._native.state.total)
+    instructions = property(lambda self: self._native.state.instructions)
+    mode = property(lambda self: PHASES[self._native.state.mode])
+    phase_cycles = property(lambda self: dict(zip(PHASES, self._native.state.phase_cycles)))
+    phase_insns = property(lambda self: dict(zip(PHASES, self._native.state.phase_insns)))
+
+    @property
+    def penalties(self) -> dict:
+        st = self._native.state
+        return {"mispredict": st.pen_mis, "icache": st.pen_icache, "dcache": st.pen_dcache}
+
+    def _open_record(self, kind: str) -> EventRecord | None:
+        st = self._native.state
+        if not st.rec_open or ("unsplit" if st.rec.kind else "split") != kind:
+            return None
+        misses = st.l1i.misses + st.l1d.misses + st.l2.misses
+        return _rec_of(st.rec, kind, misses - st.rec_misses0)
+
+    def _records(self, kind: str) -> list[EventRecord]:
+        self._native.drain()
+        out = list(self._closed[kind])
+        rec = self._open_record(kind)
+        return out + [rec] if rec is not None else out
+
+    splits = property(lambda self: self._records("split"))
+    unsplits = property(lambda self: self._records("unsplit"))
+
+    @property
+    def predictor(self):
+        st = self._native.state
+        seen = {k: st.seen[i] for i, k in enumerate(KINDS) if k != "none"}
+        mis = {k: st.mispredicts[i] for i, k in enumerate(KINDS) if k != "none"}
+        return SimpleNamespace(seen=seen, mispredicts=mis, ras_entries=st.nras, ras_underflows=st.ras_underflows,
+                               ras_overflows=st.ras_overflows, total_mispredicts=sum(mis.values()))
+
+    def save_state(self) -> tuple:
+        nat = self._native
+        nat.drain()
+        return ("native", nat.save(), len(self._closed["split"]), len(self._closed["unsplit"]))
+
+    def restore_state(self, st: tuple) -> None:
+        _tag, data, nsplits, nunsplits = st
+        self._native.restore(data)
+        del self._closed["split"][nsplits:]
+        del self._closed["unsplit"][nunsplits:]
+
+    def insn_start(self, addr: int) -> tuple[int, str, str | None]:
+        raise UsageError("a native cycle account has no per-instruction view (attach it through the recorder)")
+
+    def take_late(self) -> int:
+        return 0
+
+    def result(self) -> CycleResult:
+        st = self._native.state
+        caches = {name: {"hits": getattr(st, name).hits, "misses": getattr(st, name).misses}
+                  for name in ("l1i", "l1d", "l2")}
+        if not self.dcache:
+            caches.pop("l1d")
+        pred = self.predictor
+        phases = self.phase_cycles
+        return CycleResult(
+            core=self.core.name, arch=self.arch, total=sum(phases.values()), instructions=self.instructions,
+            phases=phases, phase_instructions=self.phase_insns, branches=pred.seen, mispredicts=pred.mispredicts,
+            ras={"entries": pred.ras_entries, "underflows": pred.ras_underflows, "overflows": pred.ras_overflows},
+            penalties=self.penalties, caches=caches, dcache=self.dcache,
+            splits=self.splits, unsplits=self.unsplits)

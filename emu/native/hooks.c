@@ -171,3 +171,392 @@ void goemu_event_hook(void *uc, uint64_t addr, uint32_t size, void *user_data) {
     }
     e->n++;
 }
+
+/* ---- the cycle account (emu/cycles/account.py's per-block work) -------------
+ * A UC_HOOK_BLOCK callback that counts (goemu_count_block on the counter it
+ * points to: one hook, not two) and then does what CycleAccount._on_block
+ * does, on plain tables: the block's static facts come from a direct-mapped
+ * table filled by Python once per translated block (``cmiss`` writes the
+ * ``stage`` area; C copies it into the table and a segment pool), the branch
+ * predictor (bimodal counters, BTB, return stack), the L1I/L1D/L2 LRU caches,
+ * the per-phase sums and the open split/unsplit record run here.  Closed
+ * records go to a ring that Python drains.  Phases are indices of
+ * account.PHASES, branch kinds indices of flow.KINDS.  Every table has a
+ * fixed maximum size and is indexed modulo its configured (checked) size. */
+
+#define NPH 10u
+#define NKIND 7u
+#define CB_SLOTS 8192u                /* block table, power of two */
+#define SEG_POOL 32768u
+#define STAGE_SEGS 2048u
+#define BHT_MAX 65536u
+#define BTB_MAX 16384u
+#define RAS_MAX 64u
+#define L1_MAX 4096u                  /* lines (sets x ways) */
+#define L2_MAX 65536u
+#define REC_SLOTS 64u
+
+enum { K_NONE, K_COND, K_JUMP, K_CALL, K_RET, K_IJ, K_IC };
+enum { P_MORESTACK = 1, P_GOGOCALL = 3, P_LESSSTACK = 5, P_GOGO = 7 };
+
+typedef struct {
+    uint32_t kind;                    /* 0 split, 1 unsplit */
+    uint32_t index;
+    uint64_t icount, cycles, cache_misses;
+    uint64_t phases[NPH];
+    uint64_t mis[NKIND];
+    int8_t order[NPH];                /* phases in the order first charged */
+    int8_t morder[NKIND];             /* mispredict kinds in the order first seen */
+    uint8_t norder, nmorder, complete, pad[5];
+} goemu_crec;
+
+typedef struct {
+    uint64_t key_addr, flow_pc, fallthrough, target, end, line0;
+    uint32_t key_size, n, seg0, nseg, nlines;
+    int8_t first;                     /* static phase of the first segment, -1: inherit */
+    uint8_t kind, taken, has_target;
+} goemu_cblock;
+
+typedef struct {
+    uint32_t nsets, ways;
+    uint64_t hits, misses;
+    uint32_t cnt[L2_MAX];             /* lines held per set (only nsets used) */
+    uint64_t line[L2_MAX];            /* set s: line[s*ways .. s*ways+cnt[s]), MRU last */
+} goemu_lru_big;
+
+typedef struct {
+    uint32_t nsets, ways;
+    uint64_t hits, misses;
+    uint32_t cnt[L1_MAX];
+    uint64_t line[L1_MAX];
+} goemu_lru;
+
+typedef int32_t (*goemu_cmiss_fn)(uint64_t addr, uint32_t size);
+
+typedef struct {
+    /* ---- saved state (everything up to ``end_of_state`` except pointers is copied by save_state) */
+    uint64_t total, instructions;
+    int64_t pos0;
+    uint64_t starts_seen;
+    uint64_t phase_cycles[NPH], phase_insns[NPH];
+    uint64_t pen_mis, pen_icache, pen_dcache;
+    uint64_t seen[NKIND], mispredicts[NKIND];
+    uint64_t ras_underflows, ras_overflows;
+    uint32_t mode, ras_n;
+    uint32_t nsplits, nunsplits;      /* records opened so far, per kind */
+    uint32_t rec_open, pad0;
+    uint64_t rec_misses0;
+    goemu_crec rec;
+    uint32_t prev_valid;
+    uint8_t prev_kind, prev_taken, prev_has_target, pad1;
+    uint64_t prev_flow_pc, prev_ft, prev_target, prev_end, prev_addr;
+    uint64_t end_of_state;
+    /* ---- configuration */
+    goemu_counter *counter;
+    const uint64_t *starts;           /* the engine's emu_start count */
+    goemu_cmiss_fn cmiss;
+    goemu_drain_fn drain;
+    uint64_t penalty;
+    uint32_t shift, nbht, nbtb, nras;
+    uint64_t line_size, l2pen_i, l2pen_d, mem_lat;
+    uint32_t landing;                 /* bit p: a mispredict landing in phase p is charged there */
+    uint32_t errors;                  /* a stage or ring that could not be used (run stopped) */
+    uint64_t table_misses, flushes;
+    uint64_t counted;                 /* the counter's ``blocks`` when this hook last ran */
+    /* ---- tables */
+    uint8_t bht[BHT_MAX];
+    uint64_t btb_tag[BTB_MAX], btb_target[BTB_MAX];
+    uint64_t ras[RAS_MAX];
+    goemu_lru l1i, l1d;
+    goemu_lru_big l2;
+    uint32_t nrec, pool_used;
+    goemu_crec ring[REC_SLOTS];
+    goemu_cblock stage;               /* filled by cmiss */
+    int8_t stage_phase[STAGE_SEGS];
+    uint32_t stage_cyc[STAGE_SEGS], stage_n[STAGE_SEGS];
+    goemu_cblock table[CB_SLOTS];
+    int8_t seg_phase[SEG_POOL];
+    uint32_t seg_cyc[SEG_POOL], seg_n[SEG_POOL];
+} goemu_cycles;
+
+uint32_t goemu_cycles_size(void) { return (uint32_t)sizeof(goemu_cycles); }
+uint32_t goemu_cycles_limits(uint32_t which) {
+    switch (which) {
+    case 0: return CB_SLOTS; case 1: return SEG_POOL; case 2: return STAGE_SEGS; case 3: return BHT_MAX;
+    case 4: return BTB_MAX; case 5: return RAS_MAX; case 6: return L1_MAX; case 7: return L2_MAX;
+    case 8: return REC_SLOTS; default: return 0;
+    }
+}
+
+void goemu_cycles_forget(goemu_cycles *a) {
+    for (uint32_t i = 0; i < CB_SLOTS; i++) a->table[i].key_size = 0;
+    a->pool_used = 0;
+}
+
+static inline int lru_touch(uint32_t nsets, uint32_t ways, uint64_t *hits, uint64_t *misses,
+                            uint32_t *cnt, uint64_t *lines, uint64_t lineno) {
+    uint32_t si = (uint32_t)(lineno % nsets);
+    uint64_t *s = lines + (uint64_t)si * ways;
+    uint32_t n = cnt[si];
+    for (uint32_t i = 0; i < n; i++) {
+        if (s[i] == lineno) {
+            for (uint32_t j = i; j + 1 < n; j++) s[j] = s[j + 1];
+            s[n - 1] = lineno;
+            (*hits)++;
+            return 1;
+        }
+    }
+    if (n >= ways) {
+        for (uint32_t j = 0; j + 1 < n; j++) s[j] = s[j + 1];
+        s[n - 1] = lineno;
+    } else {
+        s[n] = lineno;
+        cnt[si] = n + 1;
+    }
+    (*misses)++;
+    return 0;
+}
+
+#define TOUCH(c, ln) lru_touch((c)->nsets, (c)->ways, &(c)->hits, &(c)->misses, (c)->cnt, (c)->line, (ln))
+
+static uint64_t hier_lines(goemu_cycles *a, goemu_lru *l1, uint64_t l2pen, uint64_t first, uint64_t last) {
+    uint64_t pen = 0;
+    for (uint64_t n = first; n <= last; n++)
+        if (!TOUCH(l1, n)) pen += TOUCH(&a->l2, n) ? l2pen : a->mem_lat;
+    return pen;
+}
+
+static inline uint64_t total_misses(const goemu_cycles *a) {
+    return a->l1i.misses + a->l1d.misses + a->l2.misses;
+}
+
+static inline void charge(goemu_cycles *a, uint32_t p, uint64_t n) {
+    a->phase_cycles[p] += n;
+    a->total += n;
+    if (a->rec_open) {
+        goemu_crec *r = &a->rec;
+        r->cycles += n;
+        int seen = 0;
+        for (uint32_t i = 0; i < r->norder; i++) if ((uint32_t)r->order[i] == p) { seen = 1; break; }
+        if (!seen && r->norder < NPH) r->order[r->norder++] = (int8_t)p;
+        r->phases[p] += n;
+    }
+}
+
+static void rec_open(goemu_cycles *a, uint32_t p) {
+    if (a->rec_open) return;
+    if (p != P_MORESTACK && p != P_LESSSTACK) return;
+    goemu_crec *r = &a->rec;
+    uint8_t *z = (uint8_t *)r;
+    for (uint32_t i = 0; i < sizeof *r; i++) z[i] = 0;
+    r->kind = p == P_MORESTACK ? 0 : 1;
+    r->index = r->kind ? a->nunsplits++ : a->nsplits++;
+    r->icount = a->instructions;
+    a->rec_open = 1;
+    a->rec_misses0 = total_misses(a);
+}
+
+static void rec_close(goemu_cycles *a, void *uc, uint32_t p) {
+    if (!a->rec_open || p == a->mode) return;
+    goemu_crec *r = &a->rec;
+    if ((r->kind == 0 && a->mode == P_GOGOCALL) || (r->kind == 1 && a->mode == P_GOGO)) {
+        r->complete = 1;
+        r->cache_misses = total_misses(a) - a->rec_misses0;
+        a->rec_open = 0;
+        if (a->nrec >= REC_SLOTS && a->drain) a->drain();
+        if (a->nrec >= REC_SLOTS) {       /* a drain that did not empty the ring: stop, never overflow */
+            a->errors++;
+            if (a->counter && a->counter->stop) a->counter->stop(uc);
+            return;
+        }
+        a->ring[a->nrec++] = *r;
+    }
+}
+
+static void ras_push(goemu_cycles *a, uint64_t v) {
+    if (a->ras_n >= a->nras) {
+        for (uint32_t i = 0; i + 1 < a->ras_n; i++) a->ras[i] = a->ras[i + 1];
+        a->ras_n--;
+        a->ras_overflows++;
+    }
+    a->ras[a->ras_n++] = v;
+}
+
+static int btb(goemu_cycles *a, uint64_t pc, uint64_t target) {
+    uint32_t i = (uint32_t)((pc >> a->shift) % a->nbtb);
+    int hit = a->btb_tag[i] == pc && a->btb_target[i] == target;
+    a->btb_tag[i] = pc;
+    a->btb_target[i] = target;
+    return !hit;
+}
+
+static int observe(goemu_cycles *a, uint32_t kind, uint64_t pc, uint64_t target, uint64_t ft) {
+    int wrong = 0;
+    switch (kind) {
+    case K_COND: {
+        uint32_t i = (uint32_t)((pc >> a->shift) % a->nbht);
+        uint8_t c = a->bht[i];
+        int taken = target != ft;
+        wrong = (c >= 2) != taken;
+        a->bht[i] = taken ? (c < 3 ? c + 1 : 3) : (c > 0 ? c - 1 : 0);
+        break;
+    }
+    case K_RET:
+        if (!a->ras_n) { a->ras_underflows++; wrong = 1; }
+        else wrong = a->ras[--a->ras_n] != target;
+        break;
+    case K_CALL: ras_push(a, ft); break;
+    case K_IC: ras_push(a, ft); wrong = btb(a, pc, target); break;
+    case K_IJ: wrong = btb(a, pc, target); break;
+    default: break;
+    }
+    a->seen[kind]++;
+    if (wrong) a->mispredicts[kind]++;
+    return wrong;
+}
+
+static void rec_mis(goemu_cycles *a, uint32_t k) {
+    goemu_crec *r = &a->rec;
+    int seen = 0;
+    for (uint32_t i = 0; i < r->nmorder; i++) if ((uint32_t)r->morder[i] == k) { seen = 1; break; }
+    if (!seen && r->nmorder < NKIND) r->morder[r->nmorder++] = (int8_t)k;
+    r->mis[k]++;
+}
+
+static inline uint32_t cslot_of(uint64_t addr, uint32_t size) {
+    uint64_t h = (addr ^ ((uint64_t)size << 40)) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 50) & (CB_SLOTS - 1);
+}
+
+static goemu_cblock *lookup(goemu_cycles *a, void *uc, uint64_t addr, uint32_t size) {
+    uint32_t s = cslot_of(addr, size);
+    goemu_cblock *b = &a->table[s];
+    if (b->key_size == size && b->key_addr == addr && size != 0) return b;
+    a->table_misses++;
+    if (!a->cmiss || a->cmiss(addr, size) < 0) return 0;
+    goemu_cblock *st = &a->stage;
+    if (st->nseg > STAGE_SEGS || st->nseg == 0) { a->errors++; return 0; }
+    if (a->pool_used + st->nseg > SEG_POOL) {     /* pool full: forget every block, start again */
+        goemu_cycles_forget(a);
+        a->flushes++;
+    }
+    *b = *st;
+    b->key_addr = addr;
+    b->key_size = size;
+    b->seg0 = a->pool_used;
+    for (uint32_t i = 0; i < st->nseg; i++) {
+        a->seg_phase[b->seg0 + i] = a->stage_phase[i];
+        a->seg_cyc[b->seg0 + i] = a->stage_cyc[i];
+        a->seg_n[b->seg0 + i] = a->stage_n[i];
+    }
+    a->pool_used += st->nseg;
+    (void)uc;
+    return b;
+}
+
+static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t addr, uint32_t size);
+
+/* The counter's hook and the account's in one (one hook call per block). */
+void goemu_cycles_block(void *uc, uint64_t addr, uint32_t size, void *user_data) {
+    goemu_cycles *a = (goemu_cycles *)user_data;
+    goemu_counter *c = a->counter;
+    uint64_t blocks0 = c->blocks;
+    goemu_count_block(uc, addr, size, c);
+    if (c->blocks == blocks0) return;             /* the count failed: the run is stopping */
+    cycles_body(a, c, uc, addr, size);
+}
+
+/* After the counter's own hook (registered before this one). */
+void goemu_cycles_after(void *uc, uint64_t addr, uint32_t size, void *user_data) {
+    goemu_cycles *a = (goemu_cycles *)user_data;
+    goemu_counter *c = a->counter;
+    if (c->blocks == a->counted) return;          /* the counter did not count it: the run is stopping */
+    a->counted = c->blocks;
+    cycles_body(a, c, uc, addr, size);
+}
+
+static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t addr, uint32_t size) {
+    uint64_t starts = *a->starts;
+    if (a->prev_valid && a->starts_seen != starts &&
+        (int64_t)a->instructions + a->pos0 > (int64_t)c->blk_base) {
+        a->starts_seen = starts;                  /* resuming a block charged when it was entered */
+        return;
+    }
+    a->starts_seen = starts;
+    goemu_cblock *b = lookup(a, uc, addr, size);
+    if (!b) { if (c->stop) c->stop(uc); return; }
+    uint32_t mode = a->mode;
+    uint32_t first = b->first >= 0 ? (uint32_t)b->first : mode;
+    if (first != mode) rec_open(a, first);
+    if (a->prev_valid && a->prev_kind != K_NONE &&
+        !(a->prev_addr < addr && addr < a->prev_end && !(a->prev_has_target && addr == a->prev_target))) {
+        /* (a block starting inside the previous one is a resumption unless it is the branch's target) */
+        uint32_t wrong[2], nw = 0;
+        uint32_t k = a->prev_kind;
+        if (k == K_COND) {
+            if (observe(a, K_COND, a->prev_flow_pc, addr, a->prev_ft)) wrong[nw++] = K_COND;
+            if (addr != a->prev_ft && a->prev_taken != K_JUMP &&
+                observe(a, a->prev_taken, a->prev_flow_pc, addr, a->prev_ft))
+                wrong[nw++] = a->prev_taken;
+        } else if (observe(a, k, a->prev_flow_pc, addr, a->prev_ft)) {
+            wrong[nw++] = k;
+        }
+        if (nw) {
+            a->pen_mis += a->penalty;
+            charge(a, (a->landing >> first) & 1 ? first : mode, a->penalty);
+            if (a->rec_open) for (uint32_t i = 0; i < nw; i++) rec_mis(a, wrong[i]);
+        }
+    }
+    if (first != mode) {
+        rec_close(a, uc, first);
+        a->mode = mode = first;
+    }
+    /* the I-cache */
+    goemu_lru *l1i = &a->l1i;
+    uint32_t si = (uint32_t)(b->line0 % l1i->nsets);
+    uint32_t cnt = l1i->cnt[si];
+    if (b->nlines == 1 && cnt && l1i->line[(uint64_t)si * l1i->ways + cnt - 1] == b->line0) {
+        l1i->hits++;
+    } else {
+        uint64_t pen = hier_lines(a, l1i, a->l2pen_i, b->line0, b->line0 + b->nlines - 1);
+        if (pen) {
+            a->pen_icache += pen;
+            charge(a, first, pen);
+        }
+    }
+    for (uint32_t i = 0; i < b->nseg; i++) {
+        uint32_t j = b->seg0 + i;
+        int8_t ph = a->seg_phase[j];
+        uint32_t p = ph >= 0 ? (uint32_t)ph : mode;
+        if (p != mode) {
+            rec_open(a, p);
+            rec_close(a, uc, p);
+            a->mode = mode = p;
+        }
+        charge(a, p, a->seg_cyc[j]);
+        a->phase_insns[p] += a->seg_n[j];
+    }
+    a->instructions += b->n;
+    a->prev_valid = 1;
+    a->prev_kind = b->kind;
+    a->prev_taken = b->taken;
+    a->prev_has_target = b->has_target;
+    a->prev_flow_pc = b->flow_pc;
+    a->prev_ft = b->fallthrough;
+    a->prev_target = b->target;
+    a->prev_end = b->end;
+    a->prev_addr = addr;
+}
+
+/* UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE: every load and store through L1D/L2 */
+void goemu_cycles_mem(void *uc, int type, uint64_t addr, int size, int64_t value, void *user_data) {
+    (void)uc; (void)type; (void)value;
+    goemu_cycles *a = (goemu_cycles *)user_data;
+    uint64_t ls = a->line_size;
+    uint64_t first = addr / ls, last = (addr + (uint64_t)(size > 1 ? size : 1) - 1) / ls;
+    uint64_t pen = hier_lines(a, &a->l1d, a->l2pen_d, first, last);
+    if (pen) {
+        a->pen_dcache += pen;
+        charge(a, a->mode, pen);
+    }
+}

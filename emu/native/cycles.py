@@ -1,0 +1,188 @@
+"""The cycle account's per-block work in C (hooks.c's goemu_cycles_*), seen from Python.
+
+:class:`NativeCycles` owns the C state of one CycleAccount: the layout
+(checked against the library's own size), the configuration copied from the
+account's core (predictor and cache sizes, penalties), the table-miss
+callback that hands the account's static analysis of a new block to C, the
+drain of closed split/unsplit records, and the byte ranges that make up the
+state saved for reverse execution.  The arithmetic is the account's
+(emu/cycles/account.py), which stays the reference under ``--engine python``.
+"""
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+
+from . import NativeBuildError, library
+
+NPH, NKIND = 10, 7
+u8, i8, u32, u64, i64 = ctypes.c_uint8, ctypes.c_int8, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int64
+_LIMITS = ("blocks", "segments", "stage", "bht", "btb", "ras", "l1", "l2", "records")
+
+
+def limits() -> dict[str, int]:
+    lib = library()
+    lib.goemu_cycles_limits.restype = ctypes.c_uint32
+    lib.goemu_cycles_limits.argtypes = [ctypes.c_uint32]
+    return {name: lib.goemu_cycles_limits(i) for i, name in enumerate(_LIMITS)}
+
+
+class Rec(ctypes.Structure):
+    _fields_ = [("kind", u32), ("index", u32), ("icount", u64), ("cycles", u64), ("cache_misses", u64),
+                ("phases", u64 * NPH), ("mis", u64 * NKIND), ("order", i8 * NPH), ("morder", i8 * NKIND),
+                ("norder", u8), ("nmorder", u8), ("complete", u8), ("pad", u8 * 5)]
+
+
+class Block(ctypes.Structure):
+    _fields_ = [("key_addr", u64), ("flow_pc", u64), ("fallthrough", u64), ("target", u64), ("end", u64),
+                ("line0", u64), ("key_size", u32), ("n", u32), ("seg0", u32), ("nseg", u32), ("nlines", u32),
+                ("first", i8), ("kind", u8), ("taken", u8), ("has_target", u8)]
+
+
+def _lru(n: int):
+    class Lru(ctypes.Structure):
+        _fields_ = [("nsets", u32), ("ways", u32), ("hits", u64), ("misses", u64), ("cnt", u32 * n),
+                    ("line", u64 * n)]
+    return Lru
+
+
+def state_type():
+    lim = limits()
+    L1, L2 = _lru(lim["l1"]), _lru(lim["l2"])
+    vp = ctypes.c_void_p
+
+    class State(ctypes.Structure):
+        _fields_ = [("total", u64), ("instructions", u64), ("pos0", i64), ("starts_seen", u64),
+                    ("phase_cycles", u64 * NPH), ("phase_insns", u64 * NPH),
+                    ("pen_mis", u64), ("pen_icache", u64), ("pen_dcache", u64),
+                    ("seen", u64 * NKIND), ("mispredicts", u64 * NKIND),
+                    ("ras_underflows", u64), ("ras_overflows", u64), ("mode", u32), ("ras_n", u32),
+                    ("nsplits", u32), ("nunsplits", u32), ("rec_open", u32), ("pad0", u32),
+                    ("rec_misses0", u64), ("rec", Rec), ("prev_valid", u32), ("prev_kind", u8),
+                    ("prev_taken", u8), ("prev_has_target", u8), ("pad1", u8), ("prev_flow_pc", u64),
+                    ("prev_ft", u64), ("prev_target", u64), ("prev_end", u64), ("prev_addr", u64),
+                    ("end_of_state", u64),
+                    ("counter", vp), ("starts", vp), ("cmiss", vp), ("drain", vp), ("penalty", u64),
+                    ("shift", u32), ("nbht", u32), ("nbtb", u32), ("nras", u32), ("line_size", u64),
+                    ("l2pen_i", u64), ("l2pen_d", u64), ("mem_lat", u64), ("landing", u32), ("errors", u32),
+                    ("table_misses", u64), ("flushes", u64), ("counted", u64),
+                    ("bht", u8 * lim["bht"]), ("btb_tag", u64 * lim["btb"]), ("btb_target", u64 * lim["btb"]),
+                    ("ras", u64 * lim["ras"]), ("l1i", L1), ("l1d", L1), ("l2", L2),
+                    ("nrec", u32), ("pool_used", u32), ("ring", Rec * lim["records"]),
+                    ("stage", Block), ("stage_phase", i8 * lim["stage"]), ("stage_cyc", u32 * lim["stage"]),
+                    ("stage_n", u32 * lim["stage"]), ("table", Block * lim["blocks"]),
+                    ("seg_phase", i8 * lim["segments"]), ("seg_cyc", u32 * lim["segments"]),
+                    ("seg_n", u32 * lim["segments"])]
+    lib = library()
+    lib.goemu_cycles_size.restype = ctypes.c_uint32
+    if ctypes.sizeof(State) != lib.goemu_cycles_size():
+        raise NativeBuildError("native hook library: cycle account layout mismatch "
+                               f"({lib.goemu_cycles_size()} bytes, expected {ctypes.sizeof(State)})")
+    return State
+
+
+_CMISS = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.c_uint32)
+_DRAIN = ctypes.CFUNCTYPE(None)
+
+
+def fits(core_branch: dict, hier) -> bool:
+    """Whether a core's predictor and caches fit the C tables (else the account stays in Python)."""
+    lim = limits()
+    return (int(core_branch["bht_entries"]) <= lim["bht"] and int(core_branch["btb_entries"]) <= lim["btb"]
+            and int(core_branch["ras_entries"]) <= lim["ras"]
+            and all(c.nsets * c.ways <= lim["l1"] for c in (hier.l1i, hier.l1d))
+            and hier.l2.nsets * hier.l2.ways <= lim["l2"])
+
+
+class NativeCycles:
+    """The C state of one account.  ``on_miss(addr, size)`` fills ``state.stage``
+    (returns 0, or -1 after reporting a failure); ``on_records(list of Rec
+    copies)`` receives closed records in order."""
+
+    def __init__(self, on_miss: Callable[[int, int], int], on_records: Callable[[list], None]):
+        self.lib = library()
+        self.State = state_type()
+        self.state = self.State()
+        self._miss = _CMISS(on_miss)               # kept alive as long as the state
+        self._on_records = on_records
+        self._drain = _DRAIN(self._drain_cb)
+        self.state.cmiss = ctypes.cast(self._miss, ctypes.c_void_p)
+        self.state.drain = ctypes.cast(self._drain, ctypes.c_void_p)
+        self.failure: Callable[[BaseException], None] | None = None
+        self._ranges: list[tuple[int, int]] = []
+
+    @property
+    def block_hook(self) -> int:
+        """Counts (on ``state.counter``) and accounts: replaces the counter's hook."""
+        return ctypes.cast(self.lib.goemu_cycles_block, ctypes.c_void_p).value
+
+    @property
+    def after_hook(self) -> int:
+        """Accounts after the counter's own hook (registered after it)."""
+        return ctypes.cast(self.lib.goemu_cycles_after, ctypes.c_void_p).value
+
+    @property
+    def mem_hook(self) -> int:
+        return ctypes.cast(self.lib.goemu_cycles_mem, ctypes.c_void_p).value
+
+    @property
+    def address(self) -> int:
+        return ctypes.addressof(self.state)
+
+    def configure(self, penalty: int, shift: int, nbht: int, nbtb: int, nras: int, hier, landing: int) -> None:
+        st = self.state
+        st.penalty, st.shift, st.nbht, st.nbtb, st.nras = penalty, shift, nbht, nbtb, nras
+        for i in range(nbht):
+            st.bht[i] = 1
+        ctypes.memset(ctypes.addressof(st.btb_tag), 0xFF, ctypes.sizeof(st.btb_tag))
+        for name in ("l1i", "l1d", "l2"):
+            c, py = getattr(st, name), getattr(hier, name)
+            c.nsets, c.ways = py.nsets, py.ways
+        st.line_size, st.l2pen_i, st.l2pen_d, st.mem_lat = hier.line, hier._l2_i, hier._l2_d, hier.memory_latency
+        st.landing = landing
+        base = ctypes.addressof(st)
+        S = self.State
+
+        def field(name, n=None):
+            off = getattr(S, name).offset
+            size = getattr(S, name).size if n is None else n
+            return off, size
+        L = type(st.l1i)
+        self._ranges = [(0, S.end_of_state.offset), field("bht", nbht), field("btb_tag", 8 * nbtb),
+                        field("btb_target", 8 * nbtb), field("ras", 8 * nras)]
+        for name in ("l1i", "l1d", "l2"):
+            c = getattr(st, name)
+            off = getattr(S, name).offset
+            T = type(c)
+            n = c.nsets * c.ways
+            self._ranges += [(off, L.cnt.offset), (off + T.cnt.offset, 4 * c.nsets),
+                             (off + T.line.offset, 8 * n)]
+        self._base = base
+
+    # -- records -------------------------------------------------------------------
+    def _drain_cb(self) -> None:
+        try:
+            self.drain()
+        except BaseException as e:  # noqa: BLE001 - re-raised after emu_start
+            if self.failure is not None:
+                self.failure(e)
+
+    def drain(self) -> None:
+        st = self.state
+        n = st.nrec
+        if not n:
+            return
+        st.nrec = 0
+        recs = [Rec.from_buffer_copy(st.ring[i]) for i in range(n)]
+        self._on_records(recs)
+
+    # -- the state contract ------------------------------------------------------------
+    def save(self) -> tuple[bytes, ...]:
+        base = self._base
+        return tuple(ctypes.string_at(base + off, size) for off, size in self._ranges)
+
+    def restore(self, data: tuple[bytes, ...]) -> None:
+        base = self._base
+        for (off, size), b in zip(self._ranges, data):
+            ctypes.memmove(base + off, b, size)
+        self.state.nrec = 0
