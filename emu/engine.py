@@ -156,8 +156,6 @@ class NativeCounter(_Counter):
         self.state.miss = ctypes.cast(self._miss, ctypes.c_void_p)
         self.state.stop = ctypes.cast(unicorn.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p)
         self._hooks = None
-        self._handle = None
-        self.chained = False
 
     def _on_miss(self, addr: int, size: int) -> int:
         hooks = self._hooks
@@ -172,26 +170,8 @@ class NativeCounter(_Counter):
 
     def install(self, hooks) -> None:
         self._hooks = hooks
-        self._handle = hooks.native(UC.UC_HOOK_BLOCK,
-                                    ctypes.cast(self.lib.goemu_count_block, ctypes.c_void_p).value,
-                                    ctypes.addressof(self.state), label="count")
-
-    def chain(self, fn_addr: int, user_data: int, label: str) -> None:
-        """Replace the counting hook by a C block hook that counts itself (it
-        calls goemu_count_block on this counter first: one hook per block, not
-        two).  ``unchain`` puts the plain counter back."""
-        hooks = self._hooks
-        if self._handle is not None:
-            hooks.remove(self._handle)
-        self._handle = hooks.native(UC.UC_HOOK_BLOCK, fn_addr, user_data, label=label)
-        self.chained = True
-
-    def unchain(self) -> None:
-        if self.chained:
-            self._hooks.remove(self._handle)
-            self._handle = None
-            self.chained = False
-            self.install(self._hooks)
+        hooks.native(UC.UC_HOOK_BLOCK, ctypes.cast(self.lib.goemu_count_block, ctypes.c_void_p).value,
+                     ctypes.addressof(self.state), label="count")
 
     @property
     def icount(self) -> int:

@@ -191,6 +191,7 @@ class CycleAccount:
         self._prev_addr = 0
         self._native = None         # emu.native.cycles.NativeCycles once attached to a native engine
         self._closed: dict[str, list[EventRecord]] = {"split": [], "unsplit": []}
+        self._raw_records: list[bytes] = []
 
     # -- attaching ------------------------------------------------------------
     def attach(self) -> CycleAccount:
@@ -290,10 +291,17 @@ class CycleAccount:
             hooks.fail(e)
             return -1
 
-    def _native_records(self, recs: list) -> None:
-        for r in recs:
-            kind = "unsplit" if r.kind else "split"
-            self._closed[kind].append(_rec_of(r, kind))
+    def _native_records(self, raw: bytes) -> None:
+        self._raw_records.append(raw)
+
+    def _materialize(self) -> None:
+        """Closed records drained from C, as EventRecords (in order)."""
+        self._native.drain()
+        raws, self._raw_records = self._raw_records, []
+        for raw in raws:
+            for r in self._native.records(raw):
+                kind = "unsplit" if r.kind else "split"
+                self._closed[kind].append(_rec_of(r, kind))
 
     # -- the state that travels back in time (emu/engine.py's contract) -------------------
     def save_state(self) -> tuple:
@@ -612,7 +620,7 @@ class _NativeAccount(CycleAccount):
         return _rec_of(st.rec, kind, misses - st.rec_misses0)
 
     def _records(self, kind: str) -> list[EventRecord]:
-        self._native.drain()
+        self._materialize()
         out = list(self._closed[kind])
         rec = self._open_record(kind)
         return out + [rec] if rec is not None else out
@@ -629,12 +637,12 @@ class _NativeAccount(CycleAccount):
                                ras_overflows=st.ras_overflows, total_mispredicts=sum(mis.values()))
 
     def save_state(self) -> tuple:
-        nat = self._native
-        nat.drain()
-        return ("native", nat.save(), len(self._closed["split"]), len(self._closed["unsplit"]))
+        self._materialize()
+        return ("native", self._native.save(), len(self._closed["split"]), len(self._closed["unsplit"]))
 
     def restore_state(self, st: tuple) -> None:
         _tag, data, nsplits, nunsplits = st
+        self._materialize()
         self._native.restore(data)
         del self._closed["split"][nsplits:]
         del self._closed["unsplit"][nunsplits:]

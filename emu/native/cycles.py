@@ -96,8 +96,8 @@ def fits(core_branch: dict, hier) -> bool:
 
 class NativeCycles:
     """The C state of one account.  ``on_miss(addr, size)`` fills ``state.stage``
-    (returns 0, or -1 after reporting a failure); ``on_records(list of Rec
-    copies)`` receives closed records in order."""
+    (returns 0, or -1 after reporting a failure); ``on_records(bytes)`` receives
+    closed records in order, as the bytes of consecutive Rec structures."""
 
     def __init__(self, on_miss: Callable[[int, int], int], on_records: Callable[[list], None]):
         self.lib = library()
@@ -110,11 +110,6 @@ class NativeCycles:
         self.state.drain = ctypes.cast(self._drain, ctypes.c_void_p)
         self.failure: Callable[[BaseException], None] | None = None
         self._ranges: list[tuple[int, int]] = []
-
-    @property
-    def block_hook(self) -> int:
-        """Counts (on ``state.counter``) and accounts: replaces the counter's hook."""
-        return ctypes.cast(self.lib.goemu_cycles_block, ctypes.c_void_p).value
 
     @property
     def after_hook(self) -> int:
@@ -168,13 +163,19 @@ class NativeCycles:
                 self.failure(e)
 
     def drain(self) -> None:
+        """Hand the closed records over as one bytes copy of the ring (records
+        are turned into Python objects only when someone looks at them)."""
         st = self.state
         n = st.nrec
         if not n:
             return
         st.nrec = 0
-        recs = [Rec.from_buffer_copy(st.ring[i]) for i in range(n)]
-        self._on_records(recs)
+        self._on_records(ctypes.string_at(ctypes.addressof(st.ring), n * ctypes.sizeof(Rec)))
+
+    @staticmethod
+    def records(raw: bytes) -> list[Rec]:
+        size = ctypes.sizeof(Rec)
+        return [Rec.from_buffer_copy(raw, i) for i in range(0, len(raw), size)]
 
     # -- the state contract ------------------------------------------------------------
     def save(self) -> tuple[bytes, ...]:
