@@ -662,6 +662,59 @@ def _bfs_python(n: int, estart: np.ndarray, tgt: np.ndarray, rw_obj: np.ndarray)
             np.array(via, dtype=np.int64), np.array(lvl, dtype=np.int32), np.array(first, dtype=np.int64))
 
 
+def pointer_graph(read, heap, all_bases: np.ndarray, all_sizes: np.ndarray, ps: int):
+    """The heap's pointer graph from one read of the arena, every word tested at
+    once: (word address, word value, target object index) per word of an
+    allocated object that points into an allocated object, in address order,
+    and estart (n+1): object i's words are [estart[i], estart[i+1])."""
+    n = len(all_bases)
+    lo, hi = heap.arena_start, heap.arena_used
+    if not n or hi <= lo:
+        z = np.zeros(0, dtype=np.uint64)
+        return z, z, np.zeros(0, dtype=np.int64), np.zeros(n + 1, dtype=np.int64)
+    from . import gcnative
+    A = np.frombuffer(read(lo, hi - lo), dtype="<u8" if ps == 8 else "<u4")
+    cand = gcnative.scan(A, lo, hi)
+    if cand is None:
+        cand = np.flatnonzero((A >= lo) & (A < hi))
+    cval = A[cand].astype(np.uint64)
+    del A
+    tb = heap.bases(cval)
+    keep = tb != 0
+    cand, cval, tb = cand[keep], cval[keep], tb[keep]
+    # object index per granule of the arena: every lookup below is one gather
+    gshift = 3 if not (all_bases & np.uint64(7)).any() else 2
+    ng = ((hi - lo) >> gshift) + 1
+    gidx = gcnative.granule_index(all_bases, lo, gshift, ng) if len(cand) else np.zeros(1, dtype=np.int32)
+    if gidx is None:
+        gidx = np.zeros(ng, dtype=np.int32)
+        gidx[((all_bases - np.uint64(lo)) >> np.uint64(gshift)).astype(np.int64)] = 1
+        np.cumsum(gidx, out=gidx)
+        gidx -= 1
+    holder = gidx[(cand * ps) >> gshift].astype(np.int64)
+    caddr = np.uint64(lo) + cand.astype(np.uint64) * np.uint64(ps)
+    hc = np.maximum(holder, 0)
+    keep = (holder >= 0) & (caddr < all_bases[hc] + all_sizes[hc])
+    caddr, cval, holder, tb = caddr[keep], cval[keep], holder[keep], tb[keep]
+    tgt = gidx[((tb - np.uint64(lo)) >> np.uint64(gshift)).astype(np.int64)].astype(np.int64)
+    del gidx
+    estart = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(holder, minlength=n), out=estart[1:])
+    return caddr, cval, tgt, estart
+
+
+def walk_graph(n: int, estart: np.ndarray, tgt: np.ndarray, rw_obj: np.ndarray, native: bool | None = None):
+    """Breadth-first from the root words (rw_obj: object index per root word, or
+    -1): the compiled walk when available (or ``native=True``), else Python."""
+    res = None
+    if native is not False:
+        from .gcnative import bfs
+        res = bfs(n, estart, tgt, rw_obj)
+        if res is None and native:
+            raise RuntimeError("the native marking helper is not available")
+    return res if res is not None else _bfs_python(n, estart, tgt, rw_obj)
+
+
 def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool | None = None) -> Marking:
     """Mark only (no sweep, no report): every object reachable from the roots,
     with one parent link each.  Root words whose address is in ``exclude`` are
@@ -672,7 +725,6 @@ def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool
     n = len(all_bases)
     root_list = roots(mc, gc_sp)
     ps = mc.arch.ptrsize
-    dt = "<u8" if ps == 8 else "<u4"
     # 1. root words, in root order
     parts = [_words(mc, r.start, r.end) for r in root_list]
     rw_val = np.concatenate([w for w, _ in parts]) if parts else np.zeros(0, dtype=np.uint64)
@@ -684,37 +736,9 @@ def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool
         vals = np.where(np.isin(rw_addr, np.fromiter(exclude, dtype=np.uint64)), np.uint64(0), rw_val)
     rb = heap.bases(vals)
     rw_obj = np.where(rb != 0, np.searchsorted(all_bases, rb), -1).astype(np.int64)
-    # 2. the heap's pointer graph: one read of the arena, every word tested at once
-    lo, hi = heap.arena_start, heap.arena_used
-    if n and hi > lo:
-        A = np.frombuffer(mc.read(lo, hi - lo), dtype=dt)
-        cand = np.flatnonzero((A >= lo) & (A < hi))
-        cval = A[cand].astype(np.uint64)
-        del A
-        tb = heap.bases(cval)
-        keep = tb != 0
-        cand, cval, tb = cand[keep], cval[keep], tb[keep]
-        caddr = np.uint64(lo) + cand.astype(np.uint64) * np.uint64(ps)
-        holder = np.searchsorted(all_bases, caddr, side="right") - 1
-        keep = (holder >= 0) & (caddr < all_bases[np.maximum(holder, 0)] + all_sizes[np.maximum(holder, 0)])
-        caddr, cval, holder, tb = caddr[keep], cval[keep], holder[keep], tb[keep]
-        tgt = np.searchsorted(all_bases, tb).astype(np.int64)
-        estart = np.searchsorted(holder, np.arange(n + 1)).astype(np.int64)
-    else:
-        caddr = cval = np.zeros(0, dtype=np.uint64)
-        tgt = np.zeros(0, dtype=np.int64)
-        estart = np.zeros(n + 1, dtype=np.int64)
-    # 3. breadth-first from all roots at once
-    bfs = None
-    if native is not False:
-        from .gcnative import bfs as bfs_native
-        bfs = bfs_native
-    res = bfs(n, estart, tgt, rw_obj) if bfs else None
-    if res is None:
-        if native:
-            raise RuntimeError("the native marking helper is not available")
-        res = _bfs_python(n, estart, tgt, rw_obj)
-    marked, par, via, lvl, first = res
+    # 2. the heap's pointer graph, 3. breadth-first from all roots at once
+    caddr, cval, tgt, estart = pointer_graph(mc.read, heap, all_bases, all_sizes, ps)
+    marked, par, via, lvl, first = walk_graph(n, estart, tgt, rw_obj, native)
     waddr = np.zeros(n, dtype=np.uint64)
     wval = np.zeros(n, dtype=np.uint64)
     isobj = marked & (par >= 0)

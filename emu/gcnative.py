@@ -52,6 +52,40 @@ int64_t goemu_gc_bfs(int64_t n, const int64_t *estart, const int64_t *tgt, int64
 	}
 	return qt;
 }
+
+/* Indices of the words w with lo <= w < hi (one pass over the arena). */
+int64_t goemu_gc_scan64(const uint64_t *w, int64_t n, uint64_t lo, uint64_t hi, int64_t *out)
+{
+	int64_t i, k = 0;
+	uint64_t span = hi - lo;
+	for (i = 0; i < n; i++)
+		if (w[i] - lo < span)
+			out[k++] = i;
+	return k;
+}
+
+int64_t goemu_gc_scan32(const uint32_t *w, int64_t n, uint32_t lo, uint32_t hi, int64_t *out)
+{
+	int64_t i, k = 0;
+	uint32_t span = hi - lo;
+	for (i = 0; i < n; i++)
+		if ((uint32_t)(w[i] - lo) < span)
+			out[k++] = i;
+	return k;
+}
+
+/* gidx[g] = index of the last object starting at or below granule g (-1 below the first). */
+void goemu_gc_gidx(const uint64_t *bases, int64_t n, uint64_t lo, int shift, int32_t *gidx, int64_t ng)
+{
+	int64_t i, g = 0, end;
+	for (i = 0; i <= n; i++) {
+		end = i < n ? (int64_t)((bases[i] - lo) >> shift) : ng;
+		if (end > ng)
+			end = ng;
+		for (; g < end; g++)
+			gidx[g] = (int32_t)(i - 1);
+	}
+}
 """
 FLAGS = ["-shared", "-fPIC", "-O2"]
 
@@ -80,7 +114,38 @@ def _lib():
     f = lib.goemu_gc_bfs
     f.restype = ctypes.c_int64
     f.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 2 + [ctypes.c_int64] + [ctypes.c_void_p] * 7
-    return f
+    for name, t in (("goemu_gc_scan64", ctypes.c_uint64), ("goemu_gc_scan32", ctypes.c_uint32)):
+        g = getattr(lib, name)
+        g.restype = ctypes.c_int64
+        g.argtypes = [ctypes.c_void_p, ctypes.c_int64, t, t, ctypes.c_void_p]
+    lib.goemu_gc_gidx.restype = None
+    lib.goemu_gc_gidx.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64, ctypes.c_int,
+                                  ctypes.c_void_p, ctypes.c_int64]
+    return lib
+
+
+def scan(words: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
+    """Indices of the words in [lo, hi), or None without the helper."""
+    lib = _lib()
+    if lib is None:
+        return None
+    words = np.ascontiguousarray(words)
+    out = np.empty(len(words), dtype=np.int64)
+    f = lib.goemu_gc_scan64 if words.dtype.itemsize == 8 else lib.goemu_gc_scan32
+    k = f(words.ctypes.data, len(words), lo, hi, out.ctypes.data)
+    return out[:k].copy()
+
+
+def granule_index(bases: np.ndarray, lo: int, shift: int, ng: int) -> np.ndarray | None:
+    """int32 per granule of 1 << shift bytes from lo: index of the object starting
+    at or below it (-1 before the first); None without the helper."""
+    lib = _lib()
+    if lib is None:
+        return None
+    bases = np.ascontiguousarray(bases, dtype=np.uint64)
+    out = np.empty(ng, dtype=np.int32)
+    lib.goemu_gc_gidx(bases.ctypes.data, len(bases), lo, shift, out.ctypes.data, ng)
+    return out
 
 
 def available() -> bool:
@@ -90,9 +155,10 @@ def available() -> bool:
 def bfs(n: int, estart: np.ndarray, tgt: np.ndarray, rw_obj: np.ndarray):
     """(marked, par, via, lvl, first) as emu/gc.py's _bfs_python, or None if the
     helper cannot be built here."""
-    f = _lib()
-    if f is None:
+    lib = _lib()
+    if lib is None:
         return None
+    f = lib.goemu_gc_bfs
     estart = np.ascontiguousarray(estart, dtype=np.int64)
     tgt = np.ascontiguousarray(tgt, dtype=np.int64)
     rw_obj = np.ascontiguousarray(rw_obj, dtype=np.int64)
