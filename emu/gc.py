@@ -263,9 +263,11 @@ class Heap:
         self.arena_start, self.arena_used = u("arena_start"), u("arena_used")
         self.nspans = u("nspans", 4)
         self.npages = u("npages", 4)
-        off = self.H.offset("pagespan")
+        # (a layout's offset() scans every leaf: MHeap has tens of thousands)
+        self.off_pagespan = off = self.H.offset("pagespan")
         self.pagespan = np.frombuffer(raw, dtype="<u2", count=self.npages, offset=off).astype(np.int64)
-        soff, ssize, S = self.H.offset("spans"), self.S.size, self.S
+        self.off_spans = soff = self.H.offset("spans")
+        ssize, S = self.S.size, self.S
         n = self.nspans
         rec = np.frombuffer(raw, dtype=np.uint8, count=n * ssize, offset=soff).reshape(n, ssize)
 
@@ -336,7 +338,7 @@ class Heap:
         if not len(bases):
             return
         mc, H, S = self.mc, self.H, self.S
-        soff = self.base + H.offset("spans")
+        soff = self.base + self.off_spans
         stats = mc.image.symbols["mstats"]
         SL = mc.layouts["MStats"]
         page = ((bases - np.uint64(self.arena_start)) >> np.uint64(12)).astype(np.int64)
@@ -346,15 +348,16 @@ class Heap:
         self.sp_nfree += np.bincount(sp, minlength=len(self.sp_nfree))
         nfree = mc.read_uint(stats + SL.offset("nfree"), 8) + len(bases)
         heap_alloc = mc.read_uint(stats + SL.offset("heap_alloc"), 8) - int(self.sp_elem[sp].sum())
+        o_nfree, o_bits = S.offset("nfree"), S.offset("allocbits")
         for s in np.unique(sp).tolist():
             base = soff + s * S.size
             if self.sp_nfree[s] == self.sp_nelem[s]:
                 mc.write(base, bytes(S.size))      # state 0: MSpanFree
                 first = (int(self.sp_start[s]) - self.arena_start) >> 12
-                mc.write(self.base + H.offset("pagespan") + 2 * first, bytes(2 * int(self.sp_npages[s])))
+                mc.write(self.base + self.off_pagespan + 2 * first, bytes(2 * int(self.sp_npages[s])))
             else:
-                mc.write(base + S.offset("nfree"), int(self.sp_nfree[s]).to_bytes(4, "little"))
-                mc.write(base + S.offset("allocbits"), self.bits[s].astype("<u4").tobytes())
+                mc.write(base + o_nfree, int(self.sp_nfree[s]).to_bytes(4, "little"))
+                mc.write(base + o_bits, self.bits[s].astype("<u4").tobytes())
         mc.write(stats + SL.offset("nfree"), nfree.to_bytes(8, "little"))
         mc.write(stats + SL.offset("heap_alloc"), max(heap_alloc, 0).to_bytes(8, "little"))
 
