@@ -337,7 +337,7 @@ class Heap:
         bases = np.asarray(bases, dtype=np.uint64)
         if not len(bases):
             return
-        mc, H, S = self.mc, self.H, self.S
+        mc, S = self.mc, self.S
         soff = self.base + self.off_spans
         stats = mc.image.symbols["mstats"]
         SL = mc.layouts["MStats"]
