@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from unicorn import UcError
 
-from .errors import RuntimeThrow
+from .errors import MemoryFault, RuntimeThrow
 from .unwind import segment_chain, walk
 
 if TYPE_CHECKING:
@@ -402,11 +403,14 @@ def goroutines(mc: Machine) -> list[int]:
 def _throw(mc: Machine, printed: str | None, msg: str) -> None:
     """A runtime throw from inside the collector, as mgc0.c's runtime·printf +
     runtime·throw: the printed line goes to the program's output, the throw is
-    a RuntimeThrow with the usual fault report (registers, backtrace)."""
+    a RuntimeThrow with the usual fault report (registers, backtrace), whose
+    message also carries the printed line."""
     if printed:
         mc.output.append(printed)
     pc = mc.__dict__.get("_gc_throw_pc")
-    raise mc.error(RuntimeThrow, f"runtime throw: {msg}", pc=pc)
+    # the program's output is not shown with a fault report: repeat the printed line in it
+    raise mc.error(RuntimeThrow, f"runtime throw: {msg}" + (f" (after printing: {printed})" if printed else ""),
+                   pc=pc)
 
 
 def _stack_roots(mc: Machine, g: int, sp: int, running: bool) -> list[RootRange]:
@@ -418,17 +422,8 @@ def _stack_roots(mc: Machine, g: int, sp: int, running: bool) -> list[RootRange]
     tops = segment_chain(mc, g)
     guard = mc.field("G", g, "stackguard")
     stack_guard = mc.layouts.constants["StackGuard"]
-    # frames name the root words; walked now, while the stack holds what it held
-    if running and mc.g == g:
-        lr = mc.reg(mc.arch.link_register) if mc.arch.link_register else None
-        frames = walk(mc, mc.pc, mc.sp, lr, tops, 100000, innermost=True)
-    else:
-        frames = walk(mc, mc.field("G", g, "sched.pc"), mc.field("G", g, "sched.sp"), None, tops,
-                      100000, innermost=False)
-    # frames are innermost first; at an equal sp (an ARM leaf with autosize 0 owns no
-    # words) the caller must come last so that it owns the words from that sp up
-    sp_list = sorted((f.sp, i, f.symbol.split("+")[0]) for i, f in enumerate(frames))
-    sp_keys = [t[0] for t in sp_list]
+    sp_list: list[tuple[int, int, str]] = []
+    sp_keys: list[int] = []
     nseg = len(tops)
     out = []
     cur_sp = sp
@@ -447,6 +442,21 @@ def _stack_roots(mc: Machine, g: int, sp: int, running: bool) -> list[RootRange]
         out.append(RootRange(cur_sp, top, "stack", namer))
         cur_sp = mc.field("Stktop", top, "gobuf.sp")
         guard = mc.field("Stktop", top, "stackguard")
+    # frames name the root words; walked now, while the stack holds what it held (after the
+    # checks: a chain that failed them could send the walk anywhere)
+    try:
+        if running and mc.g == g:
+            lr = mc.reg(mc.arch.link_register) if mc.arch.link_register else None
+            frames = walk(mc, mc.pc, mc.sp, lr, tops, 100000, innermost=True)
+        else:
+            frames = walk(mc, mc.field("G", g, "sched.pc"), mc.field("G", g, "sched.sp"), None, tops,
+                          100000, innermost=False)
+    except UcError:
+        frames = []
+    # frames are innermost first; at an equal sp (an ARM leaf with autosize 0 owns no
+    # words) the caller must come last so that it owns the words from that sp up
+    sp_list[:] = sorted((f.sp, i, f.symbol.split("+")[0]) for i, f in enumerate(frames))
+    sp_keys[:] = [t[0] for t in sp_list]
     return out
 
 
@@ -500,6 +510,14 @@ def _words(mc: Machine, start: int, end: int) -> tuple[np.ndarray, int]:
         return np.zeros(0, dtype=np.uint64), start
     raw = mc.read(start, n * ps)
     return np.frombuffer(raw, dtype="<u8" if ps == 8 else "<u4").astype(np.uint64), start
+
+
+def _readable(mc: Machine, start: int, end: int) -> bool:
+    try:
+        mc.read(start, max(0, end - start))
+        return True
+    except UcError:
+        return False
 
 
 #: a path in JSON and in gc-report rows shows at most this many links: the first
@@ -726,10 +744,19 @@ def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool
     heap = Heap(mc)
     all_bases, all_sizes = heap.objects()
     n = len(all_bases)
-    root_list = roots(mc, gc_sp)
+    try:
+        root_list = roots(mc, gc_sp)
+    except UcError:
+        raise mc.error(MemoryFault, "the collector read unmapped memory following allg or a Stktop chain",
+                       pc=mc.__dict__.get("_gc_throw_pc")) from None
     ps = mc.arch.ptrsize
     # 1. root words, in root order
-    parts = [_words(mc, r.start, r.end) for r in root_list]
+    try:
+        parts = [_words(mc, r.start, r.end) for r in root_list]
+    except UcError:
+        bad = next(r for r in root_list if not _readable(mc, r.start, r.end))
+        raise mc.error(MemoryFault, f"the collector read unmapped memory in the {bad.kind} root range "
+                                    f"[{bad.start:#x}, {bad.end:#x})", pc=mc.__dict__.get("_gc_throw_pc")) from None
     rw_val = np.concatenate([w for w, _ in parts]) if parts else np.zeros(0, dtype=np.uint64)
     rw_addr = np.concatenate([s + ps * np.arange(len(w), dtype=np.uint64) for w, s in parts]) if parts \
         else np.zeros(0, dtype=np.uint64)

@@ -74,7 +74,8 @@ def write_word(mc, addr: int, value: int) -> None:
 
 
 def check_report(mc, err, seen, msg: str):
-    assert err.reason == f"runtime throw: {msg}"
+    printed = mc.output[-1] if mc.output else None
+    assert err.reason == f"runtime throw: {msg}" + (f" (after printing: {printed})" if printed else "")
     # the usual fault report: where, registers, a backtrace through the segments
     sym = mc.image.symbolize(err.pc) or ""
     assert sym.startswith("runtime.gc"), sym
