@@ -5,7 +5,7 @@
   drops the head and collects again (N freed).  Reported: the collection's wall
   time (mark + sweep + report) and its peak RSS growth (VmHWM reset just before
   the collection, Linux), per live object.  Sizes: ``GOEMU_BENCH_GC_LISTS``
-  (default 10000,100000,1000000); a size the emulated heap cannot hold (16-byte nodes
+  (default 10000,100000,1000000; 10000 with ``--quick``); a size the emulated heap cannot hold (16-byte nodes
   against the arena and, with runtime_c's span table, MaxSpans) is reported as
   skipped, so 10^6 runs by itself once the allocator can hold it.
 - ``gc synthetic list``: the same marking code (pointer graph, breadth-first
@@ -126,8 +126,8 @@ def heap_capacity(mc, size: int = 16) -> int | None:
     return min(caps) if caps else None
 
 
-def list_sizes() -> list[int]:
-    raw = os.environ.get("GOEMU_BENCH_GC_LISTS", "10000,100000,1000000")
+def list_sizes(quick: bool = False) -> list[int]:
+    raw = os.environ.get("GOEMU_BENCH_GC_LISTS") or ("10000" if quick else "10000,100000,1000000")
     return [int(x) for x in raw.split(",") if x.strip()]
 
 
@@ -136,7 +136,7 @@ def gc_lists(cfg, arches=("amd64",)) -> list:
     from .run import load_program, new_machine
     rows = []
     for arch in arches:
-        for n in list_sizes():
+        for n in list_sizes(quick=bool(cfg and cfg.insns < 1_000_000)):
             mc = new_machine(arch, "fixed", load_program(None, text=list_program(arch, n), name="gclist.s"),
                              10**12)
             cap = heap_capacity(mc)
@@ -164,16 +164,25 @@ def gc_lists(cfg, arches=("amd64",)) -> list:
             reps = gcmod.reports_of(mc)
             (t_live, rss_live), (t_free, _r) = times
             live = len(reps[0].retained)
+            m = reps[0].marking
+            deepest = m.info(int(np.argmax(np.where(m.marked, m._lvl, 0))))
             t = time.perf_counter()
-            deepest = max(reps[0].retained, key=lambda o: o.levels)
             shown = deepest.path_text(gcmod.PATH_SHOWN)
-            t_path = time.perf_counter() - t
+            t_row = time.perf_counter() - t
+            t = time.perf_counter()
+            full = len(deepest.path)
+            t_why = time.perf_counter() - t
+            t = time.perf_counter()
+            nrows = sum(1 for _o in reps[0].retained)
+            t_rows = time.perf_counter() - t
             rows.append(Row(f"gc list {n:.0e} nodes: collect", arch, f"{t_live * 1e3:.0f} ms",
                             f"{live} live; peak RSS +{rss_live / 2**20:.1f} MiB = {rss_live / live:.0f} B/live "
                             f"object; sweep of all {len(reps[1].freed)}: {t_free * 1e3:.0f} ms; "
-                            f"deepest row ({deepest.levels} levels, capped) {t_path * 1e3:.1f} ms "
-                            f"[{len(shown)} chars]; building the list: {mc.icount / n:.0f} insns/node, "
-                            f"{wall:.0f} s"))
+                            f"building the list: {mc.icount / n:.0f} insns/node, {wall:.0f} s"))
+            rows.append(Row(f"gc list {n:.0e} nodes: paths", arch, f"{t_row * 1e3:.2f} ms",
+                            f"deepest node's capped row ({len(shown)} chars); its whole chain ({full} links, "
+                            f"as why prints it): {t_why * 1e3:.0f} ms; all {nrows} retained rows (ObjectInfo, "
+                            f"root named, no path): {t_rows * 1e3:.0f} ms"))
     return rows
 
 
