@@ -183,7 +183,7 @@ class RetainedList(FreedList):
     def by_root(self) -> list[tuple[str, int, int]]:
         """(root name, objects, bytes) per root word that holds something, largest first."""
         m = self.marking
-        k = m.root_names()
+        k = m.root_words()
         uk, inv = np.unique(k, return_inverse=True)
         counts = np.bincount(inv, minlength=len(uk))
         nbytes = np.bincount(inv, weights=m.sizes.astype(np.float64), minlength=len(uk))
@@ -219,7 +219,7 @@ class GcReport:
         m = self.marking
         if m is None:
             return [o for o in self.retained if o.root and o.root.startswith(root_prefix)]
-        k = m.root_names()
+        k = m.root_words()
         ks = [kk for kk in np.unique(k).tolist() if m._root_name(kk).startswith(root_prefix)]
         return [m.info(int(i)) for i in m.marked_index[np.isin(k, ks)]]
 
@@ -540,7 +540,7 @@ class RootHit:
 
 
 class Marking:
-    """The result of marking: which objects are reachable, and for each one
+    """The result of marking: which objects are reachable, and for each one its
     parent link (the object or root word that first reached it, breadth-first
     from all roots at once).  Paths are built only when asked (``path``)."""
 
@@ -646,7 +646,7 @@ class Marking:
         k = -1 - int(self._par[self._first[i]])
         return ObjectInfo(addr, size, self._root_name(k), int(self._rw_addr[k]), marking=self, index=i)
 
-    def root_names(self) -> np.ndarray:
+    def root_words(self) -> np.ndarray:
         """Per marked object (in ``bases`` order), the index of its root word."""
         return -1 - self._par[self._first[self.marked_index]]
 
@@ -777,8 +777,10 @@ def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool
     k = -1 - par[isroot]
     waddr[isroot], wval[isroot] = rw_addr[k], rw_val[k]
     words_scanned = len(rw_val) + int(all_sizes[marked].sum()) // ps
-    return Marking(mc, heap, root_list, all_bases, all_sizes, rw_addr, rw_val, rw_range, rw_obj, marked,
-                   par, waddr, wval, lvl, first, words_scanned)
+    m = Marking(mc, heap, root_list, all_bases, all_sizes, rw_addr, rw_val, rw_range, rw_obj, marked,
+                par, waddr, wval, lvl, first, words_scanned)
+    m._gs = set(goroutines(mc))      # G objects get field names in paths (.alllink), as of now
+    return m
 
 
 # -- the collector ----------------------------------------------------------------------------
