@@ -700,7 +700,7 @@ def pointer_graph(read, heap, all_bases: np.ndarray, all_sizes: np.ndarray, ps: 
         cand = np.flatnonzero((A >= lo) & (A < hi))
     cval = A[cand].astype(np.uint64)
     del A
-    tb = heap.bases(cval)
+    tb = np.asarray(heap.bases(cval), dtype=np.uint64)
     keep = tb != 0
     cand, cval, tb = cand[keep], cval[keep], tb[keep]
     # object index per granule of the arena: every lookup below is one gather
@@ -742,7 +742,7 @@ def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool
     treated as if they held 0.  ``native``: use the compiled breadth-first
     walk (None: when it is available, False: the pure-Python one)."""
     heap = Heap(mc)
-    all_bases, all_sizes = heap.objects()
+    all_bases, all_sizes = (np.asarray(a, dtype=np.uint64) for a in heap.objects())
     n = len(all_bases)
     try:
         root_list = roots(mc, gc_sp)
@@ -764,7 +764,7 @@ def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool
     vals = rw_val
     if len(exclude):
         vals = np.where(np.isin(rw_addr, np.fromiter(exclude, dtype=np.uint64)), np.uint64(0), rw_val)
-    rb = heap.bases(vals)
+    rb = np.asarray(heap.bases(vals), dtype=np.uint64)
     rw_obj = np.where(rb != 0, np.searchsorted(all_bases, rb), -1).astype(np.int64)
     # 2. the heap's pointer graph, 3. breadth-first from all roots at once
     caddr, cval, tgt, estart = pointer_graph(mc.read, heap, all_bases, all_sizes, ps)
