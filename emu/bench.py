@@ -326,7 +326,13 @@ def layers(cfg: Config) -> list[Row]:
     return rows
 
 
-MEASUREMENTS = [run_overhead, layers, traces]
+def gc(cfg: Config) -> list[Row]:
+    """The collector: emu/gcbench.py."""
+    from .gcbench import gc_bench
+    return gc_bench(cfg)
+
+
+MEASUREMENTS = [run_overhead, layers, traces, gc]
 
 
 def machine_line() -> str:

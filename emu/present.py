@@ -28,12 +28,20 @@ def gc_line(g: GcReport) -> str:
 
 
 def gc_report(g: GcReport, arch: str = "") -> str:
-    """Boehm-style back-pointer text for every retained object, then the freed ones."""
+    """Boehm-style back-pointer text for every retained object, then the freed ones.
+    Retained bytes are summed per root first; a row's path shows at most
+    gc.PATH_SHOWN links (the first and the last ones: ``why ADDR`` in the
+    debugger gives the whole chain)."""
+    from .gc import PATH_SHOWN, RetainedList
     lines = [f"== {gc_line(g)} ({g.roots_scanned} root ranges, {g.words_scanned} words scanned)"]
+    if isinstance(g.retained, RetainedList) and len(g.retained):
+        lines.append("  retained by root:")
+        for name, count, nbytes in g.retained.by_root():
+            lines.append(f"    {nbytes:>10} bytes in {count:>7} object{'s' if count != 1 else ' '}  {name}")
     for o in g.retained:
         lines.append(f"  retained {o.addr:#x} ({o.size} bytes): reachable via {o.levels} "
                      f"level{'s' if o.levels != 1 else ''} from root {o.root} at {o.root_addr:#x}")
-        lines.append(f"      {o.path_text()}")
+        lines.append(f"      {o.path_text(PATH_SHOWN)}")
     for o in g.freed:
         lines.append(f"  freed    {o.addr:#x} ({o.size} bytes)")
     return "\n".join(lines)
