@@ -47,19 +47,30 @@ class WorkloadRun:
                 f"{len(res.gcs)} collections, {self.seconds:.2f} s")
 
 
-def run_workload(ns, **opts):
-    """Run ``ns.workload`` on ``ns.arch``/``ns.variant``; returns (RunResult, WorkloadRun)."""
-    from ..run import run_program
-    if ns.program:
+def workload_unit(ns):
+    """The parsed program ``ns.workload`` names at ``ns.size``/``ns.param`` on
+    ``ns.arch``, or None when no workload was asked for (for other subcommands)."""
+    if not getattr(ns, "workload", None):
+        return None
+    if getattr(ns, "program", None):
         raise UsageError("give either a program file or --workload, not both")
     w = get(ns.workload)
+    return w.program(ns.arch or "amd64", w.resolve(ns.size, parse_params(ns.param)))
+
+
+def run_workload(ns, **opts):
+    """Run ``ns.workload`` on ``ns.arch``/``ns.variant``; returns (RunResult, WorkloadRun).
+    The budget is the larger of --max-insns and the workload's own estimate."""
+    from ..run import run_program
+    unit = workload_unit(ns)
+    w, overrides = get(ns.workload), parse_params(ns.param)
+    params = w.resolve(ns.size, overrides)
     arch, variant = ns.arch or "amd64", ns.variant or "buggy"
-    params = w.resolve(ns.size, parse_params(ns.param))
-    unit = w.program(arch, params)
     t0 = time.perf_counter()
-    res = run_program(arch, variant, unit, ns.max_insns, name=f"workload:{w.name}", **opts)
-    run = WorkloadRun(w.name, ns.size, params, w.expected(arch, params), w.collections(params),
-                      time.perf_counter() - t0)
+    res = run_program(arch, variant, unit, max(ns.max_insns, w.budget(params)),
+                      name=f"workload:{w.name}", **opts)
+    run = WorkloadRun(w.name, ns.size + (" with --param" if overrides else ""), params,
+                      w.expected(arch, params), w.collections(params), time.perf_counter() - t0)
     return res, run
 
 

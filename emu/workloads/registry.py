@@ -38,6 +38,7 @@ class Workload:
     params: tuple[Param, ...]
     expected: Callable[[str, dict], list[str]]     # (arch, params) -> printed lines
     collections: Callable[[dict], int]             # params -> runtime.gc calls
+    budget: Callable[[dict], int]                  # params -> a generous instruction budget
 
     def path(self, arch: str) -> Path:
         return HERE / f"{self.name.replace('-', '_')}_{arch}.s"
@@ -96,6 +97,13 @@ def _binary_trees(arch: str, p: dict) -> list[str]:
     return [_signed(v, arch) for v in out]
 
 
+def _tree_allocations(p: dict) -> int:
+    """Objects binary-trees allocates: stretch, long-lived, and every iteration's trees."""
+    d_max, nodes = p["depth"], lambda d: (1 << (d + 1)) - 1
+    return nodes(d_max + 1) + nodes(d_max) + sum((1 << (d_max - d)) * nodes(d)
+                                                 for d in range(p["mindepth"], d_max + 1, 2))
+
+
 def _recursion(arch: str, p: dict) -> list[str]:
     mask = (1 << WORD_BITS[arch]) - 1
     n, a, b, down = p["depth"], 1, 2, []
@@ -143,30 +151,31 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
              (Param("depth", 6, 16, "depth of the long-lived tree (large: 131,071 live nodes, "
                     "1.3 million allocated)", 1, 24),
               Param("mindepth", 4, 4, "first depth of the iterations", 0, 24)),
-             _binary_trees, lambda p: 1 + len(range(p["mindepth"], p["depth"] + 1, 2))),
+             _binary_trees, lambda p: 1 + len(range(p["mindepth"], p["depth"] + 1, 2)),
+             lambda p: 4000 * _tree_allocations(p) + 10**7),
     Workload("recursion",
              "rec(n, a, b) (x, y) recursing depth frames deep over many stack segments, arguments "
              "and results copied across every boundary, runtime.gc at the deepest point",
              (Param("depth", 1000, 100_000, "frames", 0),),
-             _recursion, lambda p: 1),
+             _recursion, lambda p: 1, lambda p: 1000 * p["depth"] + 10**7),
     Workload("hot-split",
              "a loop calling a small leaf function at a segment's guard, so every call splits and "
              "unsplits; the loop runs under depth frames of 512 bytes",
              (Param("calls", 200, 100_000, "calls in the loop", 1),
               Param("depth", 20, 1500, "frames of 512 bytes above the loop (0: the top of the stack)", 0)),
-             _hot_split, lambda p: 0),
+             _hot_split, lambda p: 0, lambda p: 5000 * (p["calls"] + p["depth"]) + 10**7),
     Workload("reflect-loop",
              "reflectcall in a loop, each call's argument block a fresh heap object: a 3-word "
              "block on even iterations (no new segment), a 4000-byte one on odd ones (a new "
              "segment, the block copied there and back); runtime.gc every gcevery iterations",
-             (Param("iters", 64, 100_000, "reflectcalls", 1),
-              Param("gcevery", 16, 1024, "iterations between collections", 1)),
-             _reflect, lambda p: p["iters"] // p["gcevery"]),
+             (Param("iters", 64, 10_000, "reflectcalls", 1),
+              Param("gcevery", 16, 1000, "iterations between collections", 1)),
+             _reflect, lambda p: p["iters"] // p["gcevery"], lambda p: 100_000 * p["iters"] + 10**7),
     Workload("list",
              "a linked list of nodes {next, value} built by a function on its own segment, kept "
              "alive through a global, collected, walked, then dropped and collected again",
              (Param("nodes", 200, 100_000, "list length", 1),),
-             _list, lambda p: 2),
+             _list, lambda p: 2, lambda p: 5000 * p["nodes"] + 10**7),
 )}
 
 
