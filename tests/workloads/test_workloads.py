@@ -204,3 +204,15 @@ def test_recursion_large(arch):
     assert res.output == get("recursion").expected(arch, params)
     assert res.splits >= 500 and res.segments_freed == res.segments_allocated - 1
     check_oracle(seen)
+
+
+def test_large_sizes_are_the_issues():
+    """The large parameter sets are as big as issue 9 asks (checked on the registry's own formulas)."""
+    from emu.workloads.registry import _tree_allocations
+    bt = get("binary-trees").resolve("large")
+    assert (1 << (bt["depth"] + 1)) - 1 >= 10**5          # live: the long-lived tree
+    assert _tree_allocations(bt) >= 10**6
+    assert get("recursion").resolve("large")["depth"] >= 100_000
+    hs = get("hot-split").resolve("large")
+    assert hs["calls"] >= 100_000 and hs["depth"] == 1500
+    assert get("list").resolve("large")["nodes"] >= 10**5
