@@ -8,7 +8,7 @@ measurement is one function added to the list.
   segment boundary every few dozen calls) on raw Unicorn (the same machine
   with every hook removed) and on goemu's normal run (instruction counting,
   runtime events, hypercalls): instructions per second and the ratio.
-- ``trace record``: the repeated-leak workload (emu/workloads.py) sized to at
+- ``trace record``: the repeated-leak workload (emu/workloads/leak.py) sized to at
   least ``cfg.insns`` executed instructions (1M; 250k with ``--quick`` or
   GOEMU_BENCH_QUICK=1), recorded in the native and the Tenet format:
   instructions per second and bytes per million instructions.

@@ -34,6 +34,9 @@ def _common(p: argparse.ArgumentParser, program: bool = True) -> None:
     p.add_argument("--max-insns", type=int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"instruction budget (default {DEFAULT_BUDGET})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    if program:
+        from .workloads.cli import add_options
+        add_options(p)
 
 
 def _cycle_opts(ns) -> dict:
@@ -43,6 +46,10 @@ def _cycle_opts(ns) -> dict:
 
 def _runs(ns) -> list[tuple[str, RunResult]]:
     """The program on one arch/variant, or the demos on every requested pair."""
+    if getattr(ns, "workload", None):
+        from .workloads.cli import run_workload
+        res, ns.workload_run = run_workload(ns, **_cycle_opts(ns))
+        return [("program", res)]
     if ns.program:
         unit = load_program(ns.program)
         arch, variant = ns.arch or "amd64", ns.variant or "buggy"
@@ -72,20 +79,28 @@ def _leak_rows(results: list[tuple[str, RunResult]]) -> list[list[str]]:
 def cmd_run(ns) -> int:
     if ns.gc_report:
         return cmd_gc_report(ns)
-    if not ns.program:
+    single = ns.program or ns.workload
+    if not single:
         ns.demos = list(DEMOS)
     results = _runs(ns)
+    wl = getattr(ns, "workload_run", None)
     if ns.json:
-        if ns.program:
-            print(json.dumps(results[0][1].to_json(), indent=2))
+        if single:
+            out = results[0][1].to_json()
+            if wl:
+                out["workload"] = wl.to_json(results[0][1])
+            print(json.dumps(out, indent=2))
         else:
             print(json.dumps({"demos": [dict(demo=d, **r.to_json()) for d, r in results]}, indent=2))
         return 0
-    if ns.program:
+    if single:
         print(present.run_summary(results[0][1]))
         if results[0][1].cycles is not None:
             from .cycles.present import cycles_summary
             print(cycles_summary(results[0][1].cycles))
+        if wl:
+            print(wl.line(results[0][1]))
+            return 0 if results[0][1].exit_status == 0 and wl.ok(results[0][1]) else 1
         return 0 if results[0][1].exit_status == 0 else 1
     header = ["arch", "variant", "insns", "splits", "unsplits", "objects", "freed", "retained",
               "retained bytes", "root of each retained object"]
@@ -109,7 +124,7 @@ def cmd_run(ns) -> int:
 
 
 def cmd_gc_report(ns) -> int:
-    if not ns.program:
+    if not ns.program and not ns.workload:
         ns.demos = ["leak"]
     results = _runs(ns)
     if ns.json:
@@ -151,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--rounds", type=int, default=24)
     pl.add_argument("--arch", choices=ARCH_NAMES)
     pl.set_defaults(func=cmd_plot)
-    for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli", "emu.cycles.hotsplit"):
+    for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli", "emu.cycles.hotsplit",
+                "emu.workloads.cli"):
         try:
             module = __import__(mod, fromlist=["register"])
         except ModuleNotFoundError as e:

@@ -18,6 +18,8 @@ def register(subparsers) -> None:
     p.add_argument("--arch", default="amd64", choices=["amd64", "arm"])
     p.add_argument("--variant", default="buggy", choices=["buggy", "fixed"])
     p.add_argument("-o", "--output", required=True)
+    from ..workloads.cli import add_options
+    add_options(p)
     p.add_argument("--format", default="native", choices=["native", "tenet"])
     p.add_argument("--from", dest="from_sym", metavar="SYMBOL",
                    help="start recording at the first entry to SYMBOL (its first instruction is record 0)")
@@ -59,7 +61,8 @@ def cmd_trace(args) -> int:
     from ..run import load_program, new_machine
     from .record import record
     path = args.program or str(DEMOS / f"leak_{args.arch}.s")
-    unit = load_program(path)
+    from ..workloads.cli import workload_unit
+    unit = workload_unit(args) or load_program(path)
     mc = new_machine(args.arch, args.variant, unit, args.budget or DEFAULT_BUDGET)
 
     def addr(sym):

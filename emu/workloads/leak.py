@@ -1,4 +1,4 @@
-"""Generated goasm workloads (the plot's repeated leak, benchmarks)."""
+"""The generated repeated-leak program (goemu plot, the trace and cycle benchmarks)."""
 from __future__ import annotations
 
 
