@@ -50,7 +50,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
 
-from .native import NativeReader, Record
+from .native import NativeReader, Record, TraceMismatch
 
 WINDOW = 1024
 FIRST_WINDOW = 64
@@ -310,6 +310,9 @@ def _leading(ops: list) -> tuple[int, int, int]:
 
 
 def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> DiffResult:
+    if A.header["arch"] != B.header["arch"] or A.header["registers"] != B.header["registers"]:
+        raise TraceMismatch(f"cannot diff traces of two architectures: {A.path} is {A.header['arch']}, "
+                            f"{B.path} is {B.header['arch']}", B.path)
     sa, sb = Symbolizer(A.header), Symbolizer(B.header)
     ptr = A.header.get("ptrsize", 8)
     info = lambda R: {"path": R.path, "arch": R.header["arch"], "variant": R.header["variant"],
