@@ -30,7 +30,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
-from .errors import EmulationError, GoemuError, UsageError
+from .errors import EmulationError, GoemuError, OutputError, UsageError
 
 EXIT_OK, EXIT_ERROR, EXIT_FAULT, EXIT_BUDGET = 0, 1, 2, 3
 EXIT_USAGE, EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_INTERNAL, EXIT_IOERR, EXIT_INTERRUPT = 64, 66, 69, 70, 74, 130
@@ -113,8 +113,10 @@ def _outcome(exc: BaseException, prog: str) -> Outcome:
         text = str(exc) or name
         first = text.splitlines()[0]
         detail = f"{prog}: {name}: {text}"
-        if isinstance(exc, UsageError) and getattr(exc, "usage", None):
-            detail = exc.usage.rstrip("\n") + "\n" + detail
+        if isinstance(exc, UsageError) and exc.usage:
+            # argparse's own shape: the usage, then "goemu run: error: ..."
+            detail = exc.usage.rstrip("\n") + f"\n{exc.prog or prog}: error: {text}"
+            first = f"{exc.prog or prog}: {first}"
         if isinstance(exc, EmulationError):
             detail += _verbose(exc)
         return Outcome(int(exc.exit_code), name, first, detail, location(exc))
@@ -194,9 +196,20 @@ class UsageParser(argparse.ArgumentParser):
     """argparse that raises UsageError (exit 64, usage printed) instead of exiting 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        e = UsageError(f"{self.prog}: {message}")
-        e.usage = self.format_usage()
+        e = UsageError(message)
+        e.usage, e.prog = self.format_usage(), self.prog
         raise e
+
+
+def writable(path: str) -> str:
+    """Refuse an output path whose folder does not exist (before a long run, not after)."""
+    from pathlib import Path
+    parent = Path(path).parent
+    if Path(path).is_dir():
+        raise OutputError("cannot write: it is a directory", path)
+    if not parent.is_dir():
+        raise OutputError(f"cannot write: no folder {str(parent)!r}", path)
+    return path
 
 
 def _int(text: str, low: int, what: str) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import present
 from .arch import ARCH_NAMES
-from .boundary import Context, UsageParser, guard, positive_int
+from .boundary import Context, UsageParser, guard, positive_int, writable
 from .machine import DEFAULT_BUDGET
 from .run import RunResult, load_program, run_program
 
@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(g)
     g.set_defaults(func=cmd_gc_report)
     pl = sub.add_parser("plot", help="PNG of live heap bytes per collection, buggy vs fixed")
-    pl.add_argument("-o", "--output", default="leak.png")
+    pl.add_argument("-o", "--output", default="leak.png", type=writable)
     pl.add_argument("--rounds", type=positive_int, default=24)
     pl.add_argument("--arch", choices=ARCH_NAMES)
     pl.set_defaults(func=cmd_plot)

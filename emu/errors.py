@@ -26,6 +26,16 @@ class InputError(GoemuError):
         super().__init__(f"{path}: {message}" if path else message)
 
 
+class OutputError(GoemuError):
+    """An output file cannot be written.  Exit 74 (sysexits' EX_IOERR)."""
+
+    exit_code = 74
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
 class BuildError(GoemuError):
     """The cross compiler or the build cache failed (names the file)."""
 
@@ -137,6 +147,7 @@ class UsageError(GoemuError):
 
     exit_code = 64
     usage: str | None = None
+    prog: str | None = None
 
 
 class ToolMissing(GoemuError):

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..boundary import DIFF_TROUBLE, Context, UsageParser, count, guard, positive_int
+from ..boundary import DIFF_TROUBLE, Context, UsageParser, count, guard, positive_int, writable
 from ..errors import UsageError
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("program", nargs="?", help="goasm program (default: the built-in leak demo)")
     p.add_argument("--arch", default="amd64", choices=["amd64", "arm"])
     p.add_argument("--variant", default="buggy", choices=["buggy", "fixed"])
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, type=writable, metavar="FILE")
     p.add_argument("--format", default="native", choices=["native", "tenet"])
     p.add_argument("--from", dest="from_sym", metavar="SYMBOL",
                    help="start recording at the first entry to SYMBOL (its first instruction is record 0)")
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     d.add_argument("a")
     d.add_argument("b")
     d.add_argument("--json", action="store_true", help="machine-readable output")
-    d.add_argument("--html", metavar="OUT", help="write a side-by-side HTML page")
+    d.add_argument("--html", metavar="OUT", type=writable, help="write a side-by-side HTML page")
     d.add_argument("--color", action="store_true", help="colour even when stdout is not a tty")
     d.add_argument("--expand", action="store_true",
                    help="print every hunk in full (no folding of repeated hunks or renamed registers)")
