@@ -79,7 +79,7 @@ def cmd_run(ns) -> int:
             print(json.dumps(results[0][1].to_json(), indent=2))
         else:
             print(json.dumps({"demos": [dict(demo=d, **r.to_json()) for d, r in results]}, indent=2))
-        return 0
+        return 0 if not ns.program or results[0][1].exit_status == 0 else 1
     if ns.program:
         print(present.run_summary(results[0][1]))
         if results[0][1].cycles is not None:

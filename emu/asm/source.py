@@ -77,6 +77,9 @@ _DATA = re.compile(rf"^DATA\s+(?P<name>{_NAME})(?:\(SB\))?(?:\+(?P<off>\d+))?\s*
                    r"\s*\$(?P<value>\S+)\s*$")
 
 
+MAX_FRAME = 0x7FFFFFFF     # frame and argument sizes are int32 in 6l/5l and in m->moreframesize
+
+
 def canonical(name: str) -> str:
     """Go writes runtime·new; goemu stores runtime.new."""
     return name.replace("·", ".")
@@ -123,6 +126,10 @@ def parse_text(text: str, file: str = "<string>") -> Unit:
                                     "($-4 on ARM: no frame, no LR save)", *where, raw)
             if m["args"] and int(m["args"]) < 0:
                 raise AssemblyError(f"argument size {m['args']} of {m['name']} is negative", *where, raw)
+            for what, v in (("frame", frame), ("argument", int(m["args"] or 0))):
+                if v > MAX_FRAME:
+                    raise AssemblyError(f"{what} size {v} of {m['name']} is too large (at most {MAX_FRAME}: "
+                                        "the linker and morestack keep it in 32 bits)", *where, raw)
             current = Function(canonical(m["name"]), frame, int(m["args"] or 0),
                                _flags(m["flags"], where, raw), file, lineno, decl_text=line)
             if any(f.name == current.name for f in unit.functions):
