@@ -27,8 +27,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import TextIO
 
 from .errors import EmulationError, GoemuError, OutputError, UsageError
 

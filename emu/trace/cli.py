@@ -1,7 +1,6 @@
 """CLI subcommands: ``goemu trace``, ``goemu diff``, ``goemu trace-show``."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys

@@ -165,7 +165,7 @@ def test_program_text(case, tmp_path, capsys):
 def test_echo_is_the_users_line(tmp_path, capsys):
     """The echoed line is what the user wrote, not goemu's rewriting of it."""
     src = "GLOBL buf, $8\nTEXT main, $0-0\n\tmov rax, $buf   // the address\n\tcall nowhere\n\tRET\n"
-    p, rc, out = _run(tmp_path, capsys, "amd64", src, False)
+    _p, rc, out = _run(tmp_path, capsys, "amd64", src, False)
     assert rc == 1
     assert out.err.splitlines()[1].strip() == "call nowhere"
 
