@@ -153,4 +153,7 @@ def expand_function(fn: Function, arch: Arch, consts: dict[str, int],
                 emit(t, st, "epilogue")
         else:
             emit(st.text, st, "source")
+    if not any(not _LABEL.match(st.text) for st in out):
+        raise AssemblyError(f"function {fn.name} has no instructions (end it with RET)", fn.file, fn.line,
+                            fn.decl_text or None)
     return out, exp, labels
