@@ -8,8 +8,8 @@ from fuzz_support import FUZZ, Tally
 from hypothesis import given
 from hypothesis import strategies as st
 
-import emu.trace.native as native
 from emu.run import load_program, new_machine
+from emu.trace import native
 from emu.trace.cli import DEMOS
 from emu.trace.record import record
 
