@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import present
 from .arch import ARCH_NAMES
+from .asm.program import check_program_stack
 from .boundary import Context, UsageParser, guard, positive_int, writable
 from .machine import DEFAULT_BUDGET
 from .run import RunResult, load_program, run_program
@@ -44,6 +45,7 @@ def _runs(ns) -> list[tuple[str, RunResult]]:
     if ns.program:
         unit = load_program(ns.program)
         arch, variant = ns.arch or "amd64", ns.variant or "buggy"
+        check_program_stack(unit, arch, variant)        # 6l/5l's NOSPLIT stack check
         return [("program", run_program(arch, variant, unit, ns.max_insns, name=ns.program,
                                         **_cycle_opts(ns)))]
     out = []

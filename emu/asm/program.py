@@ -65,3 +65,16 @@ def require_main(unit: Unit) -> None:
         names = ", ".join(f.name for f in unit.functions[:5]) or "none"
         raise LinkError(f"the program has no main function (it defines: {names}); the runtime starts "
                         "the program at 'TEXT main'", unit.file, symbol="main")
+
+
+def check_program_stack(unit: Unit, arch_name: str, variant: str = "buggy") -> None:
+    """6l/5l's NOSPLIT stack check on a user's program (stackcheck.py), with the
+    runtime's assembly and constants.  The CLI's run, gc-report and trace call it
+    before building; build_image does not, so that the runtime tests can still
+    provoke the split-stack-overflow throw the linker would have prevented."""
+    from ..arch import get_arch
+    from ..image import _runtime_parts, runtime_units
+    from .stackcheck import check_stack
+    arch = get_arch(arch_name)
+    layouts, _objs = _runtime_parts(arch_name, variant)
+    check_stack(unit, runtime_units(arch), arch, layouts.zasm())

@@ -63,6 +63,8 @@ def cmd_trace(args) -> int:
     from .record import record
     path = args.program or str(DEMOS / f"leak_{args.arch}.s")
     unit = load_program(path)
+    from ..asm.program import check_program_stack
+    check_program_stack(unit, args.arch, args.variant)      # 6l/5l's NOSPLIT stack check
     mc = new_machine(args.arch, args.variant, unit, args.budget or DEFAULT_BUDGET)
 
     def addr(sym):

@@ -99,6 +99,22 @@ CASES = [
     ("empty", A, "", 1, "LinkError", None, "the program is empty"),
     ("only-comments", R, "// nothing here\n\n   // at all\n", 1, "LinkError", None, "the program is empty"),
     ("only-globl", A, "GLOBL x, $8\n", 1, "LinkError", None, "no main function (it defines: none)"),
+    # -- 6l/5l's stack check: NOSPLIT chains must fit in StackLimit (128 bytes)
+    ("nosplit-400", A, "TEXT big, NOSPLIT, $400-0\n\tRET\n" + "TEXT main, $16-0\n\tcall big\n\tRET\n", 1,
+     "LinkError", 1, "408 bytes below a split-checked caller's frame, more than StackLimit (128): call big +8"),
+    ("nosplit-400-arm", R, "TEXT big, NOSPLIT, $400-0\n\tRET\n" + "TEXT main, $16-0\n\tbl big\n\tRET\n", 1,
+     "LinkError", 1, "404 bytes"),
+    ("nosplit-chain", A, "TEXT a, NOSPLIT, $64-0\n\tcall b\n\tRET\nTEXT b, NOSPLIT, $64-0\n\tRET\n" + MAIN, 1,
+     "LinkError", 1, "144 bytes below a split-checked caller's frame, more than StackLimit (128): "
+                     "call a +8 -> a +64 -> call b +8 -> b +64"),
+    ("nosplit-chain-arm", R, "TEXT a, NOSPLIT, $64-0\n\tbl b\n\tRET\nTEXT b, NOSPLIT, $64-0\n\tRET\n" + AMAIN,
+     1, "LinkError", 1, "136 bytes below a split-checked caller's frame, more than StackLimit (128): a +68 -> b +68"),
+    ("nosplit-recursive", A, "TEXT a, NOSPLIT, $16-0\n\tcall a\n\tRET\n" + MAIN, 1, "LinkError", 1,
+     "can call itself (a -> a)"),
+    ("nosplit-mutual-arm", R, "TEXT a, NOSPLIT, $8-0\n\tbl b\n\tRET\nTEXT b, NOSPLIT, $8-0\n\tbl a\n\tRET\n"
+     + AMAIN, 1, "LinkError", 1, "(a -> b -> a)"),
+    ("nosplit-tail-jump", A, "TEXT a, NOSPLIT, $64-0\n\tjmp b\n\tRET\nTEXT b, NOSPLIT, $64-0\n\tRET\n" + MAIN,
+     1, "LinkError", 1, "136 bytes"),
     # -- programs that run and fail
     ("nil-deref", A, "TEXT main, $0-0\n\tmov rax, 0\n\tmov rax, qword ptr [rax]\n\tRET\n", 2, "MemoryFault",
      "main+", "nil dereference"),
@@ -160,6 +176,17 @@ def test_program_text(case, tmp_path, capsys):
     if isinstance(where, int):
         assert first.startswith(f"goemu: {cls}: {p}:{where}: ")
     assert "Traceback" not in out.err and out.out == ""
+
+
+@pytest.mark.parametrize("arch,src", [
+    ("amd64", "TEXT a, NOSPLIT, $48-0\n\tcall b\n\tRET\nTEXT b, NOSPLIT, $48-0\n\tcall runtime.printint\n\tRET\n"
+              "TEXT main, $16-0\n\tcall a\n\tRET\n"),   # 8+48+8+48+8 (+8: printint's morestack call) = 128
+    ("arm", "TEXT a, NOSPLIT, $60-0\n\tbl b\n\tRET\nTEXT b, NOSPLIT, $60-0\n\tRET\nTEXT main, $16-0\n\tbl a\n\tRET\n"),
+])
+def test_nosplit_chain_at_the_limit_links(arch, src, tmp_path, capsys):
+    """Exactly StackLimit is allowed, as in the linkers."""
+    p, rc, out = _run(tmp_path, capsys, arch, src, True)
+    assert rc == 0, out
 
 
 def test_echo_is_the_users_line(tmp_path, capsys):
