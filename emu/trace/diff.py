@@ -323,19 +323,22 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
     bb: deque[tuple[tuple, Record]] = deque()
     ends = [False, False]
     tallies = (_CycleTally(A.header), _CycleTally(B.header))
-    sides = ((ia, sa, res.a, {}), (ib, sb, res.b, {}))
+    sides = ((ia, sa, res.a, {}, A), (ib, sb, res.b, {}, B))
     ids: dict[tuple[str, str], int] = {}   # keys cached per pc: bounded by the code size
     recent: deque = deque(maxlen=CONTEXT)
     open_after: list[Hunk] = []
     in_prefix = True
 
     def fill(buf, side, n):
-        it, sy, inf, keys = sides[side]
+        it, sy, inf, keys, R = sides[side]
         while len(buf) < n and not ends[side]:
             r = next(it, None)
             if r is None:
                 ends[side] = True
                 break
+            # the whole register state after r: a register one run changes and the other
+            # already held (renamed registers) is no difference (bounded: the window only)
+            r.after = R.state.copy()
             inf["records"] = r.index + 1
             tallies[side].add(r)
             k = keys.get(r.pc)
@@ -347,7 +350,8 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
         res.aligned += 1
         regs = {}
         for name in sorted(set(ra.regs) | set(rb.regs)):
-            va, vb = ra.regs.get(name), rb.regs.get(name)
+            va = ra.regs.get(name, ra.after.get(name))
+            vb = rb.regs.get(name, rb.after.get(name))
             na = sa.value(va) if va is not None else "(unchanged)"
             nb = sb.value(vb) if vb is not None else "(unchanged)"
             if na != nb:
