@@ -21,8 +21,11 @@ _NUM = r"(?:0x[0-9a-fA-F]+|\d+)"
 _RUN = re.compile(rf"(?<![\w*])([-+]?\s*{_NUM}(?:\s*[-+*]\s*{_NUM})*)(?![\w*(])")
 
 
+# Which mnemonics call, and which jump unconditionally: per architecture knowledge that belongs
+# in emu/arch/<arch> (issue 15, item 6); kept in this one table until Arch carries it.
 _CALL_RE = {"amd64": re.compile(r"call"),
             "arm": re.compile(r"blx?(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?")}
+_JUMP_RE = {"amd64": re.compile(r"jmp"), "arm": re.compile(r"b(?:al)?")}
 
 
 def is_leaf(fn: Function, arch: Arch) -> bool:
@@ -148,7 +151,7 @@ def expand_function(fn: Function, arch: Arch, consts: dict[str, int],
     for t in exp.prologue:
         emit(t, head, "prologue")
     for st in fn.body:
-        if st.text in ("RET",) or (arch.name == "amd64" and st.text == "ret"):
+        if st.text in ("RET", "ret"):          # UAL has no "ret": on ARM only RET matches
             for t in exp.epilogue:
                 emit(t, st, "epilogue")
         else:

@@ -18,14 +18,10 @@ reach itself is refused: its stack use has no bound.
 """
 from __future__ import annotations
 
-import re
-
 from ..arch.base import Arch
 from ..errors import LinkError
-from .expand import _CALL_RE, decl_of
+from .expand import _CALL_RE, _JUMP_RE, decl_of
 from .source import Function, Unit, canonical
-
-_TAIL_RE = {"amd64": re.compile(r"jmp"), "arm": re.compile(r"b")}
 
 
 def _targets(fn: Function, arch: Arch, known: set[str]) -> list[tuple[str, bool]]:
@@ -38,7 +34,7 @@ def _targets(fn: Function, arch: Arch, known: set[str]) -> list[tuple[str, bool]
             continue
         if _CALL_RE[arch.name].fullmatch(head.lower()):
             out.append((target, True))
-        elif _TAIL_RE[arch.name].fullmatch(head.lower()):
+        elif _JUMP_RE[arch.name].fullmatch(head.lower()):
             out.append((target, False))
     return out
 

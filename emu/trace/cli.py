@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..arch import ARCH_NAMES
 from ..boundary import DIFF_TROUBLE, Context, UsageParser, count, guard, positive_int, writable
 from ..errors import UsageError
 
@@ -15,7 +16,7 @@ DEMOS = Path(__file__).resolve().parent.parent / "demos"
 def register(subparsers) -> None:
     p = subparsers.add_parser("trace", help="record a register trace of a run")
     p.add_argument("program", nargs="?", help="goasm program (default: the built-in leak demo)")
-    p.add_argument("--arch", default="amd64", choices=["amd64", "arm"])
+    p.add_argument("--arch", default="amd64", choices=ARCH_NAMES)
     p.add_argument("--variant", default="buggy", choices=["buggy", "fixed"])
     p.add_argument("-o", "--output", required=True, type=writable, metavar="FILE")
     p.add_argument("--format", default="native", choices=["native", "tenet"])

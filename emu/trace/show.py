@@ -8,7 +8,6 @@ from ..errors import UsageError
 from .diff import Symbolizer
 from .native import NativeReader, Record
 
-
 _BRANCH = re.compile(r"^(call|jmp|j[a-z]+|bl|blx|b|b[a-z]{2}|bl[a-z]{2}|cbz|cbnz|loop\w*)$")
 _HEXNUM = re.compile(r"(?<![\w.])0x[0-9a-fA-F]+")
 
@@ -38,8 +37,8 @@ def format_event(kind: str, detail, sy: Symbolizer) -> list[str]:
     a collection lists each freed and retained object with its root chain."""
     if kind == "gc" and isinstance(detail, dict) and isinstance(detail.get("report"), dict):
         rep = detail["report"]
-        lines = [f"<gc> collection {rep.get('index')}: heap {rep.get('heap_before')} -> {rep.get('heap_after')} "
-                 f"bytes; freed {len(rep.get('freed', []))}, retained {len(rep.get('retained', []))}"]
+        lines = [(f"<gc> collection {rep.get('index')}: heap {rep.get('heap_before')} -> {rep.get('heap_after')} "
+                 f"bytes; freed {len(rep.get('freed', []))}, retained {len(rep.get('retained', []))}")]
         for o in rep.get("retained", []):
             lines.append(f"    retained {_value(o.get('addr'), sy)} ({o.get('size')} bytes) via {o.get('path')}")
         for o in rep.get("freed", []):

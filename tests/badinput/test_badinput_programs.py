@@ -105,8 +105,8 @@ CASES = [
     ("nosplit-400-arm", R, "TEXT big, NOSPLIT, $400-0\n\tRET\n" + "TEXT main, $16-0\n\tbl big\n\tRET\n", 1,
      "LinkError", 1, "404 bytes"),
     ("nosplit-chain", A, "TEXT a, NOSPLIT, $64-0\n\tcall b\n\tRET\nTEXT b, NOSPLIT, $64-0\n\tRET\n" + MAIN, 1,
-     "LinkError", 1, "144 bytes below a split-checked caller's frame, more than StackLimit (128): "
-                     "call a +8 -> a +64 -> call b +8 -> b +64"),
+     "LinkError", 1, ("144 bytes below a split-checked caller's frame, more than StackLimit (128): "
+                     "call a +8 -> a +64 -> call b +8 -> b +64")),
     ("nosplit-chain-arm", R, "TEXT a, NOSPLIT, $64-0\n\tbl b\n\tRET\nTEXT b, NOSPLIT, $64-0\n\tRET\n" + AMAIN,
      1, "LinkError", 1, "136 bytes below a split-checked caller's frame, more than StackLimit (128): a +68 -> b +68"),
     ("nosplit-recursive", A, "TEXT a, NOSPLIT, $16-0\n\tcall a\n\tRET\n" + MAIN, 1, "LinkError", 1,
@@ -179,13 +179,13 @@ def test_program_text(case, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arch,src", [
-    ("amd64", "TEXT a, NOSPLIT, $48-0\n\tcall b\n\tRET\nTEXT b, NOSPLIT, $48-0\n\tcall runtime.printint\n\tRET\n"
-              "TEXT main, $16-0\n\tcall a\n\tRET\n"),   # 8+48+8+48+8 (+8: printint's morestack call) = 128
+    ("amd64", ("TEXT a, NOSPLIT, $48-0\n\tcall b\n\tRET\nTEXT b, NOSPLIT, $48-0\n\tcall runtime.printint\n\tRET\n"
+              "TEXT main, $16-0\n\tcall a\n\tRET\n")),   # 8+48+8+48+8 (+8: printint's morestack call) = 128
     ("arm", "TEXT a, NOSPLIT, $60-0\n\tbl b\n\tRET\nTEXT b, NOSPLIT, $60-0\n\tRET\nTEXT main, $16-0\n\tbl a\n\tRET\n"),
 ])
 def test_nosplit_chain_at_the_limit_links(arch, src, tmp_path, capsys):
     """Exactly StackLimit is allowed, as in the linkers."""
-    p, rc, out = _run(tmp_path, capsys, arch, src, True)
+    _p, rc, out = _run(tmp_path, capsys, arch, src, True)
     assert rc == 0, out
 
 
