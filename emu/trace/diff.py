@@ -446,10 +446,20 @@ _C = {"red": "\033[31m", "green": "\033[32m", "cyan": "\033[36m", "bold": "\033[
       "off": "\033[0m"}
 
 
-def _line(r: Record, sy: Symbolizer, ptr: int) -> str:
+def _context(ra: Record, rb: Record, sy: Symbolizer, ptr: int) -> str:
+    """An aligned record around a hunk: both indexes, since they differ after an insertion."""
+    return f" a#{ra.index} b#{rb.index}".ljust(17) + _body(rb, sy, ptr)
+
+
+def _body(r: Record, sy: Symbolizer, ptr: int) -> str:
     ws = ", ".join(f"[{w['name']}]={w['value']}" for w in _writes(sy, r, ptr))
     ev = " ".join(f"<{k}>" for k, _ in r.events)
-    return f"#{r.index:<7} {r.sym:<22} {sy.text(r.text):<40}" + (f" ; {ws}" if ws else "") + (f" {ev}" if ev else "")
+    return f"{r.sym:<22} {sy.text(r.text):<40}" + (f" ; {ws}" if ws else "") + (f" {ev}" if ev else "")
+
+
+def _line(r: Record, sy: Symbolizer, ptr: int, mark: str = "", who: str = "") -> str:
+    """A record of one side: ``-a#2210``, ``+b#2211`` (whose index it is, always said)."""
+    return f"{mark}{who}#{r.index}".ljust(17) + _body(r, sy, ptr)
 
 
 def _shape(regs: re.Pattern, text: str) -> str:
@@ -501,26 +511,26 @@ def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
         seen.setdefault(sig, num)
         out.append(c("cyan", f"@@ -{h.a_start},{h.n_a} +{h.b_start},{h.n_b} @@"
                               f" {(h.only_a or h.only_b)[0].sym if (h.only_a or h.only_b) else ''}"))
-        for ra, _ in h.before:
-            out.append(" " + _line(ra, sa, p))
+        for ra, rb in h.before:
+            out.append(_context(ra, rb, sb, p))
         renamed = (fold and regs_rx is not None and h.n_a == h.n_b == len(h.only_a) == len(h.only_b)
                    and all(_shape(regs_rx, ra.text) == _shape(regs_rx, rb.text)
                            for ra, rb in zip(h.only_a, h.only_b)))
         if renamed:
             for ra, rb in zip(h.only_a, h.only_b):
-                out.append(c("yellow", f"~#{ra.index:<7} {ra.sym:<22} {sa.text(ra.text):<26} | b#{rb.index}: "
+                out.append(c("yellow", f"~a#{ra.index}".ljust(17) + f"{ra.sym:<22} {sa.text(ra.text):<26} | b#{rb.index}: "
                                        f"{sb.text(rb.text)}   (registers renamed)"))
         else:
             for r in h.only_a:
-                out.append(c("red", "-" + _line(r, sa, p)))
+                out.append(c("red", _line(r, sa, p, "-", "a")))
             if h.n_a > len(h.only_a):
                 out.append(c("red", f"-... {h.n_a - len(h.only_a)} more records only in a"))
             for r in h.only_b:
-                out.append(c("green", "+" + _line(r, sb, p)))
+                out.append(c("green", _line(r, sb, p, "+", "b")))
             if h.n_b > len(h.only_b):
                 out.append(c("green", f"+... {h.n_b - len(h.only_b)} more records only in b"))
-        for _, rb in h.after:
-            out.append(" " + _line(rb, sb, p))
+        for ra, rb in h.after:
+            out.append(_context(ra, rb, sb, p))
     flush_repeats()
     if res.register_diffs:
         out.append(c("bold", f"register differences at aligned instructions ({len(res.register_diffs)}"
@@ -581,12 +591,12 @@ def format_html(res: DiffResult) -> str:
         if folded > 0:
             rows.append(f"<tr><td colspan=2><details><summary>{folded} aligned instructions "
                         f"(a#{prev_end[0]}..a#{h.a_start - 1}, b#{prev_end[1]}..b#{h.b_start - 1})</summary>"
-                        "<table>" + "".join(f"<tr><td>{e(_line(ra, sa, p))}</td><td>{e(_line(rb, sb, p))}</td></tr>"
+                        "<table>" + "".join(f"<tr><td>{e(_line(ra, sa, p, who='a'))}</td><td>{e(_line(rb, sb, p, who='b'))}</td></tr>"
                                             for ra, rb in h.before) + "</table></details></td></tr>")
         for i in range(max(len(h.only_a), len(h.only_b))):
             ra = h.only_a[i] if i < len(h.only_a) else None
             rb = h.only_b[i] if i < len(h.only_b) else None
-            row("hunk", _line(ra, sa, p) if ra else "", _line(rb, sb, p) if rb else "")
+            row("hunk", _line(ra, sa, p, who="a") if ra else "", _line(rb, sb, p, who="b") if rb else "")
         if h.n_a > len(h.only_a) or h.n_b > len(h.only_b):
             row("hunk", f"... {h.n_a - len(h.only_a)} more", f"... {h.n_b - len(h.only_b)} more")
         prev_end = (h.a_start + h.n_a, h.b_start + h.n_b)
