@@ -36,7 +36,7 @@ wheel: $(STAMP)
 wheel-check: wheel
 	rm -rf .wheel-venv && $(PYTHON) -m venv .wheel-venv
 	.wheel-venv/bin/python -m pip install -q dist/goemu-*.whl
-	cd /tmp && $(CURDIR)/.wheel-venv/bin/goemu run --arch amd64
+	cd "$$(mktemp -d)" && $(CURDIR)/.wheel-venv/bin/goemu run --arch amd64
 
 lint: $(STAMP)
 	$(BIN)/ruff check emu loader tests
