@@ -15,10 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import BuildError
+from .resources import ASM_DIR, ROOT, RUNTIME_C, default_cache_dir  # the checkout's folders, or the wheel's
 
-ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_C = ROOT / "runtime_c"
-ASM_DIR = ROOT / "asm"
+__all__ = ["ASM_DIR", "ROOT", "RUNTIME_C", "compile_runtime"]
+
 VARIANTS = ("buggy", "fixed")
 
 COMMON_FLAGS = [
@@ -36,8 +36,8 @@ VARIANT_FLAGS = {"buggy": [], "fixed": ["-DGOEMU_FIXED=1"]}
 
 
 def cache_dir() -> Path:
-    """``$GOEMU_CACHE`` or ``.cache/goemu`` in the checkout."""
-    return Path(os.environ.get("GOEMU_CACHE") or ROOT / ".cache" / "goemu")
+    """``$GOEMU_CACHE``, or ``.cache/goemu`` in the checkout (the user's cache folder when installed)."""
+    return Path(os.environ.get("GOEMU_CACHE") or default_cache_dir())
 
 
 def sources() -> list[Path]:

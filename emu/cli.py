@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import traceback
 from pathlib import Path
 
 from . import present
 from .arch import ARCH_NAMES
+from .asm.program import check_program_stack
+from .boundary import Context, UsageParser, guard, positive_int, writable
 from .engine import ENGINES
-from .errors import GoemuError
 from .machine import DEFAULT_BUDGET, set_default_engine
 from .run import RunResult, load_program, run_program
 
@@ -30,8 +29,9 @@ def _common(p: argparse.ArgumentParser, program: bool = True) -> None:
         p.add_argument("program", nargs="?", help="goasm file (default: the built-in demos)")
     p.add_argument("--arch", choices=ARCH_NAMES, help="default: both for demos, amd64 for a program")
     p.add_argument("--variant", choices=("buggy", "fixed"),
-                   help="runtime before (buggy) or after (fixed) commit 89b075cc")
-    p.add_argument("--max-insns", type=int, default=DEFAULT_BUDGET, metavar="N",
+                   help="runtime before (buggy) or after (fixed) commit 89b075cc; default: buggy for a "
+                        "program, both for the demos")
+    p.add_argument("--max-insns", type=positive_int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"instruction budget (default {DEFAULT_BUDGET})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     if program:
@@ -53,6 +53,7 @@ def _runs(ns) -> list[tuple[str, RunResult]]:
     if ns.program:
         unit = load_program(ns.program)
         arch, variant = ns.arch or "amd64", ns.variant or "buggy"
+        check_program_stack(unit, arch, variant)        # 6l/5l's NOSPLIT stack check
         return [("program", run_program(arch, variant, unit, ns.max_insns, name=ns.program,
                                         **_cycle_opts(ns)))]
     out = []
@@ -92,7 +93,7 @@ def cmd_run(ns) -> int:
             print(json.dumps(out, indent=2))
         else:
             print(json.dumps({"demos": [dict(demo=d, **r.to_json()) for d, r in results]}, indent=2))
-        return 0
+        return 0 if not single or results[0][1].exit_status == 0 else 1
     if single:
         print(present.run_summary(results[0][1]))
         if results[0][1].cycles is not None:
@@ -147,7 +148,7 @@ def cmd_plot(ns) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="goemu", description="Go 1.0's segmented stacks and the m->cret "
+    p = UsageParser(prog="goemu", description="Go 1.0's segmented stacks and the m->cret "
                                 "leak, executed on emulated amd64 and ARM")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a program (or the built-in leak demos)")
@@ -162,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(g)
     g.set_defaults(func=cmd_gc_report)
     pl = sub.add_parser("plot", help="PNG of live heap bytes per collection, buggy vs fixed")
-    pl.add_argument("-o", "--output", default="leak.png")
-    pl.add_argument("--rounds", type=int, default=24)
+    pl.add_argument("-o", "--output", default="leak.png", type=writable)
+    pl.add_argument("--rounds", type=positive_int, default=24)
     pl.add_argument("--arch", choices=ARCH_NAMES)
     pl.set_defaults(func=cmd_plot)
     for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli", "emu.cycles.hotsplit",
@@ -193,36 +194,17 @@ class _EngineOption(argparse.Action):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    ns = parser.parse_args(argv)
-    try:
+    """Parse, run, and turn every error into one message and an exit code (emu/boundary.py)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ctx = Context(json_out="--json" in argv)    # known before parsing: a usage error is JSON too
+
+    def go() -> int:
+        ns = build_parser().parse_args(argv)
+        ctx.json_out = bool(getattr(ns, "json", False))
+        ctx.trouble = getattr(ns, "trouble_exit", None)
         handler = getattr(ns, "func", None) or ns.handler
         return int(handler(ns) or 0)
-    except GoemuError as e:
-        print(present.error(e), file=sys.stderr)
-        return e.exit_code
-    except BrokenPipeError:
-        # the reader went away (goemu ... | head): stop quietly, as cat does
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
-        return 0
-    except OSError as e:
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"goemu: {where}{e.strerror or e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("goemu: interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # noqa: BLE001 - a bug in goemu, not in the user's input
-        print(f"goemu: internal error: {type(e).__name__}: {e}", file=sys.stderr)
-        if os.environ.get("GOEMU_DEBUG"):
-            traceback.print_exc()
-        else:
-            print("       (set GOEMU_DEBUG=1 for the Python traceback; please report it)", file=sys.stderr)
-        return 70
+    return guard(go, ctx)
 
 
 if __name__ == "__main__":

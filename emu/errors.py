@@ -15,6 +15,27 @@ class GoemuError(Exception):
     exit_code = 1
 
 
+class InputError(GoemuError):
+    """An input file cannot be read: missing, a directory, unreadable, not
+    text.  ``path`` names it.  Exit 66 (sysexits' EX_NOINPUT)."""
+
+    exit_code = 66
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class OutputError(GoemuError):
+    """An output file cannot be written.  Exit 74 (sysexits' EX_IOERR)."""
+
+    exit_code = 74
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
 class BuildError(GoemuError):
     """The cross compiler or the build cache failed (names the file)."""
 
@@ -44,6 +65,19 @@ class LoaderError(GoemuError):
         if section is not None:
             loc.append(section + (f"+0x{offset:x}" if offset is not None else ""))
         super().__init__(": ".join([" ".join(loc), message]) if loc else message)
+
+
+class LinkError(GoemuError):
+    """The program's functions do not fit together: no ``main``, an undefined
+    symbol, a NOSPLIT chain that can overflow the stack guard (6l/5l's stack
+    check).  ``file``/``line`` locate the declaration, ``symbol`` names it and
+    ``chain`` lists the functions of an overflowing NOSPLIT chain."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 symbol: str | None = None, chain: list[str] | None = None):
+        self.file, self.line, self.symbol, self.chain = file, line, symbol, chain or []
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        super().__init__(f"{where}{message}")
 
 
 class RelocationOverflow(LoaderError):
@@ -108,9 +142,12 @@ class BudgetExhausted(EmulationError):
 
 class UsageError(GoemuError):
     """The user asked for something that does not make sense (bad flag,
-    unknown symbol, malformed expression)."""
+    unknown symbol, malformed expression).  ``usage`` is the command's
+    usage line when argparse found the problem."""
 
     exit_code = 64
+    usage: str | None = None
+    prog: str | None = None
 
 
 class ToolMissing(GoemuError):

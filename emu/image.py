@@ -20,6 +20,7 @@ from .arch import get_arch
 from .arch.base import Arch
 from .asm.assemble import assemble, assemble_checked
 from .asm.expand import expand_function
+from .asm.program import check_program, require_main
 from .asm.source import DataDecl, Function, Unit, parse_file
 from .build import ASM_DIR, compile_runtime
 from .errors import AssemblyError
@@ -179,6 +180,8 @@ def build_image(arch_name: str, variant: str, program: Unit | None = None) -> Im
     arch = get_arch(arch_name)
     layouts, c_objs = _runtime_parts(arch_name, variant)
     consts = layouts.zasm()
+    if program is not None:
+        check_program(program, arch, consts)
     units = runtime_units(arch) + ([program] if program else [])
     funcs: list[tuple[Function, bool]] = []
     seen: dict[str, Function] = {}
@@ -240,6 +243,8 @@ def build_image(arch_name: str, variant: str, program: Unit | None = None) -> Im
         code.extend(arch.pad * ((off - len(code)) // len(arch.pad)))
         code.extend(body)
         infos[fn.name] = _func_info(fn, is_rt, addrs[fn.name], len(body), exp, stmts, insns)
+    if program is not None:
+        require_main(program)
     chunks = [("text", text.base, bytes(code), "r-x")]
     if placed:
         chunks.append(("data", data_region.base, _data_bytes(decls, placed, data_region.base, symbols), "rw-"))

@@ -21,8 +21,11 @@ _NUM = r"(?:0x[0-9a-fA-F]+|\d+)"
 _RUN = re.compile(rf"(?<![\w*])([-+]?\s*{_NUM}(?:\s*[-+*]\s*{_NUM})*)(?![\w*(])")
 
 
+# Which mnemonics call, and which jump unconditionally: per architecture knowledge that belongs
+# in emu/arch/<arch> (issue 15, item 6); kept in this one table until Arch carries it.
 _CALL_RE = {"amd64": re.compile(r"call"),
             "arm": re.compile(r"blx?(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?")}
+_JUMP_RE = {"amd64": re.compile(r"jmp"), "arm": re.compile(r"b(?:al)?")}
 
 
 def is_leaf(fn: Function, arch: Arch) -> bool:
@@ -32,6 +35,10 @@ def is_leaf(fn: Function, arch: Arch) -> bool:
 
 
 def decl_of(fn: Function, arch: Arch) -> FuncDecl:
+    if fn.frame < 0 and not (arch.link_register and fn.frame == -arch.ptrsize):
+        no_frame = "" if not arch.link_register else f" (${-arch.ptrsize} means: no frame, no LR save)"
+        raise AssemblyError(f"frame size ${fn.frame} of {fn.name}: {arch.name} frames are 0 or more "
+                            f"bytes{no_frame}", fn.file, fn.line)
     if fn.frame > 0 and fn.frame % arch.ptrsize:
         # Every slot below would be misaligned, and the collector (like Go's
         # scanblock) scans aligned words only: pointers there would be missed.
@@ -81,7 +88,7 @@ def _rewrite_fp(text: str, exp: Expansion, arch: Arch, where: Statement) -> list
         out = pat.sub(sub, text)
     if re.search(r"\bFP\b", out):
         raise AssemblyError("FP may only be used as a memory operand: [FP+off] (amd64) or [FP, #off] (arm)",
-                            where.file, where.line, where.text)
+                            where.file, where.line, where.shown)
     return pre + [out]
 
 
@@ -96,7 +103,7 @@ def substitute(text: str, consts: dict[str, int], symbols: dict[str, int], label
         name = canonical(m.group(1))
         if name in symbols:
             return hex(symbols[name])
-        raise AssemblyError(f"unknown symbol {name!r} in ${name}", st.file, st.line, st.text)
+        raise AssemblyError(f"unknown symbol {name!r} in ${name}", st.file, st.line, st.shown)
 
     rest = re.sub(r"\$([A-Za-z_][\w.·]*)", imm, rest)
     rest = re.sub(r"=([A-Za-z_][\w.·]*)", lambda m: "=" + imm(m), rest)
@@ -120,25 +127,36 @@ def expand_function(fn: Function, arch: Arch, consts: dict[str, int],
                     symbols: dict[str, int]) -> tuple[list[Statement], Expansion, set[str]]:
     """The statements of one function, ready for Keystone, and its frame facts."""
     exp = arch.expand(decl_of(fn, arch), consts)
-    labels = {m.group(1) for st in fn.body if (m := _LABEL.match(st.text))}
+    labels: set[str] = set()
+    first_at: dict[str, int] = {}
+    for st in fn.body:
+        if m := _LABEL.match(st.text):
+            if m.group(1) in labels:
+                raise AssemblyError(f"label {m.group(1)} defined twice in {fn.name} (first at line "
+                                    f"{first_at[m.group(1)]})", st.file, st.line, st.shown)
+            labels.add(m.group(1))
+            first_at[m.group(1)] = st.line
     labels |= {m.group(1) for t in exp.prologue if (m := _LABEL.match(t))}
     out: list[Statement] = []
 
     def emit(text: str, st: Statement, origin: str) -> None:
         if _LABEL.match(text):
-            out.append(Statement(text, st.file, st.line, origin))
+            out.append(Statement(text, st.file, st.line, origin, st.source))
             return
         text = substitute(text, consts, symbols, labels, st)
         for t in _rewrite_fp(text, exp, arch, st):
-            out.append(Statement(t, st.file, st.line, origin))
+            out.append(Statement(t, st.file, st.line, origin, st.source))
 
-    head = Statement("", fn.file, fn.line, "prologue")
+    head = Statement("", fn.file, fn.line, "prologue", fn.decl_text)
     for t in exp.prologue:
         emit(t, head, "prologue")
     for st in fn.body:
-        if st.text in ("RET",) or (arch.name == "amd64" and st.text == "ret"):
+        if st.text in ("RET", "ret"):          # UAL has no "ret": on ARM only RET matches
             for t in exp.epilogue:
                 emit(t, st, "epilogue")
         else:
             emit(st.text, st, "source")
+    if not any(not _LABEL.match(st.text) for st in out):
+        raise AssemblyError(f"function {fn.name} has no instructions (end it with RET)", fn.file, fn.line,
+                            fn.decl_text or None)
     return out, exp, labels

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import AssemblyError
+from ..errors import AssemblyError, InputError
 
 
 @dataclass
@@ -26,6 +26,15 @@ class Statement:
     file: str
     line: int
     origin: str = "source"     # "source", "prologue", "epilogue"
+    source: str = ""           # the line as the user wrote it (comment stripped)
+
+    @property
+    def shown(self) -> str:
+        """What an error echoes: the user's line, and goemu's rewriting of it when that differs."""
+        src = self.source or self.text
+        if self.source and self.text and " ".join(self.text.split()) != " ".join(self.source.split()):
+            return f"{src}\n    (goemu's rewriting: {self.text})"
+        return src
 
 
 @dataclass
@@ -37,6 +46,7 @@ class Function:
     file: str
     line: int
     body: list[Statement] = field(default_factory=list)
+    decl_text: str = ""         # the TEXT line as written
 
     @property
     def where(self) -> str:
@@ -61,10 +71,13 @@ class Unit:
 
 _NAME = r"[A-Za-z_.·][\w.·]*"
 _TEXT = re.compile(rf"^TEXT\s+(?P<name>{_NAME})(?:\(SB\))?\s*,\s*(?:(?P<flags>[A-Z0-9|]+)\s*,\s*)?"
-                   r"\$(?P<frame>-?\d+)(?:\s*-\s*\$?(?P<args>\d+))?\s*$")
+                   r"\$(?P<frame>-?\d+)(?:\s*-\s*\$?(?P<args>-?\d+))?\s*$")
 _GLOBL = re.compile(rf"^GLOBL\s+(?P<name>{_NAME})(?:\(SB\))?\s*,\s*(?:[A-Z0-9|]+\s*,\s*)?\$(?P<size>\d+)\s*$")
 _DATA = re.compile(rf"^DATA\s+(?P<name>{_NAME})(?:\(SB\))?(?:\+(?P<off>\d+))?\s*/\s*(?P<width>[1248])\s*,"
                    r"\s*\$(?P<value>\S+)\s*$")
+
+
+MAX_FRAME = 0x7FFFFFFF     # frame and argument sizes are int32 in 6l/5l and in m->moreframesize
 
 
 def canonical(name: str) -> str:
@@ -108,8 +121,17 @@ def parse_text(text: str, file: str = "<string>") -> Unit:
                 raise AssemblyError("malformed TEXT; expected 'TEXT name, [NOSPLIT,] $frame-$args'",
                                     *where, raw)
             frame = int(m["frame"])
+            if frame < 0 and frame != -4 and frame != -8:
+                raise AssemblyError(f"frame size ${frame} of {m['name']}: a frame is 0 or more bytes "
+                                    "($-4 on ARM: no frame, no LR save)", *where, raw)
+            if m["args"] and int(m["args"]) < 0:
+                raise AssemblyError(f"argument size {m['args']} of {m['name']} is negative", *where, raw)
+            for what, v in (("frame", frame), ("argument", int(m["args"] or 0))):
+                if v > MAX_FRAME:
+                    raise AssemblyError(f"{what} size {v} of {m['name']} is too large (at most {MAX_FRAME}: "
+                                        "the linker and morestack keep it in 32 bits)", *where, raw)
             current = Function(canonical(m["name"]), frame, int(m["args"] or 0),
-                               _flags(m["flags"], where, raw), file, lineno)
+                               _flags(m["flags"], where, raw), file, lineno, decl_text=line)
             if any(f.name == current.name for f in unit.functions):
                 raise AssemblyError(f"function {current.name} defined twice", *where, raw)
             unit.functions.append(current)
@@ -138,7 +160,7 @@ def parse_text(text: str, file: str = "<string>") -> Unit:
         else:
             if current is None:
                 raise AssemblyError("instruction outside a TEXT function", *where, raw)
-            current.body.append(Statement(line, file, lineno))
+            current.body.append(Statement(line, file, lineno, source=line))
     return unit
 
 
@@ -148,7 +170,7 @@ def parse_file(path: str | Path, display: str | None = None) -> Unit:
     try:
         text = p.read_text()
     except OSError as e:
-        raise AssemblyError(f"cannot read program: {e.strerror}", display or str(p)) from e
-    except UnicodeDecodeError:
-        raise AssemblyError("program is not UTF-8 text", display or str(p)) from None
+        raise InputError(f"cannot read program: {e.strerror}", display or str(p)) from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"program is not UTF-8 text (byte {e.start})", display or str(p)) from None
     return parse_text(text, display or str(p))

@@ -174,7 +174,7 @@ def check(stmts: list[Statement], code: bytes, addr: int, arch: Arch) -> list[tu
         got = next(cs.disasm(code[offset:], addr + offset, 1), None)
         if got is None:
             raise AssemblyError(f"Keystone's bytes at {addr + offset:#x} do not decode",
-                                st.file, st.line, st.text)
+                                st.file, st.line, st.shown)
         decoded.append((got.address, st, got))
         offset += got.size
     # label addresses: a label stands for the next instruction's address
@@ -227,7 +227,7 @@ def _compare(st: Statement, got, code: bytes, base: int, arch: Arch, labels: dic
         sizes_ok = not want_sizes or want_sizes == _SIZES.findall(got_ops.lower())
     if want_m != got_m or not sizes_ok or not _same(want, have, narrow):
         raise AssemblyError(f"Keystone assembled this as '{got.mnemonic} {got.op_str}' at {got.address:#x}",
-                            st.file, st.line, st.text)
+                            st.file, st.line, st.shown)
 
 
 def _one_register_stack_op(mnem: str, ops: str) -> tuple[str, str]:
@@ -257,4 +257,4 @@ def _check_literal(st: Statement, got, code: bytes, base: int, want_m: str, ops:
             if (v if got.mnemonic.startswith("mov") else ~v & 0xFFFFFFFF) == want:
                 return
     raise AssemblyError(f"Keystone's literal load '{got.mnemonic} {got.op_str}' does not load {want:#x}",
-                        st.file, st.line, st.text)
+                        st.file, st.line, st.shown)

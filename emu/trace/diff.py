@@ -50,7 +50,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
 
-from .native import NativeReader, Record
+from .native import NativeReader, Record, TraceMismatch
 
 WINDOW = 1024
 FIRST_WINDOW = 64
@@ -310,6 +310,9 @@ def _leading(ops: list) -> tuple[int, int, int]:
 
 
 def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> DiffResult:
+    if A.header["arch"] != B.header["arch"] or A.header["registers"] != B.header["registers"]:
+        raise TraceMismatch(f"cannot diff traces of two architectures: {A.path} is {A.header['arch']}, "
+                            f"{B.path} is {B.header['arch']}", B.path)
     sa, sb = Symbolizer(A.header), Symbolizer(B.header)
     ptr = A.header.get("ptrsize", 8)
     info = lambda R: {"path": R.path, "arch": R.header["arch"], "variant": R.header["variant"],
@@ -320,19 +323,22 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
     bb: deque[tuple[tuple, Record]] = deque()
     ends = [False, False]
     tallies = (_CycleTally(A.header), _CycleTally(B.header))
-    sides = ((ia, sa, res.a, {}), (ib, sb, res.b, {}))
+    sides = ((ia, sa, res.a, {}, A), (ib, sb, res.b, {}, B))
     ids: dict[tuple[str, str], int] = {}   # keys cached per pc: bounded by the code size
     recent: deque = deque(maxlen=CONTEXT)
     open_after: list[Hunk] = []
     in_prefix = True
 
     def fill(buf, side, n):
-        it, sy, inf, keys = sides[side]
+        it, sy, inf, keys, R = sides[side]
         while len(buf) < n and not ends[side]:
             r = next(it, None)
             if r is None:
                 ends[side] = True
                 break
+            # the whole register state after r: a register one run changes and the other
+            # already held (renamed registers) is no difference (bounded: the window only)
+            r.after = R.state.copy()
             inf["records"] = r.index + 1
             tallies[side].add(r)
             k = keys.get(r.pc)
@@ -344,7 +350,8 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
         res.aligned += 1
         regs = {}
         for name in sorted(set(ra.regs) | set(rb.regs)):
-            va, vb = ra.regs.get(name), rb.regs.get(name)
+            va = ra.regs.get(name, ra.after.get(name))
+            vb = rb.regs.get(name, rb.after.get(name))
             na = sa.value(va) if va is not None else "(unchanged)"
             nb = sb.value(vb) if vb is not None else "(unchanged)"
             if na != nb:
@@ -439,10 +446,20 @@ _C = {"red": "\033[31m", "green": "\033[32m", "cyan": "\033[36m", "bold": "\033[
       "off": "\033[0m"}
 
 
-def _line(r: Record, sy: Symbolizer, ptr: int) -> str:
+def _context(ra: Record, rb: Record, sy: Symbolizer, ptr: int) -> str:
+    """An aligned record around a hunk: both indexes, since they differ after an insertion."""
+    return f" a#{ra.index} b#{rb.index}".ljust(17) + _body(rb, sy, ptr)
+
+
+def _body(r: Record, sy: Symbolizer, ptr: int) -> str:
     ws = ", ".join(f"[{w['name']}]={w['value']}" for w in _writes(sy, r, ptr))
     ev = " ".join(f"<{k}>" for k, _ in r.events)
-    return f"#{r.index:<7} {r.sym:<22} {sy.text(r.text):<40}" + (f" ; {ws}" if ws else "") + (f" {ev}" if ev else "")
+    return f"{r.sym:<22} {sy.text(r.text):<40}" + (f" ; {ws}" if ws else "") + (f" {ev}" if ev else "")
+
+
+def _line(r: Record, sy: Symbolizer, ptr: int, mark: str = "", who: str = "") -> str:
+    """A record of one side: ``-a#2210``, ``+b#2211`` (whose index it is, always said)."""
+    return f"{mark}{who}#{r.index}".ljust(17) + _body(r, sy, ptr)
 
 
 def _shape(regs: re.Pattern, text: str) -> str:
@@ -494,26 +511,26 @@ def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
         seen.setdefault(sig, num)
         out.append(c("cyan", f"@@ -{h.a_start},{h.n_a} +{h.b_start},{h.n_b} @@"
                               f" {(h.only_a or h.only_b)[0].sym if (h.only_a or h.only_b) else ''}"))
-        for ra, _ in h.before:
-            out.append(" " + _line(ra, sa, p))
+        for ra, rb in h.before:
+            out.append(_context(ra, rb, sb, p))
         renamed = (fold and regs_rx is not None and h.n_a == h.n_b == len(h.only_a) == len(h.only_b)
                    and all(_shape(regs_rx, ra.text) == _shape(regs_rx, rb.text)
                            for ra, rb in zip(h.only_a, h.only_b)))
         if renamed:
             for ra, rb in zip(h.only_a, h.only_b):
-                out.append(c("yellow", f"~#{ra.index:<7} {ra.sym:<22} {sa.text(ra.text):<26} | b#{rb.index}: "
+                out.append(c("yellow", f"~a#{ra.index}".ljust(17) + f"{ra.sym:<22} {sa.text(ra.text):<26} | b#{rb.index}: "
                                        f"{sb.text(rb.text)}   (registers renamed)"))
         else:
             for r in h.only_a:
-                out.append(c("red", "-" + _line(r, sa, p)))
+                out.append(c("red", _line(r, sa, p, "-", "a")))
             if h.n_a > len(h.only_a):
                 out.append(c("red", f"-... {h.n_a - len(h.only_a)} more records only in a"))
             for r in h.only_b:
-                out.append(c("green", "+" + _line(r, sb, p)))
+                out.append(c("green", _line(r, sb, p, "+", "b")))
             if h.n_b > len(h.only_b):
                 out.append(c("green", f"+... {h.n_b - len(h.only_b)} more records only in b"))
-        for _, rb in h.after:
-            out.append(" " + _line(rb, sb, p))
+        for ra, rb in h.after:
+            out.append(_context(ra, rb, sb, p))
     flush_repeats()
     if res.register_diffs:
         out.append(c("bold", f"register differences at aligned instructions ({len(res.register_diffs)}"
@@ -574,12 +591,12 @@ def format_html(res: DiffResult) -> str:
         if folded > 0:
             rows.append(f"<tr><td colspan=2><details><summary>{folded} aligned instructions "
                         f"(a#{prev_end[0]}..a#{h.a_start - 1}, b#{prev_end[1]}..b#{h.b_start - 1})</summary>"
-                        "<table>" + "".join(f"<tr><td>{e(_line(ra, sa, p))}</td><td>{e(_line(rb, sb, p))}</td></tr>"
+                        "<table>" + "".join(f"<tr><td>{e(_line(ra, sa, p, who='a'))}</td><td>{e(_line(rb, sb, p, who='b'))}</td></tr>"
                                             for ra, rb in h.before) + "</table></details></td></tr>")
         for i in range(max(len(h.only_a), len(h.only_b))):
             ra = h.only_a[i] if i < len(h.only_a) else None
             rb = h.only_b[i] if i < len(h.only_b) else None
-            row("hunk", _line(ra, sa, p) if ra else "", _line(rb, sb, p) if rb else "")
+            row("hunk", _line(ra, sa, p, who="a") if ra else "", _line(rb, sb, p, who="b") if rb else "")
         if h.n_a > len(h.only_a) or h.n_b > len(h.only_b):
             row("hunk", f"... {h.n_a - len(h.only_a)} more", f"... {h.n_b - len(h.only_b)} more")
         prev_end = (h.a_start + h.n_a, h.b_start + h.n_b)

@@ -64,7 +64,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..errors import GoemuError
+from ..errors import GoemuError, InputError
 
 MAGIC = b"GOTRACE1"
 CHUNK = 8192
@@ -77,11 +77,25 @@ class TraceFormatError(GoemuError):
     """A trace file is not a goemu trace, is truncated or corrupted.
     ``record`` is the index of the first record that could not be read."""
 
-    def __init__(self, message: str, path: str | None = None, record: int | None = None):
-        self.path, self.record = path, record
+    def __init__(self, message: str, path: str | None = None, record: int | None = None,
+                 offset: int | None = None):
+        self.path, self.record, self.offset = path, record, offset
         where = f"{path}: " if path else ""
         at = f"record {record}: " if record is not None else ""
-        super().__init__(f"{where}{at}{message}")
+        byte = f" (byte {offset})" if offset is not None else ""
+        super().__init__(f"{where}{at}{message}{byte}")
+
+
+class TraceMismatch(GoemuError):
+    """Two traces cannot be compared (recorded on different architectures)."""
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(message)
+
+
+# The header keys a reader needs, with their types (a valid CRC over bad JSON must not get further).
+_HEADER_KEYS = {"arch": str, "variant": str, "program": str, "registers": list, "pc": str, "initial": list}
 
 
 @dataclass
@@ -206,7 +220,10 @@ class NativeReader:
     def __init__(self, path: str, limit: int | None = None):
         self.path = str(path)
         self.limit = limit
-        self.f = open(self.path, "rb")  # noqa: SIM115 - closed by close() / the context manager
+        try:
+            self.f = open(self.path, "rb")  # noqa: SIM115 - closed by close() / the context manager
+        except OSError as e:
+            raise InputError(f"cannot read trace: {e.strerror}", self.path) from None
         try:
             self._read_header()
         except BaseException:
@@ -224,7 +241,7 @@ class NativeReader:
             raise TraceFormatError("truncated in the header", self.path, 0)
         if zlib.crc32(h) != struct.unpack("<I", crc)[0]:
             raise TraceFormatError("corrupted header (CRC mismatch)", self.path, 0)
-        self.header = json.loads(h)
+        self.header = self._check_header(h)
         self.regnames: list[str] = self.header["registers"]
         self.pc_name: str = self.header["pc"]
         self.initial = dict(zip(self.regnames, self.header["initial"]))
@@ -233,6 +250,31 @@ class NativeReader:
         self.state = dict(self.initial)
         self.code: dict[int, tuple[bytes, str, str]] = {}
         self._data_start = self.f.tell()
+
+    def _check_header(self, raw: bytes) -> dict:
+        try:
+            h = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise TraceFormatError(f"header is not JSON ({e})", self.path, 0, 12) from None
+        if not isinstance(h, dict):
+            raise TraceFormatError("header is not a JSON object", self.path, 0, 12)
+        for key, typ in _HEADER_KEYS.items():
+            if not isinstance(h.get(key), typ):
+                raise TraceFormatError(f"header field {key!r} is missing or not a {typ.__name__}",
+                                       self.path, 0, 12)
+        regs = h["registers"]
+        if not regs or len(regs) > 32 or not all(isinstance(r, str) for r in regs) \
+                or len(h["initial"]) != len(regs) or not all(isinstance(v, int) for v in h["initial"]):
+            raise TraceFormatError("header registers/initial do not match (32 registers at most, one "
+                                   "integer value each)", self.path, 0, 12)
+        cyc = h.get("cycles")
+        if cyc is not None and not (isinstance(cyc, dict) and isinstance(cyc.get("phases"), list)
+                                    and 0 < len(cyc["phases"]) <= 256):
+            raise TraceFormatError("header field 'cycles' has no list of phases", self.path, 0, 12)
+        for key in ("functions", "data_names"):
+            if key in h and not isinstance(h[key], list):
+                raise TraceFormatError(f"header field {key!r} is not a list", self.path, 0, 12)
+        return h
 
     def close(self) -> None:
         self.f.close()
@@ -253,32 +295,33 @@ class NativeReader:
         expect = 0
         names = self.regnames
         while True:
+            pos = f.tell()
             tag = f.read(4)
             if tag == b"END!":
                 rest = f.read(8)
                 if len(rest) < 8:
-                    raise TraceFormatError("truncated end marker", self.path, expect)
+                    raise TraceFormatError("truncated end marker", self.path, expect, pos)
                 (total,) = struct.unpack("<Q", rest)
                 if total != expect:
                     raise TraceFormatError(f"end marker says {total} records, file holds {expect}",
-                                           self.path, expect)
+                                           self.path, expect, pos)
                 return
             if tag != b"CHNK":
                 if len(tag) < 4:
-                    raise TraceFormatError("trace is truncated (no end marker)", self.path, expect)
-                raise TraceFormatError("corrupted chunk header", self.path, expect)
+                    raise TraceFormatError("trace is truncated (no end marker)", self.path, expect, pos)
+                raise TraceFormatError("corrupted chunk header", self.path, expect, pos)
             rest = f.read(_CH.size - 4)
             if len(rest) < _CH.size - 4:
-                raise TraceFormatError("truncated chunk header", self.path, expect)
+                raise TraceFormatError("truncated chunk header", self.path, expect, pos)
             _, first, n, plen, crc = _CH.unpack(tag + rest)
             if first != expect:
-                raise TraceFormatError(f"chunk starts at record {first}, expected {expect}", self.path, expect)
+                raise TraceFormatError(f"chunk starts at record {first}, expected {expect}", self.path, expect, pos)
             payload = f.read(plen)
             if len(payload) < plen:
-                raise TraceFormatError(f"truncated chunk (records {first}..{first + n - 1})", self.path, first)
+                raise TraceFormatError(f"truncated chunk (records {first}..{first + n - 1})", self.path, first, pos)
             if zlib.crc32(payload) != crc:
                 raise TraceFormatError(f"corrupted chunk (CRC mismatch, records {first}..{first + n - 1})",
-                                       self.path, first)
+                                       self.path, first, pos)
             if self.limit is not None and first >= self.limit:
                 return
             try:
@@ -286,8 +329,8 @@ class NativeReader:
                     if self.limit is not None and r.index >= self.limit:
                         return
                     yield r
-            except (struct.error, zlib.error, ValueError, IndexError) as e:
-                raise TraceFormatError(f"undecodable chunk ({e})", self.path, first) from None
+            except (struct.error, zlib.error, ValueError, IndexError, TypeError, KeyError) as e:
+                raise TraceFormatError(f"undecodable chunk ({e})", self.path, first, pos) from None
             expect = first + n
 
     def _decode(self, raw: bytes, first: int, n: int, names: list[str]) -> Iterator[Record]:

@@ -8,16 +8,56 @@ from ..errors import UsageError
 from .diff import Symbolizer
 from .native import NativeReader, Record
 
+_BRANCH = re.compile(r"^(call|jmp|j[a-z]+|bl|blx|b|b[a-z]{2}|bl[a-z]{2}|cbz|cbnz|loop\w*)$")
+_HEXNUM = re.compile(r"(?<![\w.])0x[0-9a-fA-F]+")
+
+
+def _branch_text(text: str, sy: Symbolizer) -> str:
+    """A direct branch's target as gdb shows it: ``call 0x600ef0 <newstack>``."""
+    head, _, rest = text.partition(" ")
+    if not _BRANCH.match(head.lower()) or not rest:
+        return text
+    return head + " " + _HEXNUM.sub(lambda m: f"{m.group(0)} <{n}>" if (n := sy.code(int(m.group(0), 16)))
+                                    else m.group(0), rest, count=1)
+
+
+def _value(v, sy: Symbolizer, key: str = "") -> str:
+    """An event detail value for people: addresses in hex with their symbol, sizes in decimal."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        return str(v)
+    if key in ("argsize", "framesize", "size", "status", "index", "heap_before", "heap_after", "levels") \
+            or 0 <= v < 4096:
+        return str(v)
+    name = sy.code(v) or (sy.addr(v) if sy.addr(v) != f"{v:#x}" else None)
+    return f"{v:#x}" + (f" <{name}>" if name else "")
+
+
+def format_event(kind: str, detail, sy: Symbolizer) -> list[str]:
+    """One event as lines: ``<split> framesize=4256 argsize=0 morepc=0x4003e3 <main+0x13> ...``;
+    a collection lists each freed and retained object with its root chain."""
+    if kind == "gc" and isinstance(detail, dict) and isinstance(detail.get("report"), dict):
+        rep = detail["report"]
+        lines = [(f"<gc> collection {rep.get('index')}: heap {rep.get('heap_before')} -> {rep.get('heap_after')} "
+                 f"bytes; freed {len(rep.get('freed', []))}, retained {len(rep.get('retained', []))}")]
+        for o in rep.get("retained", []):
+            lines.append(f"    retained {_value(o.get('addr'), sy)} ({o.get('size')} bytes) via {o.get('path')}")
+        for o in rep.get("freed", []):
+            lines.append(f"    freed    {_value(o.get('addr'), sy)} ({o.get('size')} bytes)")
+        return lines
+    if isinstance(detail, dict):
+        return [f"<{kind}> " + " ".join(f"{k}={_value(v, sy, k)}" for k, v in detail.items())]
+    return [f"<{kind}> {_value(detail, sy)}" if detail is not None else f"<{kind}>"]
+
 
 def format_record(r: Record, sy: Symbolizer, ptr: int) -> str:
     regs = " ".join(f"{k}={v:#x}" for k, v in r.regs.items())
     mem = " ".join(f"{'W' if k == 'w' else 'R'}[{sy.addr(a)}]{s}={int.from_bytes(d, 'little'):#x}"
                    for k, a, s, d in r.mem)
-    ev = "".join(f"\n          <{k}> {d}" for k, d in r.events)
+    ev = "".join(f"\n          {line}" for k, d in r.events for line in format_event(k, d, sy))
     cyc = ""
     if r.cycles is not None:
         cyc = f"  [{r.cycles:>3} cyc {r.phase}{', ' + r.within if r.within else ''}]"
-    return (f"#{r.index:<7} {r.pc:#x} {r.sym:<24} {r.bytes.hex():<16} {r.text:<36}{cyc}"
+    return (f"#{r.index:<7} {r.pc:#x} {r.sym:<24} {r.bytes.hex():<16} {_branch_text(r.text, sy):<36}{cyc}"
             + (f"\n          {regs}" if regs else "") + (f"\n          {mem}" if mem else "") + ev)
 
 

@@ -278,8 +278,8 @@ def test_build_image_blames_user_line_for_rip_relative() -> None:
 
 
 # --------------------------------------------------------------------------
-# Known false rejections in verify.py (right bytes refused).  Reported to the
-# lead; strict xfail so that the fix shows up as XPASS -> remove the marker.
+# Former false rejections in verify.py (right bytes refused): ARM aliases
+# Capstone prints differently from the source.  Each must now pass the check.
 
 def test_arm_single_register_pop_alias() -> None:
     # 5l's epilogue for autosize 4 (a $0 frame that calls something).

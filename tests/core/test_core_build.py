@@ -31,14 +31,26 @@ def test_edit_changes_key(tmp_path, monkeypatch):
     assert build.cache_key("amd64", "fixed") != build.cache_key("amd64", "buggy")
 
 
-def test_variants_differ_only_in_oldstack():
-    """fixed adds the store of 0 to m->cret: oldstack differs, newstack does not."""
+def _functions(variant: str) -> dict[tuple[str, str], bytes]:
+    """(object, function) -> the function's bytes, for every function of every runtime_c object."""
     from loader import read_object
-    def text_of(variant, fn):
-        obj = read_object(str(next(o for o in build.compile_runtime("amd64", variant) if o.name == "stack.o")))
-        sym = next(s for s in obj.symbols if s.name == fn)
-        sec = obj.section(sym.section)
-        return bytes(sec.data[sym.value:sym.value + sym.size])
-    assert text_of("buggy", "newstack") == text_of("fixed", "newstack")
-    assert text_of("buggy", "oldstack") != text_of("fixed", "oldstack")
-    assert len(text_of("fixed", "oldstack")) > len(text_of("buggy", "oldstack")) - 16
+    out = {}
+    for o in build.compile_runtime("amd64", variant):
+        obj = read_object(str(o))
+        for sym in obj.symbols:
+            if sym.type == "func" and sym.size and sym.section is not None:
+                data = obj.section(sym.section).data
+                out[o.name, sym.name] = bytes(data[sym.value:sym.value + sym.size])
+    return out
+
+
+def test_variants_differ_only_in_oldstack():
+    """fixed adds the store of 0 to m->cret: of every function of every object, only
+    oldstack's bytes differ, and by that store (one 8-byte instruction, amd64)."""
+    buggy, fixed = _functions("buggy"), _functions("fixed")
+    assert buggy.keys() == fixed.keys() and len(buggy) >= 16
+    differ = sorted(k for k in buggy if buggy[k] != fixed[k])
+    assert differ == [("stack.o", "oldstack")]
+    old_b, old_f = buggy["stack.o", "oldstack"], fixed["stack.o", "oldstack"]
+    store = bytes.fromhex("48c7403800000000")          # mov qword ptr [rax+0x38], 0: m->cret = 0
+    assert len(old_f) - len(old_b) == len(store) and store in old_f and store not in old_b

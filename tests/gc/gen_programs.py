@@ -7,7 +7,9 @@ NSLOTS pointer slots in its frame (zeroed on entry) and a list of operations:
 allocate into a slot (runtime.new, the address printed with runtime.printhex),
 drop a slot, copy slots, store/load/clear GLOBL pointers, store/load pointers
 in object fields, call a child, run runtime.gc, and optionally return with a
-slot's value left in AX/R0 (the m->cret pattern).
+slot's value left in AX/R0 (the m->cret pattern), and store interior pointers
+(an object's address plus 1..size-1 bytes, aligned or not) into a second
+global array that is only ever cleared: the object must stay alive through them.
 
 The Python model interprets the same operations, so it knows, at every
 runtime.gc, exactly which allocations (by allocation index k = k-th printed
@@ -23,6 +25,7 @@ FRAME_SIZES = (64, 120, 136, 1000, 3900, 4096, 5000)
 ALLOC_SIZES = (8, 16, 24, 32, 48, 64, 100, 128, 200, 256, 512, 1000, 2048)
 NSLOTS = 4
 NGLOBALS = 6
+NINTERIOR = 4                   # GLOBL ginterior: interior pointers only
 PTR = {"amd64": 8, "arm": 4}
 
 
@@ -45,6 +48,7 @@ class Program:
     sizes: list[int] = field(default_factory=list)       # requested size of allocation k
     gc_live: list[set[int]] = field(default_factory=list)  # live allocation ids at each gc
     gc_nallocs: list[int] = field(default_factory=list)   # allocations done before each gc
+    gc_interior_only: list[set[int]] = field(default_factory=list)  # live only through an interior pointer
 
 
 def generate(seed: int, arch: str) -> Program:
@@ -62,7 +66,8 @@ def generate(seed: int, arch: str) -> Program:
         for _ in range(rng.randint(4, 14)):
             kinds = ["alloc", "alloc", "drop", "copy", "gstore", "gload", "gclear", "gc"]
             if known:
-                kinds += ["fstore", "fstore", "fload"]
+                kinds += ["fstore", "fstore", "fload", "ginterior", "ginterior"]
+            kinds += ["gintclear"]
             if i + 1 < nfuncs and ncalls < 2:
                 kinds += ["call", "call"]
             k = rng.choice(kinds)
@@ -88,6 +93,11 @@ def generate(seed: int, arch: str) -> Program:
                 known.pop(j, None)
             elif k == "gclear":
                 fn.ops.append(("gclear", rng.randrange(NGLOBALS)))
+            elif k == "ginterior":
+                src = rng.choice(sorted(known))
+                fn.ops.append(("ginterior", src, rng.randrange(1, known[src]), rng.randrange(NINTERIOR)))
+            elif k == "gintclear":
+                fn.ops.append(("gintclear", rng.randrange(NINTERIOR)))
             elif k == "gc":
                 fn.ops.append(("gc",))
             elif k == "call":
@@ -115,7 +125,8 @@ def generate(seed: int, arch: str) -> Program:
 
 # -- emission ---------------------------------------------------------------------------------
 def emit(prog: Program) -> str:
-    out = [f"// generated: seed {prog.seed} arch {prog.arch}", f"GLOBL gptrs, ${NGLOBALS * PTR[prog.arch]}"]
+    out = [f"// generated: seed {prog.seed} arch {prog.arch}", f"GLOBL gptrs, ${NGLOBALS * PTR[prog.arch]}",
+           f"GLOBL ginterior, ${NINTERIOR * PTR[prog.arch]}"]
     for fn in prog.funcs:
         out.append(f"TEXT {fn.name}, ${fn.frame}-{fn.args}")
         body = _amd64 if prog.arch == "amd64" else _arm
@@ -144,6 +155,11 @@ def _amd64(fn: Func) -> list[str]:
             o += ["mov rcx, $gptrs", f"mov rax, qword ptr [rcx + {8 * op[1]}]", f"mov {s(op[2])}, rax"]
         elif k == "gclear":
             o += ["mov rcx, $gptrs", f"mov qword ptr [rcx + {8 * op[1]}], 0"]
+        elif k == "ginterior":
+            _, src, off, g = op
+            o += [f"mov rax, {s(src)}", f"add rax, {off}", "mov rcx, $ginterior", f"mov qword ptr [rcx + {8 * g}], rax"]
+        elif k == "gintclear":
+            o += ["mov rcx, $ginterior", f"mov qword ptr [rcx + {8 * op[1]}], 0"]
         elif k == "fstore":
             _, src, off, j = op
             o += [f"mov rax, {s(src)}", f"mov rcx, {s(j)}", f"mov qword ptr [rax + {off}], rcx"]
@@ -180,6 +196,12 @@ def _arm(fn: Func) -> list[str]:
             o += ["ldr r1, =gptrs", f"ldr r0, [r1, #{4 * op[1]}]", f"str r0, {s(op[2])}"]
         elif k == "gclear":
             o += ["ldr r1, =gptrs", "mov r0, #0", f"str r0, [r1, #{4 * op[1]}]"]
+        elif k == "ginterior":
+            _, src, off, g = op
+            o += [f"ldr r0, {s(src)}", f"ldr r1, ={off}", "add r0, r0, r1", "ldr r1, =ginterior",
+                  f"str r0, [r1, #{4 * g}]"]
+        elif k == "gintclear":
+            o += ["ldr r1, =ginterior", "mov r0, #0", f"str r0, [r1, #{4 * op[1]}]"]
         elif k == "fstore":
             _, src, off, j = op
             o += [f"ldr r0, {s(src)}", f"ldr r1, {s(j)}", f"str r1, [r0, #{off}]"]
@@ -200,11 +222,13 @@ def _arm(fn: Func) -> list[str]:
 def simulate(prog: Program) -> None:
     funcs = prog.funcs
     glob: list[int | None] = [None] * NGLOBALS
+    gint: list[int | None] = [None] * NINTERIOR
     fields: dict[int, dict[int, int | None]] = {}
     frames: list[list[int | None]] = []
 
-    def live() -> set[int]:
-        todo = [v for fr in frames for v in fr if v is not None] + [v for v in glob if v is not None]
+    def live(interior: bool = True) -> set[int]:
+        todo = [v for fr in frames for v in fr if v is not None] + \
+            [v for v in glob + (gint if interior else []) if v is not None]
         seen: set[int] = set()
         while todo:
             v = todo.pop()
@@ -233,6 +257,10 @@ def simulate(prog: Program) -> None:
                 fr[op[2]] = glob[op[1]]
             elif k == "gclear":
                 glob[op[1]] = None
+            elif k == "ginterior":
+                gint[op[3]] = fr[op[1]]
+            elif k == "gintclear":
+                gint[op[1]] = None
             elif k == "fstore":
                 _, src, off, j = op
                 fields.setdefault(fr[src], {})[off] = fr[j]
@@ -243,6 +271,7 @@ def simulate(prog: Program) -> None:
                 run(op[1])
             elif k == "gc":
                 prog.gc_live.append(live())
+                prog.gc_interior_only.append(prog.gc_live[-1] - live(interior=False))
                 prog.gc_nallocs.append(prog.nallocs)
         frames.pop()
 
@@ -302,25 +331,55 @@ def run_checked(arch: str, variant: str, text: str, name: str = "gen.s", budget:
     return finish(mc, name), errs, mc
 
 
+def allocated_objects(mc) -> list[tuple[int, int]]:
+    """(base, size) of every allocated heap object, read from runtime_c's MHeap in
+    emulated memory with the DWARF layouts: each in-use span's start, element size,
+    element count and allocation bits.  Written here, apart from emu/gc.py, so that
+    the check below does not share the collector's code."""
+    H, S = mc.layouts["MHeap"], mc.layouts["MSpan"]
+    base = mc.image.symbols["mheap"]
+    raw = mc.read(base, H.size)
+    ps = mc.arch.ptrsize
+
+    def u(buf, off, n):
+        return int.from_bytes(buf[off:off + n], "little")
+    out = []
+    for i in range(u(raw, H.offset("nspans"), 4)):
+        sp = raw[H.offset("spans") + i * S.size: H.offset("spans") + (i + 1) * S.size]
+        if u(sp, S.offset("state"), 4) != 1:
+            continue
+        start, elem, nelem = u(sp, S.offset("start"), ps), u(sp, S.offset("elemsize"), 4), u(sp, S.offset("nelem"), 4)
+        bits = S.offset("allocbits")
+        for k in range(nelem):
+            if u(sp, bits + 4 * (k >> 5), 4) >> (k & 31) & 1:
+                out.append((start + k * elem, elem))
+    return sorted(out)
+
+
 def reachable_from(mc, value: int) -> set[int]:
     """Objects (bases) reachable from one word, walking the emulated heap as it is
-    now (call before the sweep), independently of the collector's marking."""
-    import numpy as np
-
-    from emu.gc import Heap
-    heap = Heap(mc)
-    sizes = dict(heap.allocated())
+    now (call before the sweep), independently of the collector: a word points to
+    an object when it lies anywhere in [base, base + size) -- interior pointers
+    included, one past the end excluded (that is the next object's base)."""
+    import bisect
+    objs = allocated_objects(mc)
+    starts = [b for b, _ in objs]
     ps = mc.arch.ptrsize
-    dt = "<u8" if ps == 8 else "<u4"
+
+    def containing(w: int) -> int | None:
+        i = bisect.bisect_right(starts, w) - 1
+        return objs[i][0] if i >= 0 and w < objs[i][0] + objs[i][1] else None
+    size = dict(objs)
     seen: set[int] = set()
-    todo = [int(b) for b in heap.bases(np.array([value], dtype=np.uint64)) if b]
+    todo = [b for b in [containing(value)] if b is not None]
     while todo:
         obj = todo.pop()
         if obj in seen:
             continue
         seen.add(obj)
-        words = np.frombuffer(mc.read(obj, sizes[obj]), dtype=dt).astype(np.uint64)
-        todo += [int(b) for b in heap.bases(words) if b]
+        data = mc.read(obj, size[obj])
+        words = [int.from_bytes(data[i:i + ps], "little") for i in range(0, len(data) - ps + 1, ps)]
+        todo += [b for w in words if (b := containing(w)) is not None]
     return seen
 
 

@@ -5,8 +5,8 @@ ever freed (and every live object is reported retained, with a chain that
 matches memory).  Comparing the variants: every object that `fixed` frees but
 `buggy` keeps is attributed, in buggy's report, to a chain rooted at m0.cret.
 Every object either variant keeps through an M field is listed (stdout,
-record_property "m_field_roots", and $GOEMU_GC_MFIELDS, default
-/tmp/goemu-gc-mfields.jsonl); M fields other than cret are also raised as
+record_property "m_field_roots", and the JSON lines file $GOEMU_GC_MFIELDS,
+by default m-fields.jsonl in the test's own temporary directory); M fields other than cret are also raised as
 warnings -- they are findings, not something the tests patch away.
 """
 from __future__ import annotations
@@ -22,13 +22,13 @@ from gen_programs import generate, run_checked
 ARCHES = ("amd64", "arm")
 NPROGRAMS = 200
 CHUNK = 25
-MFIELDS_LOG = os.environ.get("GOEMU_GC_MFIELDS", "/tmp/goemu-gc-mfields.jsonl")
 
 
 def check_program(seed: int, arch: str, stats: collections.Counter | None = None) -> list[dict]:
     stats = collections.Counter() if stats is None else stats
     prog = generate(seed, arch)
     stats["gcs"] += len(prog.gc_live)
+    stats["live only through an interior pointer"] += sum(len(x) for x in prog.gc_interior_only)
     runs = {}
     for variant in ("buggy", "fixed"):
         res, errs, _mc = run_checked(arch, variant, prog.text, name=f"gen{seed}_{arch}.s")
@@ -85,10 +85,10 @@ def check_program(seed: int, arch: str, stats: collections.Counter | None = None
     return found
 
 
-def _report(found: list[dict], record_property) -> None:
+def _report(found: list[dict], record_property, tmp_path) -> None:
     if not found:
         return
-    with open(MFIELDS_LOG, "a") as fh:
+    with open(os.environ.get("GOEMU_GC_MFIELDS") or tmp_path / "m-fields.jsonl", "a") as fh:
         fh.writelines(json.dumps(f) + "\n" for f in found)
     fields = sorted({(f["arch"], f["variant"], f["field"]) for f in found})
     record_property("m_field_roots", json.dumps(fields))
@@ -102,27 +102,71 @@ def _report(found: list[dict], record_property) -> None:
 
 
 @pytest.mark.parametrize("arch", ARCHES)
-def test_gc_oracle_smoke(arch, record_property):
+def test_gc_oracle_smoke(arch, record_property, tmp_path):
     """20 programs per arch; also checks that the generator produces the interesting
     cases: splits, frees, objects kept through m0.cret on buggy that fixed frees."""
     found, stats = [], collections.Counter()
     for seed in range(20):
         found += check_program(seed, arch, stats)
-    _report(found, record_property)
+    _report(found, record_property, tmp_path)
     print(arch, dict(stats))
     record_property("stats", json.dumps(dict(stats)))
     assert stats["splits"] > 40
     assert stats["fixed freed"] > 40
     assert stats["buggy cret"] > 0 and stats["fixed cret"] == 0
     assert stats["freed by fixed, kept by buggy"] > 0
+    # a collector that ignored interior pointers would free these, and fail the oracle
+    assert stats["live only through an interior pointer"] > 10
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("chunk", range(NPROGRAMS // CHUNK))
-def test_gc_oracle_generated(arch, chunk, record_property):
+def test_gc_oracle_generated(arch, chunk, record_property, tmp_path):
     """200+ programs per arch (seeds 20..219 here, 0..19 in the smoke case)."""
     found = []
     for seed in range(20 + chunk * CHUNK, 20 + (chunk + 1) * CHUNK):
         found += check_program(seed, arch)
-    _report(found, record_property)
+    _report(found, record_property, tmp_path)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_independent_walker_interior_one_past_and_freed(arch):
+    """The oracle's own heap walk (gen_programs.reachable_from, no emu.gc code): an
+    interior pointer reaches its object, a pointer one past the end does not (it is
+    the next object's base, or nothing), and a pointer into a freed slot reaches nothing."""
+    from gen_programs import allocated_objects, reachable_from
+
+    from emu.run import load_program, new_machine
+    ps = {"amd64": 8, "arm": 4}[arch]
+    if arch == "amd64":
+        body = ["mov qword ptr [rsp], 48", "call runtime.new", "mov rax, qword ptr [rsp + 8]",
+                "mov rcx, $keep", "mov qword ptr [rcx], rax", "mov qword ptr [rsp], 48", "call runtime.new",
+                "mov qword ptr [rsp + 8], 0", "call runtime.gc"]
+    else:
+        body = ["mov r0, #48", "str r0, [sp, #4]", "bl runtime.new", "ldr r0, [sp, #8]", "ldr r1, =keep",
+                "str r0, [r1]", "mov r0, #48", "str r0, [sp, #4]", "bl runtime.new", "mov r0, #0",
+                "str r0, [sp, #8]", "bl runtime.gc"]
+    text = "GLOBL keep, $8\nTEXT main, $32-0\n" + "".join(f"\t{x}\n" for x in body) + "\tRET\n"
+    mc = new_machine(arch, "buggy", load_program(None, text=text, name="walk.s"))
+    seen = {}
+
+    def before_gc(m, sp, inner=mc.gc_handler):
+        objs = [o for o in allocated_objects(m) if o[1] == 48]       # ours (the runtime has its G too)
+        a, size = objs[0]
+        seen["objs"] = objs
+        seen["interior"] = reachable_from(m, a + 24)
+        seen["last byte"] = reachable_from(m, a + size - 1)
+        seen["one past"] = reachable_from(m, a + size)
+        seen["below"] = reachable_from(m, a - ps)
+        return inner(m, sp)
+    mc.gc_handler = before_gc
+    mc.run()
+    objs = seen["objs"]
+    assert len(objs) == 2 and objs[0][1] == 48 and objs[1][0] == objs[0][0] + 48   # two adjacent 48-byte objects
+    a, b = objs[0][0], objs[1][0]
+    assert seen["interior"] == {a} and seen["last byte"] == {a}
+    assert seen["one past"] == {b}                      # the next object, not a
+    assert seen["below"] == set()
+    # after the collection the second object (no root) is freed: its slot reaches nothing
+    assert reachable_from(mc, b + 8) == set() and (a, 48) in allocated_objects(mc)

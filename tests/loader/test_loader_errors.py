@@ -135,9 +135,19 @@ def first_reference(obj: ObjectFile, name: str) -> tuple[str, int]:
     raise AssertionError(name)
 
 
-def test_unreferenced_undefined_symbol_is_fine(arch_built) -> None:
-    """globals.c alone leaves 'tail' undefined, but bss.c alone uses nothing."""
-    link(arch_built.objects("bss"), arch_built.base, {})
+def test_unreferenced_undefined_symbol_is_fine(arch_built, compile_c) -> None:
+    """An undefined symbol no relocation uses (``.globl`` without a definition)
+    links, as ld does; the same symbol once referenced is refused by name."""
+    unref = read_object(str(compile_c(arch_built.arch, '__asm__(".globl never_defined");\n'
+                                                         "int answer(void) { return 42; }\n")))
+    undefined = {s.name for s in unref.symbols if s.section is None and s.name}
+    assert "never_defined" in undefined                 # the input really has one
+    image = link([unref], arch_built.base, {})
+    assert "answer" in image.symbols and "never_defined" not in image.symbols
+    used = read_object(str(compile_c(arch_built.arch, "extern int never_defined;\n"
+                                                        "int answer(void) { return never_defined; }\n")))
+    with pytest.raises(LoaderError, match="undefined symbol 'never_defined'"):
+        link([used], arch_built.base, {})
 
 
 def test_duplicate_strong_definition(arch_built, tmp_path) -> None:

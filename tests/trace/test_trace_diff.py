@@ -171,7 +171,7 @@ def test_diff_fold_expand_and_hunk_cap(traces, monkeypatch):
     assert full.count("\n@@ ") == len(res.hunks) == 12
     assert not any(ln.startswith("~") for ln in full.splitlines())
     for h in res.hunks:
-        assert all(f"-#{r.index} " in full for r in h.only_a) and all(f"+#{r.index} " in full for r in h.only_b)
+        assert all(f"-a#{r.index} " in full for r in h.only_a) and all(f"+b#{r.index} " in full for r in h.only_b)
     # a hunk keeps at most HUNK_KEEP records per side; the counts stay exact
     monkeypatch.setattr(D, "HUNK_KEEP", 1)
     capped = diff(traces["arm", "buggy"], traces["arm", "fixed"])
