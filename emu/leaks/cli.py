@@ -14,7 +14,7 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "demos"
 
 def _workload_options(p) -> None:
     try:
-        from ..workloads.cli import add_options      # the workload suite, when this build has it
+        from ..workloads.cli import add_options  # the workload suite, when this build has it
     except ImportError:
         p.add_argument("--workload", metavar="NAME", help="a workload of the suite (`goemu workloads`)")
         p.add_argument("--size", default="small", help="the workload's parameter set (default small)")

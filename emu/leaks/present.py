@@ -67,8 +67,8 @@ def summary_rows(res: LeaksResult) -> list[list[str]]:
 def result_text(res: LeaksResult, all_roots: bool = False, shown: int = 5) -> str:
     n = len(res.collections)
     with_dead = [c for c in res.collections if c.dead]
-    out = [f"== {res.program} on {res.arch}/{res.variant}: {res.instructions} instructions, exit status "
-           f"{res.exit_status}, {n} collection{'s' if n != 1 else ''}, dead roots at {len(with_dead)}"]
+    out = [(f"== {res.program} on {res.arch}/{res.variant}: {res.instructions} instructions, exit status "
+            f"{res.exit_status}, {n} collection{'s' if n != 1 else ''}, dead roots at {len(with_dead)}")]
     cols = res.collections if all_roots else with_dead[:shown]
     for c in cols:
         out += collection_text(c, all_roots)
