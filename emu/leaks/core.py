@@ -380,6 +380,7 @@ class LeaksResult:
     instructions: int
     exit_status: int | None
     collections: list[CollectionResult]
+    output: list[str] = field(default_factory=list)     # what the program printed
     replayed: int = 0                 # instructions run again to find origins and bytes (0: no replay)
     watch_callbacks: int = 0          # Python calls the watch hooks made
     watched_peak: int = 0             # most words watched at once
@@ -411,7 +412,7 @@ class LeaksResult:
     def to_json(self, all_roots: bool = False) -> dict:
         n = len(self.collections)
         return {"arch": self.arch, "variant": self.variant, "program": self.program,
-                "instructions": self.instructions, "exit_status": self.exit_status,
+                "instructions": self.instructions, "exit_status": self.exit_status, "output": self.output,
                 "replayed_instructions": self.replayed, "watch_callbacks": self.watch_callbacks,
                 "watched_peak": self.watched_peak,
                 "collections": [c.to_json(all_roots) for c in self.collections if all_roots or c.dead],
@@ -559,7 +560,8 @@ def find_dead_roots(make_machine, program: str = "<program>") -> LeaksResult:
             verdicts.append(v)
         jb, jo = joint.get(g.index, (0, 0))
         cols.append(CollectionResult(g.index, g.position, g.pc, mc.symbolize(g.pc), verdicts, jb, jo))
-    return LeaksResult(mc.arch.name, mc.image.variant, program, mc.icount, mc.exit_status, cols, replayed,
+    return LeaksResult(mc.arch.name, mc.image.variant, program, mc.icount, mc.exit_status, cols,
+                       list(mc.output), replayed,
                        watcher.callbacks, watcher.peak, {"run": t1 - t0, "replay": t2 - t1})
 
 
