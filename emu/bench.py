@@ -306,7 +306,9 @@ def layers(cfg: Config) -> list[Row]:
     return rows
 
 
-MEASUREMENTS = [run_overhead, layers, traces]
+from .leaks.bench import dead_roots  # the dead-root detector's cost
+
+MEASUREMENTS = [run_overhead, layers, traces, dead_roots]
 
 
 def machine_line() -> str:

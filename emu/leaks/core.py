@@ -216,21 +216,33 @@ class _Entry:
 
 
 class _Watch:
-    __slots__ = ("addr", "entries", "handles")
+    __slots__ = ("addr", "entries", "handles", "idle", "removals")
 
     def __init__(self, addr: int):
         self.addr, self.entries, self.handles = addr, [], []
+        self.idle = 0            # callbacks since no collection waits on the word
+        self.removals = 0        # times its hooks were removed
+
+
+#: an idle word's hooks are removed after this many callbacks (a hot word that no
+#: collection waits on), at most REMOVALS times per word: Unicorn keeps a removed
+#: hook in its lists until emu_start returns, and every memory access walks them,
+#: so removals must stay bounded; a word re-watched after that keeps its hooks
+IDLE_CALLS = 64
+REMOVALS = 2
 
 
 class Watcher:
-    """Range-limited read and write hooks on root words, each kept until no
-    collection waits on the word.  ``outcomes[(gc, addr)]``."""
+    """Range-limited read and write hooks on root words.  A word's hooks stay
+    while it is idle (re-watching it then costs nothing) unless it turns hot.
+    ``outcomes[(gc, addr)]``."""
 
     def __init__(self, mc: Machine):
         self.mc = mc
         self.ps = mc.arch.ptrsize
         self.full = (1 << self.ps) - 1
         self.watches: dict[int, _Watch] = {}
+        self.pending = 0                   # words some collection waits on
         self.outcomes: dict[tuple[int, int], Outcome] = {}
         self.callbacks = 0
         self.peak = 0
@@ -239,22 +251,37 @@ class Watcher:
         w = self.watches.get(addr)
         if w is None:
             w = self.watches[addr] = _Watch(addr)
+        if not w.handles:
             # an access overlaps the word when it starts up to ps-1 bytes before it
             lo, hi = addr - self.ps + 1, addr + self.ps - 1
             h = self.mc.hooks
             w.handles = [h.mem_read(lambda a, s, w=w: self._read(w, a, s), lo, hi, "leaks"),
                          h.mem_write(lambda a, s, v, w=w: self._write(w, a, s, v), lo, hi, "leaks")]
-            self.peak = max(self.peak, len(self.watches))
+        if not w.entries:
+            self.pending += 1
+            self.peak = max(self.peak, self.pending)
+            w.idle = 0
         w.entries.append(_Entry(gc, self.full))
 
     def _bytes(self, w: _Watch, a: int, s: int) -> int:
         lo, hi = max(a, w.addr), min(a + s, w.addr + self.ps)
         return ((1 << (hi - lo)) - 1) << (lo - w.addr) if lo < hi else 0
 
+    def _idle(self, w: _Watch) -> None:
+        w.idle += 1
+        if w.idle > IDLE_CALLS and w.removals < REMOVALS:
+            for hd in w.handles:
+                self.mc.hooks.remove(hd)
+            w.handles = []
+            w.removals += 1
+
     def _read(self, w: _Watch, a: int, s: int) -> None:
         self.callbacks += 1
+        if not w.entries:
+            self._idle(w)
+            return
         m = self._bytes(w, a, s)
-        if not m or not w.entries:
+        if not m:
             return
         acc = None
         keep = []
@@ -266,12 +293,15 @@ class Watcher:
                 keep.append(e)
         w.entries = keep
         if not keep:
-            self._drop(w)
+            self.pending -= 1
 
     def _write(self, w: _Watch, a: int, s: int, v: int) -> None:
         self.callbacks += 1
+        if not w.entries:
+            self._idle(w)
+            return
         m = self._bytes(w, a, s)
-        if not m or not w.entries:
+        if not m:
             return
         acc = None
         keep = []
@@ -284,21 +314,15 @@ class Watcher:
                 self.outcomes[(e.gc, w.addr)] = Outcome(False, "overwritten", acc)
         w.entries = keep
         if not keep:
-            self._drop(w)
-
-    def _drop(self, w: _Watch) -> None:
-        for hd in w.handles:
-            self.mc.hooks.remove(hd)
-        w.handles = []
-        self.watches.pop(w.addr, None)
+            self.pending -= 1
 
     def finish(self) -> None:
         """The program exited: whatever is still waiting was never touched again."""
-        for w in list(self.watches.values()):
+        for w in self.watches.values():
             for e in w.entries:
                 self.outcomes[(e.gc, w.addr)] = Outcome(False, "untouched", None)
             w.entries = []
-            self._drop(w)
+        self.pending = 0
 
 
 # -- results --------------------------------------------------------------------------------
@@ -507,12 +531,16 @@ def _replay(mc: Machine, gcs: list[_Gc], dead: dict[int, list[RootHit]]):
                 kept = retained(m, gc_sp, frozenset([h.addr]))
                 gone = set(full) - set(kept)
                 costs[(n, h.addr)] = (total - sum(kept.values()), len(gone), full.get(h.base, 0))
-            if len(dead[n]) > 1:
-                kept = retained(m, gc_sp, frozenset(h.addr for h in dead[n]))
+            # a dead word whose object a live root word also holds adds nothing even
+            # together with the others; only the rest need a joint re-mark
+            dead_addrs = {h.addr for h in dead[n]}
+            held = {h.base for h in gcs[n - 1].hits if h.kind != "G" and h.addr not in dead_addrs}
+            rest = [h for h in dead[n] if h.kind == "G" or h.base not in held]
+            if len(rest) > 1:
+                kept = retained(m, gc_sp, frozenset(h.addr for h in rest))
                 joint[n] = (total - sum(kept.values()), len(set(full) - set(kept)))
             else:
-                c = costs[(n, dead[n][0].addr)]
-                joint[n] = (c[0], c[1])
+                joint[n] = costs[(n, rest[0].addr)][:2] if rest else (0, 0)
         if n == last:
             raise _ReplayDone()
         return report
