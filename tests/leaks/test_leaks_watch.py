@@ -83,3 +83,40 @@ def test_leaks_replay_divergence_is_an_error():
     with pytest.raises(ReplayDiverged) as ei:
         find_dead_roots(make, "diverging")
     assert isinstance(ei.value, EmulationError) and "replay diverged" in str(ei.value)
+
+
+HOT = """
+GLOBL gp, $8
+TEXT main, $32-0
+	mov qword ptr [rsp], 48
+	call runtime.new
+	mov rax, qword ptr [rsp + 8]
+	mov rcx, $gp
+	mov qword ptr [rcx], rax
+	mov qword ptr [rsp + 8], 0
+	mov rax, 0
+	call runtime.gc
+	mov rcx, $gp
+	mov rdx, 500
+loop:
+	mov rax, qword ptr [rcx]
+	dec rdx
+	jnz loop
+	mov rax, 0
+	call runtime.gc
+	mov rcx, $gp
+	mov qword ptr [rcx], 0
+	RET
+"""
+
+
+def test_leaks_watch_hot_word_rewatched():
+    """A word read in a loop after it was found live stops costing callbacks
+    (its hooks go once it is idle and hot), and is watched again, correctly, at
+    the next collection."""
+    res = find_dead_roots(_make(HOT), "hot")
+    first, second = ({r.name: r for r in c.roots}["data gp"] for c in res.collections)
+    assert first.live and first.next.text == "mov rax, qword ptr [rcx]"
+    assert not second.live and second.how == "overwritten" and second.next.text == "mov qword ptr [rcx], 0"
+    assert second.origin.text == "mov qword ptr [rcx], rax" and second.freed_bytes == 48
+    assert res.watch_callbacks < 150, res.watch_callbacks     # not one per loop iteration
