@@ -161,18 +161,19 @@ def root_hits(mc: Machine, gc_sp: int, report=None) -> list[RootHit]:
 
 # -- marking with words treated as 0 ----------------------------------------------------------
 def retained(mc: Machine, gc_sp: int, exclude: frozenset[int] = frozenset(),
-             object_words: bool | None = None) -> dict[int, int]:
+             object_words: bool | None = None, heap=None) -> dict[int, int]:
     """Objects (base -> size) reachable from the roots with every word whose
     address is in ``exclude`` read as 0 -- a root word or a word of any object
     (a G's field; ``object_words``: whether any is, None: find out).  Marking
     only: nothing is swept.  Uses ``gc.mark`` when the collector offers it and
-    every excluded word is a root word."""
+    every excluded word is a root word.  ``heap``: a ``gc.Heap`` of the current
+    state, to save reading it again."""
     mark = getattr(gcmod, "mark", None)
     if mark is not None and not object_words and \
-            (object_words is False or not _object_words(mc, gcmod.Heap(mc), exclude)):
+            (object_words is False or not _object_words(mc, heap or gcmod.Heap(mc), exclude)):
         m = mark(mc, gc_sp, exclude=exclude)
         return dict(zip(np.asarray(m.bases).tolist(), np.asarray(m.sizes).tolist()))
-    heap = gcmod.Heap(mc)
+    heap = heap or gcmod.Heap(mc)
     sizes = dict(heap.allocated())
     ps = mc.arch.ptrsize
     marked: dict[int, int] = {}
@@ -516,8 +517,9 @@ def _replay(mc: Machine, gcs: list[_Gc], dead: dict[int, list[RootHit]]):
             # after the sweep the heap holds exactly the marked objects, and
             # re-marking it with some words read as 0 gives what they alone pin
             marking = getattr(report, "marking", None)
+            heap = None if marking is not None else gcmod.Heap(m)
             full = dict(zip(np.asarray(marking.bases).tolist(), np.asarray(marking.sizes).tolist())) \
-                if marking is not None else dict(gcmod.Heap(m).allocated())
+                if marking is not None else dict(heap.allocated())
             total = sum(full.values())
             others: dict[int, int] = {}         # object -> how many root words point at it
             for h in gcs[n - 1].hits:
@@ -533,7 +535,7 @@ def _replay(mc: Machine, gcs: list[_Gc], dead: dict[int, list[RootHit]]):
                     # another root word holds the same object: zeroing this one frees nothing
                     costs[(n, h.addr)] = (0, 0, full.get(h.base, 0))
                     continue
-                kept = retained(m, gc_sp, frozenset([h.addr]), h.kind == "G")
+                kept = retained(m, gc_sp, frozenset([h.addr]), h.kind == "G", heap)
                 gone = set(full) - set(kept)
                 costs[(n, h.addr)] = (total - sum(kept.values()), len(gone), full.get(h.base, 0))
             # a dead word whose object a live root word also holds adds nothing even
@@ -542,7 +544,7 @@ def _replay(mc: Machine, gcs: list[_Gc], dead: dict[int, list[RootHit]]):
             held = {h.base for h in gcs[n - 1].hits if h.kind != "G" and h.addr not in dead_addrs}
             rest = [h for h in dead[n] if h.kind == "G" or h.base not in held]
             if len(rest) > 1:
-                kept = retained(m, gc_sp, frozenset(h.addr for h in rest), any(h.kind == "G" for h in rest))
+                kept = retained(m, gc_sp, frozenset(h.addr for h in rest), any(h.kind == "G" for h in rest), heap)
                 joint[n] = (total - sum(kept.values()), len(set(full) - set(kept)))
             else:
                 joint[n] = costs[(n, rest[0].addr)][:2] if rest else (0, 0)
