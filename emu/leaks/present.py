@@ -78,6 +78,8 @@ def result_text(res: LeaksResult, all_roots: bool = False, shown: int = 5) -> st
     if rows:
         out.append("summary: each root location dead at some collection, and the bytes it alone pinned")
         out.append(_indent(table(rows, ["location", "kind", "dead at", "bytes pinned", "stored by"])))
+    elif not n:
+        out.append("no collection ran: nothing to check (the program never calls runtime.gc)")
     else:
         out.append("no dead roots: every root word holding an object was read again")
     return "\n".join(out)

@@ -45,3 +45,10 @@ def test_leaks_cli_errors(capsys, tmp_path):
     loop.write_text("TEXT main, $16-0\nl:\n\tjmp l\n")
     assert main(["leaks", str(loop), "--max-insns", "10000"]) == 3
     assert "budget" in capsys.readouterr().err
+
+
+def test_leaks_cli_no_collection(capsys, tmp_path):
+    src = tmp_path / "nogc.s"
+    src.write_text("TEXT main, $16-0\n\tRET\n")
+    assert main(["leaks", str(src), "--variant", "fixed"]) == 0
+    assert "no collection ran" in capsys.readouterr().out
