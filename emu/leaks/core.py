@@ -91,6 +91,41 @@ def _words(mc: Machine, lo: int, hi: int) -> tuple[np.ndarray, int]:
     return np.frombuffer(mc.read(lo, n * ps), dtype="<u8" if ps == 8 else "<u4").astype(np.uint64), lo
 
 
+class _Objects:
+    """The allocated objects after a collection (sorted bases and sizes), with
+    the vectorised lookup ``bases(words)`` of ``gc.Heap``.  Taken from the
+    collector's report (after the sweep the retained objects are exactly the
+    allocated ones), so the detector never rebuilds the heap view itself."""
+
+    def __init__(self, bases, sizes):
+        order = np.argsort(np.asarray(bases, dtype=np.uint64), kind="stable")
+        self.b = np.asarray(bases, dtype=np.uint64)[order]
+        self.s = np.asarray(sizes, dtype=np.uint64)[order]
+
+    @classmethod
+    def of(cls, mc: Machine, report) -> _Objects:
+        marking = getattr(report, "marking", None)
+        if marking is not None and hasattr(marking, "bases"):
+            return cls(marking.bases, marking.sizes)
+        kept = getattr(report, "retained", None)
+        if kept is not None:
+            return cls([o.addr for o in kept], [o.size for o in kept])
+        alloc = gcmod.Heap(mc).allocated()
+        return cls([a for a, _ in alloc], [n for _, n in alloc])
+
+    def allocated(self) -> list[tuple[int, int]]:
+        return list(zip(self.b.tolist(), self.s.tolist()))
+
+    def bases(self, words: np.ndarray) -> np.ndarray:
+        w = np.asarray(words, dtype=np.uint64)
+        if not len(self.b):
+            return np.zeros(len(w), dtype=np.uint64)
+        i = np.searchsorted(self.b, w, side="right").astype(np.int64) - 1
+        j = np.maximum(i, 0)
+        inside = (i >= 0) & (w < self.b[j] + self.s[j])
+        return np.where(inside, self.b[j], np.uint64(0))
+
+
 class _Namer:
     """Names and kinds of root words, as the collector names them, plus the words of heap Gs."""
 
@@ -121,7 +156,7 @@ def root_hits(mc: Machine, gc_sp: int, report=None) -> list[RootHit]:
     own marking when its report carries one (``report.marking.root_hits``),
     else scans ``gc.roots()`` itself."""
     nm = _Namer(mc)
-    heap = gcmod.Heap(mc)
+    heap = _Objects.of(mc, report) if report is not None else gcmod.Heap(mc)
     out: list[RootHit] = []
     # the words the collector follows to find the goroutines it scans: needed by
     # the next collection whatever the program does, so never dead
@@ -516,10 +551,8 @@ def _replay(mc: Machine, gcs: list[_Gc], dead: dict[int, list[RootHit]]):
         if n in dead:
             # after the sweep the heap holds exactly the marked objects, and
             # re-marking it with some words read as 0 gives what they alone pin
-            marking = getattr(report, "marking", None)
-            heap = None if marking is not None else gcmod.Heap(m)
-            full = dict(zip(np.asarray(marking.bases).tolist(), np.asarray(marking.sizes).tolist())) \
-                if marking is not None else dict(heap.allocated())
+            heap = _Objects.of(m, report)
+            full = dict(heap.allocated())
             total = sum(full.values())
             others: dict[int, int] = {}         # object -> how many root words point at it
             for h in gcs[n - 1].hits:
