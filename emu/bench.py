@@ -332,7 +332,9 @@ def gc(cfg: Config) -> list[Row]:
     return gc_bench(cfg)
 
 
-MEASUREMENTS = [run_overhead, layers, traces, gc]
+from .leaks.bench import dead_roots  # the dead-root detector's cost
+
+MEASUREMENTS = [run_overhead, layers, traces, gc, dead_roots]
 
 
 def machine_line() -> str:
