@@ -194,7 +194,7 @@ class Debugger:
             while self.n < target:
                 if mc.exited:
                     return "exited", None
-                if self._interrupt and not muted:
+                if self._interrupt and (not muted or self._interruptible):
                     self._interrupt = False
                     return "interrupted", None
                 nxt = (self.n // self.snap_interval + 1) * self.snap_interval
@@ -221,14 +221,24 @@ class Debugger:
         finally:
             self._muted = False
 
-    def goto(self, target: int) -> None:
-        """Put the machine at exact position ``target`` (forward or back)."""
+    _interruptible = False
+
+    def goto(self, target: int, interruptible: bool = False) -> None:
+        """Put the machine at exact position ``target`` (forward or back).
+        ``interruptible``: Ctrl-C (``interrupt``) stops it where it got to
+        (``self.n`` says where), as a user's ``goto N`` expects."""
         if target < 0:
             raise DebuggerError("cannot go before the start of the program")
         if target < self.n:
             k = bisect.bisect_right([s.n for s in self._snaps], target) - 1
             self._restore(k)
-        why, err = self._run(target - self.n, muted=True)
+        self._interruptible = interruptible
+        try:
+            why, err = self._run(target - self.n, muted=True)
+        finally:
+            self._interruptible = False
+        if why == "interrupted":
+            return
         if self.n != target:
             raise DebuggerError(f"could not reach instruction {target} (stopped at {self.n}: {why}"
                                 + (f", {err}" if err else "") + ")")

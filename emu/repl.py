@@ -315,8 +315,9 @@ def _rfinish(s: Session, arg: str) -> None:
 
 @command("goto", help="goto N: go to instruction number N (forward or back)")
 def _goto(s: Session, arg: str) -> None:
-    s.dbg.goto(_count(arg, 0))
-    s.report(s.dbg._stop("step"))
+    target = _count(arg, 0)
+    s.dbg.goto(target, interruptible=True)
+    s.report(s.dbg._stop("step" if s.dbg.n == target else "interrupted"))
 
 
 # -- breakpoints -------------------------------------------------------------------------------

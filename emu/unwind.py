@@ -147,10 +147,11 @@ def backtrace(mc: Machine, limit: int = 64) -> list[Frame]:
         return walk(mc, pc, sp, lr, chain.from_sp(sp), limit, innermost=True, chain=chain)
 
     if phase == "split":
-        if _is_split_stub(name) and not g0_sp:
+        if name == "reflectcall" and mc.g != mc.g0 and not g0_sp:
+            # before its switch to g0, reflectcall is an ordinary NOSPLIT frame
+            return walk(mc, pc, sp, lr, chain.from_sp(sp), limit, innermost=True, chain=chain)
+        if _is_split_stub(name) and name != "reflectcall" and not g0_sp:
             grow, caller = _split_from_registers(mc, name, pc, sp, lr)
-            if grow is None:        # reflectcall before its switch: an ordinary NOSPLIT frame
-                return walk(mc, pc, sp, lr, chain.from_sp(sp), limit, innermost=True, chain=chain)
         else:
             m = mc.m
             morepc, bsp = mc.field("M", m, "morepc"), mc.field("M", m, "morebuf.sp")
@@ -185,9 +186,7 @@ def _phys(chain: _Chain, sp: int) -> int | None:
 def _split_from_registers(mc: Machine, name: str, pc: int, sp: int, lr: int | None):
     """In morestack (or a trampoline) before the switch to g0's stack: the
     function growing its stack and its caller, from where morestack reads
-    them.  None for reflectcall (its caller is an ordinary frame)."""
-    if name == "reflectcall":
-        return None, None
+    them."""
     ps = mc.arch.ptrsize
     if mc.arch.name == "amd64":
         # 0(SP): the return into f; 8(SP): f's return into its caller.

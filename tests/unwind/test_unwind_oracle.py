@@ -10,6 +10,7 @@ one step of the goroutine.  At every instruction the backtrace's goroutine
 frames (function names and return pcs) must be what the oracle says.
 """
 import re
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +101,11 @@ class Oracle:
             if CALL.match(ptext.split(" ")[0]) and pc != fall:       # a call taken
                 if name.startswith("morestack"):
                     self.mode, self.resume = "split", fall
+                elif name == "reflectcall":
+                    # fn(arg...) is called from reflectcall's first argument, through newstack
+                    ps = mc.arch.ptrsize
+                    self.rfn = mc.read_ptr(mc.sp + ps)
+                    self.stack.append((name, fall))
                 elif mc.image.func_at(pc) is None:
                     self.mode, self.resume = "c", fall
                 else:
@@ -108,6 +114,10 @@ class Oracle:
                 self.mode = "unsplit"
             elif pc == self.stack[-1][1] and pname == self.stack[-1][0]:
                 self.stack.pop()
+            elif self.stack[-1][0] == "reflectcall" and mc.g == mc.g0:
+                # reflectcall switched to g0: from now on fn is the frame growing a stack
+                self.stack[-1] = (_name(mc, self.rfn), self.stack[-1][1])
+                self.mode, self.resume = "split", self.rfn
         elif self.mode == "split" and pc == self.resume and name == self.stack[-1][0]:
             self.mode = None
         elif self.mode == "unsplit" and pc == self.stack[-1][1]:
@@ -151,9 +161,11 @@ class Oracle:
                              [f"{f.symbol}@{f.pc:#x}" for f in frames]))
 
 
-def run_oracle(arch, text, name):
+def run_oracle(arch, text, name, sel=None):
     unit = load_program(None, text=text, name=name)
     mc = new_machine(arch, "buggy", unit, 2_000_000)
+    if sel is not None:
+        mc.write_ptr(mc.image.symbols["sel"], sel)
     o = Oracle(mc)
     mc.hooks.code(lambda a, _s: o.step(a), label="oracle")
     mc.run()
@@ -200,3 +212,34 @@ def test_gc_root_names_use_the_unwinder_mid_unsplit(arch):
     rep = collect(d.mc, d.mc.sp)
     names = [o.root for o in rep.retained] + [str(o.path_text()) for o in rep.retained]
     assert not any("frame of 0x" in n for n in names), names
+
+
+PROGRAMS = Path(__file__).resolve().parent.parent / "runtime" / "programs"
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+@pytest.mark.parametrize("sel", [0, 1])
+def test_unwind_oracle_reflectcall(arch, sel):
+    """reflectcall with room (a Stktop on the caller's segment, no new
+    segment: sel 0) and without (a new segment: sel 1).  (sel 2 and 3 move
+    main's SP off its frame on purpose: no unwinder can follow that.)"""
+    text = (PROGRAMS / f"reflect_{arch}.s").read_text()
+    mc, o = run_oracle(arch, text, f"reflect_{arch}.s", sel=sel)
+    assert mc.exited
+    assert o.checked["split"] > 20 and o.checked["unsplit"] > 20, o.checked
+    assert not o.bad, "\n".join(f"insn {p} {w} [{m}]: want {want} got {got}" for p, w, m, want, got in o.bad[:15])
+
+
+def test_unwind_reflectcall_fast_path_is_labelled_as_such():
+    """In reflectcall's fast path fn's frame sits above a Stktop on the
+    caller's own segment: bt says so, and numbers no segment that does not exist."""
+    from emu.debugger import new_debugger
+    text = (PROGRAMS / "reflect_amd64.s").read_text()
+    d = new_debugger("amd64", "buggy", load_program(None, text=text, name="reflect_amd64.s"))
+    d.add_break("radd")
+    st = d.cont()
+    assert st.reason == "breakpoint", st
+    frames = d.backtrace()
+    assert [f.symbol.partition("+")[0] for f in frames] == ["radd", "main", "goexit"], frames
+    assert "reflectcall's Stktop on segment 1 (no new segment)" in frames[0].note
+    assert {f.segment for f in frames} == {1}
