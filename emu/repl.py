@@ -104,6 +104,13 @@ class Session:
         self.out.write(text + "\n")
         self.out.flush() if hasattr(self.out, "flush") else None
 
+    def _on_sigint(self, *_a) -> None:
+        """Ctrl-C during a command: emulation stops at the next chunk
+        boundary; a second Ctrl-C interrupts Python work too (a long x, bt)."""
+        if self.dbg._interrupt:
+            raise KeyboardInterrupt
+        self.dbg.interrupt()
+
     # -- dispatch ----------------------------------------------------------------------
     def execute(self, line: str, repeat: bool = False) -> bool:
         """Run one command line; False when the session should end.  With
@@ -132,7 +139,7 @@ class Session:
             if cmd.name in ("run", "delete", "source"):
                 self.last_line = ""     # as gdb: these are not repeated by an empty line
             try:
-                old = signal.signal(signal.SIGINT, lambda *_a: self.dbg.interrupt())
+                old = signal.signal(signal.SIGINT, self._on_sigint)
             except ValueError:       # not the main thread
                 old = None
             cmd.fn(self, rest.strip())
@@ -158,6 +165,9 @@ class Session:
         pc = self.mc.pc if pc is None else pc
         ins = self.mc.disasm(pc, 1)
         text = ins[0][1] if ins else "(cannot disassemble)"
+        tgt = self.dbg.branch_target(text) if ins else None
+        if tgt is not None:
+            text += f" <{self.mc.symbolize(tgt)}>"
         self.w(f"=> {self.where(pc)}:\t{text}")
 
     def report(self, st: Stop) -> None:
@@ -952,10 +962,13 @@ def _help(s: Session, arg: str) -> None:
         al = f" (aliases: {', '.join(c.aliases)})" if c.aliases else ""
         s.w(f"{c.name}{al}: {c.help}")
         return
+    s.w("goemu's debugger works at the instruction level: s/step mean stepi, n/next mean nexti.")
+    s.w("An empty line repeats the last command (x and list continue).  Ctrl-C stops a long command.")
+    s.w("")
     for name in sorted(COMMANDS):
         c = COMMANDS[name]
-        al = f" ({', '.join(c.aliases)})" if c.aliases else ""
-        s.w(f"  {name}{al:<14} {c.help}")
+        head = name + (f" ({', '.join(c.aliases)})" if c.aliases else "")
+        s.w(f"  {head:<38} {c.help}")
 
 
 # -- completion --------------------------------------------------------------------------------
@@ -991,7 +1004,7 @@ def make_completer(dbg: Debugger):
                 return
             cur = "" if text.endswith(" ") else parts[-1]
             if parts[0] in ("info",) and len(parts) <= 2:
-                pool = ["breakpoints", "registers", "snapshots", "symbol"]
+                pool = ["breakpoints", "registers", "snapshots", "symbol", "frame", "display", "line"]
             elif parts[0] in ("help",):
                 pool = cmds
             else:

@@ -152,6 +152,7 @@ def backtrace(mc: Machine, limit: int = 64) -> list[Frame]:
             return walk(mc, pc, sp, lr, chain.from_sp(sp), limit, innermost=True, chain=chain)
         if _is_split_stub(name) and name != "reflectcall" and not g0_sp:
             grow, caller = _split_from_registers(mc, name, pc, sp, lr)
+            grow.segment = _phys(chain, grow.sp)
         else:
             m = mc.m
             morepc, bsp = mc.field("M", m, "morepc"), mc.field("M", m, "morebuf.sp")
