@@ -317,8 +317,8 @@ def _rc(s: Session, arg: str) -> None:
     s.report(s.dbg.reverse_continue())
 
 
-@command("reverse-finish", help="go back to the call of the current function (the selected frame's "
-                                "callee after up/frame N); if the call is not in the history, stay here")
+@command("reverse-finish", help="go back to the call of the current function (frame #0); if the call is "
+                                "not in the history, stay here")
 def _rfinish(s: Session, arg: str) -> None:
     s.report(s.dbg.reverse_finish())
 
