@@ -306,7 +306,12 @@ def layers(cfg: Config) -> list[Row]:
     return rows
 
 
-MEASUREMENTS = [run_overhead, layers, traces]
+def debugger(cfg: Config) -> list[Row]:
+    from .debug_bench import debugger as rows
+    return rows(cfg)
+
+
+MEASUREMENTS = [run_overhead, layers, traces, debugger]
 
 
 def machine_line() -> str:

@@ -790,16 +790,13 @@ class Debugger:
         return value_int(self.mc, self.evaluate(expr))
 
     def print_value(self, expr: str) -> tuple[str, object]:
-        """What ``print`` shows: ("int", value), ("struct", (name, addr,
-        {field: value})), or ("typed", Value) for pointers, functions and
-        typed scalars (``value_int`` gives the number)."""
+        """("int", value) or ("struct", (name, addr, {field: value})); the REPL
+        prints from ``evaluate`` (typed) instead."""
         v = self.evaluate(expr)
         if v.type.kind in ("struct", "array"):
             name = str(v.type)
             return "struct", (name, v.addr, struct_fields(self.mc, v))
-        value_int(self.mc, v)            # read it now: an unmapped address fails here
-        return ("int", value_int(self.mc, v)) if v.type.kind == "int" and v.type.name in (
-            "long", "int", "data") else ("typed", v)
+        return "int", value_int(self.mc, v)
 
     def set_var(self, expr: str) -> int:
         """``set var LHS = RHS``: writes memory or a register.  The present
