@@ -31,8 +31,8 @@ from unicorn import UcError
 from unicorn import unicorn_const as UC
 
 from .errors import EmulationError, GoemuError, UsageError
-from .machine import Machine
 from .expr import BadExpression, Evaluator, MemoryError_, NoSuchSymbol, Value, struct_fields, value_int
+from .machine import Machine
 from .unwind import GROWING, on_g0, segment_chain
 
 SNAP_INTERVAL = 10_000
@@ -822,9 +822,10 @@ class Debugger:
         except UcError:
             raise MemoryError_(addr) from None
 
-    def strings(self, addr: int, count: int, limit: int = 200) -> list[tuple[int, bytes]]:
-        """x/s: ``count`` NUL-terminated strings from addr, as (address, bytes)
-        without the NUL (at most ``limit`` bytes each, as gdb's print elements)."""
+    def strings(self, addr: int, count: int, limit: int = 200) -> list[tuple[int, str]]:
+        """x/s: ``count`` NUL-terminated strings from addr, as (address, text)
+        without the NUL (at most ``limit`` bytes each, as gdb's print elements;
+        bytes decoded as Latin-1, one character per byte)."""
         out = []
         for _ in range(count):
             raw = bytearray()
@@ -840,7 +841,7 @@ class Debugger:
                     break
                 raw += chunk
                 a += 1
-            out.append((addr, bytes(raw)))
+            out.append((addr, bytes(raw).decode("latin-1")))
             addr += len(raw) + 1
         return out
 

@@ -289,8 +289,8 @@ class Evaluator:
         self.stored = True
         return Value(lhs.type, x & ((1 << 8 * lhs.type.size) - 1), lhs.addr, lhs.reg)
 
-    _LEVELS = [("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", ">", "<=", ">="),
-               ("<<", ">>"), ("+", "-"), ("*", "/", "%")]
+    _LEVELS = (("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", ">", "<=", ">="),
+               ("<<", ">>"), ("+", "-"), ("*", "/", "%"))
 
     def binary(self, level: int) -> Value:
         if level == len(self._LEVELS):
@@ -491,7 +491,7 @@ class Evaluator:
 
 def _has_prefix(mc, s: str) -> bool:
     s = s.replace("·", ".")
-    return any(k.startswith(s) or k.startswith("runtime." + s) for k in mc.image.symbols)
+    return any(k.startswith((s, "runtime." + s)) for k in mc.image.symbols)
 
 
 def _lookup(mc, name: str) -> int | None:

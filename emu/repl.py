@@ -143,7 +143,7 @@ class Session:
             except ValueError:       # not the main thread
                 old = None
             cmd.fn(self, rest.strip())
-        except BaseException as e:   # noqa: BLE001 - the REPL's one error boundary
+        except BaseException as e:
             if isinstance(e, (SystemExit, GeneratorExit)):
                 raise
             self.failures += 1
@@ -216,13 +216,13 @@ class Session:
     def do_displays(self) -> None:
         for num, (fmt, expr) in sorted(self.displays.items()):
             try:
-                if fmt.startswith("i") or fmt.startswith("s") or re.match(r"\d+[xduotacsibhwg]*$", fmt or "-"):
+                if fmt.startswith(("i", "s")) or re.match(r"\d+[xduotacsibhwg]*$", fmt or "-"):
                     self.w(f"{num}: x/{fmt} {expr}")
                     _x(self, f"/{fmt} {expr}")
                 else:
                     self.w(f"{num}: {('/' + fmt + ' ') if fmt else ''}{expr} = "
                            + format_value(self, self.dbg.evaluate(expr), fmt, top=False))
-            except BaseException as e:  # noqa: BLE001 - a display never stops the session
+            except BaseException as e:
                 if isinstance(e, (SystemExit, GeneratorExit)):
                     raise
                 self.w(f"{num}: {expr} -- {error_line(e)}")
@@ -608,8 +608,8 @@ def _x(s: Session, arg: str) -> None:
         s.x_next = last[0] + len(last[2])
     elif f == "s":
         strs = s.dbg.strings(addr, count)
-        for a, raw in strs:
-            s.w(f"{a:#x}" + _sym_suffix(s, a) + f':\t"{_cstr(raw)}"')
+        for a, text in strs:
+            s.w(f"{a:#x}" + _sym_suffix(s, a) + f':\t"{_cstr(text.encode("latin-1"))}"')
         s.x_next = strs[-1][0] + len(strs[-1][1]) + 1
     else:
         rows = s.dbg.examine(addr, count, unit)

@@ -161,7 +161,7 @@ def test_p_global_prints_its_value(tmp_path, arch):
 def test_x_units_formats_and_repeat():
     s, out = session()
     text = run(s, out, "x/4xg $sp", "x/2i $pc")
-    assert len(re.findall(r"^0x[0-9a-f]+:\t0x[0-9a-f]{16}\t0x[0-9a-f]{16}$", text, re.M)) == 2
+    assert len(re.findall(r"^0x[0-9a-f]+:\t0x[0-9a-f]{16}\t0x[0-9a-f]{16}$", text, re.MULTILINE)) == 2
     assert text.count("\n=> ") + text.count("\n   0x") >= 2 or "=> " in text
     # an empty line repeats x, continuing after the last address
     sp = s.mc.sp
@@ -208,12 +208,12 @@ def test_frames_select_and_errors(tmp_path):
     rc = run_repl("amd64", "buggy", None, batch_file=str(f), out=buf)
     out = buf.getvalue()
     assert rc == 1
-    assert re.search(r"^#1 +0x[0-9a-f]+ in leak\+0x[0-9a-f]+ ", out, re.M)
+    assert re.search(r"^#1 +0x[0-9a-f]+ in leak\+0x[0-9a-f]+ ", out, re.MULTILINE)
     assert "Stack level 1, frame at sp=" in out and "function leak: $4096-0" in out
-    assert re.search(r"^#2 +0x[0-9a-f]+ in main\+", out, re.M)
+    assert re.search(r"^#2 +0x[0-9a-f]+ in main\+", out, re.MULTILINE)
     assert "error: No frame at level 9." in out
     # up 9 from frame 0: the outermost frame is selected (as gdb)
-    assert re.search(r"^#3 +0x[0-9a-f]+ in goexit", out, re.M)
+    assert re.search(r"^#3 +0x[0-9a-f]+ in goexit", out, re.MULTILINE)
     assert "error: Bottom (innermost) frame selected; you cannot go down." not in out
     # list of the selected frame shows the program's source
     assert "TEXT" in out.split("(goemu) list")[-1]
@@ -280,7 +280,7 @@ def test_watch_g_means_the_goroutine(tmp_path, arch):
     curg = d.mc.field("M", d.mc.m, "curg")
     assert curg and d.mc.g == d.mc.g0          # running on g0: `g` must still mean the goroutine
     addr, size = d.lvalue("g.stackguard")
-    assert addr == curg + d.mc.layouts["G"].offset("stackguard")
+    assert addr == curg + d.mc.layouts["G"].offset("stackguard") and size == d.arch.ptrsize
     w = d.add_watch("g.stackguard")
     st = d.cont()
     assert st.reason == "watchpoint" and d.mc.image.symbolize(st.access_pc).startswith("newstack")

@@ -177,6 +177,7 @@ def run_oracle(arch, text, name, sel=None):
 def test_unwind_matches_oracle_at_every_instruction(arch, demo):
     if demo == "leak":
         from pathlib import Path
+
         import emu
         path = Path(emu.__file__).parent / "demos" / f"leak_{arch}.s"
         text = path.read_text()
@@ -193,10 +194,11 @@ def test_unwind_matches_oracle_at_every_instruction(arch, demo):
 def test_gc_root_names_use_the_unwinder_mid_unsplit(arch):
     """A collection run by hand in the middle of an unsplit (in gogo, on the
     caller's segment again) names stack words after real frames."""
+    from pathlib import Path
+
+    import emu
     from emu.debugger import new_debugger
     from emu.gc import collect
-    from pathlib import Path
-    import emu
     unit = load_program(str(Path(emu.__file__).parent / "demos" / f"leak_{arch}.s"))
     d = new_debugger(arch, "buggy", unit)
     d.add_break("gogo")
