@@ -198,6 +198,8 @@ class Session:
             self.w(f"Program interrupted at {self.where(st.pc)}  [insn {st.icount}]")
         elif st.reason == "history-start":
             self.w("No more reverse-execution history.")
+        elif st.reason == "finish" and st.reverse:
+            self.w(f"Run back to the call; now at {self.where(st.pc)}  [insn {st.icount}]")
         elif st.reason == "finish":
             self.w(f"Run till exit; now at {self.where(st.pc)}  [insn {st.icount}]")
         elif st.reason == "until":

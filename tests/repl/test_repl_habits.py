@@ -365,3 +365,14 @@ TEXT main, $16-0
     assert len(short) == 4 and "101 more" in short[-1]
     full = out.split("(goemu) bt full\n")[1].splitlines()
     assert len(full) == 104 and full[-1].startswith("#103") and "goexit" in full[-1]
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_reverse_finish_in_an_unsplit_lands_on_the_call(tmp_path, arch):
+    """In oldstack the frame that returned through lessstack is gone: going
+    back to its call lands on the caller's call of it, on the older segment."""
+    out = batch(tmp_path, arch, "buggy", "b oldstack\nc\nsi 3\nreverse-finish\n")
+    assert "error" not in out, out
+    last = out.split("(goemu) reverse-finish\n")[1]
+    assert last.startswith("Run back to the call; now at ")
+    assert re.search(r"=> 0x[0-9a-f]+ <leak\+0x[0-9a-f]+>:\t(call|bl) .*<runtime\.new>", last), last
