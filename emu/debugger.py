@@ -759,11 +759,16 @@ class Debugger:
         return h.hexdigest()
 
     # -- expressions (emu/expr.py) -----------------------------------------------------
-    def evaluate(self, expr: str) -> Value:
+    def evaluate(self, expr: str, frame: int = 0) -> Value:
         """A typed value (emu.expr.Value) for a C-like expression.  An
         assignment in it (``p x = 1``) changes the state: the present becomes
-        a new origin of history, as after ``set var``."""
-        ev = Evaluator(self.mc, expr)
+        a new origin of history, as after ``set var``.  ``frame``: in an outer
+        frame of the backtrace, $pc and $sp are that frame's."""
+        regs = None
+        if frame:
+            f = self.backtrace(limit=frame + 1)[frame]
+            regs = {self.arch.pc: f.pc, self.arch.sp: f.sp}
+        ev = Evaluator(self.mc, expr, regs)
         v = ev.parse()
         if getattr(ev, "stored", False):
             self.mutated()
@@ -784,10 +789,10 @@ class Debugger:
             return value_int(self.mc, v), self.arch.ptrsize
         return v.addr, v.type.size
 
-    def eval(self, expr: str) -> int:
+    def eval(self, expr: str, frame: int = 0) -> int:
         """A number from any expression (``0x10*4``, ``$sp-16``, ``m->cret``,
         ``sym+8``); an aggregate stands for its address."""
-        return value_int(self.mc, self.evaluate(expr))
+        return value_int(self.mc, self.evaluate(expr, frame))
 
     def print_value(self, expr: str) -> tuple[str, object]:
         """("int", value) or ("struct", (name, addr, {field: value})); the REPL

@@ -140,8 +140,9 @@ def tokenize(text: str) -> list[tuple[str, str]]:
 class Evaluator:
     """Parses and evaluates one expression against a Machine."""
 
-    def __init__(self, mc, text: str):
+    def __init__(self, mc, text: str, frame_regs: dict[str, int] | None = None):
         self.mc = mc
+        self.frame_regs = frame_regs or {}     # a selected outer frame's pc and sp
         self.ps = mc.arch.ptrsize
         self.text = text
         self.toks = tokenize(text)
@@ -469,7 +470,10 @@ class Evaluator:
             low = "rbp"
         if low not in a.regs:
             raise BadExpression(f"no register ${name}")
-        return Value(Type("int", self.ps, "long", signed=True), None, reg=low)
+        t = Type("int", self.ps, "code") if low == a.pc else Type("int", self.ps, "long", signed=True)
+        if low in self.frame_regs:
+            return Value(t, self.frame_regs[low])
+        return Value(t, None, reg=low)
 
     def name(self, name: str) -> Value:
         mc = self.mc

@@ -524,7 +524,7 @@ def format_value(s: Session, v: Value, fmt: str = "", top: bool = True) -> str:
         return f"({t}) {x:#x}" + (f" <{sym}>" if sym else "")
     if fmt:
         return _fmt_int(s, x, t.size, t.signed, fmt)
-    if v.reg == mc.arch.pc:
+    if t.name == "code":
         return f"{x:#x} <{mc.symbolize(x)}>"
     return _fmt_int(s, x, t.size, t.signed, "")
 
@@ -546,14 +546,14 @@ def _print(s: Session, arg: str) -> None:
         raise DebuggerError(f"Undefined output format \"{fmt}\".")
     if not arg:
         raise DebuggerError("print needs an expression")
-    v = s.dbg.evaluate(arg)
+    v = s.dbg.evaluate(arg, s.frame)
     s.w("$ = " + format_value(s, v, fmt))
 
 
 @command("output", help="output EXPR: print without '$ = '", args="expr")
 def _output(s: Session, arg: str) -> None:
     fmt, arg = _split_fmt(arg)
-    s.w(format_value(s, s.dbg.evaluate(arg), fmt))
+    s.w(format_value(s, s.dbg.evaluate(arg, s.frame), fmt))
 
 
 @command("set", help="set var EXPR = VALUE (memory, a register: set var $rax = 0, set var m->cret = 0); "
@@ -595,7 +595,7 @@ def _x(s: Session, arg: str) -> None:
     elif f == "a":
         unit = s.mc.arch.ptrsize
     if arg:
-        addr = s.dbg.eval(arg)
+        addr = s.dbg.eval(arg, s.frame)
     elif s.x_next is not None:
         addr = s.x_next
     else:

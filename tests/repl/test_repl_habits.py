@@ -376,3 +376,13 @@ def test_reverse_finish_in_an_unsplit_lands_on_the_call(tmp_path, arch):
     last = out.split("(goemu) reverse-finish\n")[1]
     assert last.startswith("Run back to the call; now at ")
     assert re.search(r"=> 0x[0-9a-f]+ <leak\+0x[0-9a-f]+>:\t(call|bl) .*<runtime\.new>", last), last
+
+
+def test_outer_frame_pc_and_sp(tmp_path):
+    """After up, $pc and $sp are the selected frame's (as gdb)."""
+    out = batch(tmp_path, "amd64", "buggy", "b runtime.new\nc\nup\np $pc\nx/i $pc\ndown\np $pc\n")
+    assert "error" not in out, out
+    up = out.split("(goemu) up\n")[1]
+    assert re.search(r"\(goemu\) p \$pc\n\$ = 0x[0-9a-f]+ <leak\+0x[0-9a-f]+>", up), up
+    assert re.search(r"\(goemu\) x/i \$pc\n   0x[0-9a-f]+ <leak\+", up), up
+    assert re.search(r"\(goemu\) p \$pc\n\$ = 0x[0-9a-f]+ <runtime\.new>", out.split("(goemu) down\n")[1])
