@@ -312,6 +312,10 @@ class Debugger:
         h = _Hit(n - 1, bp, prev[1], v, prev[2], access="write")
         if self._muted:
             self._hits.append(h)
+            if len(self._hits) > 4 * self.snap_interval:
+                # a long muted replay (goto) of a register that changes often: a search
+                # back only ever wants the latest hits, keep those
+                del self._hits[:2 * self.snap_interval]
             return
         if n - 1 < self._run_start:
             return

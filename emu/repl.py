@@ -223,7 +223,7 @@ class Session:
                     _x(self, f"/{fmt} {expr}")
                 else:
                     self.w(f"{num}: {('/' + fmt + ' ') if fmt else ''}{expr} = "
-                           + format_value(self, self.dbg.evaluate(expr), fmt, top=False))
+                           + format_value(self, self.dbg.evaluate(expr), fmt))
             except BaseException as e:
                 if isinstance(e, (SystemExit, GeneratorExit)):
                     raise
@@ -489,7 +489,7 @@ def _char(c: int) -> str:
     return f"'{chr(c)}'" if 32 <= c < 127 else f"'\\{c:03o}'"
 
 
-def format_value(s: Session, v: Value, fmt: str = "", top: bool = True) -> str:
+def format_value(s: Session, v: Value, fmt: str = "") -> str:
     """One value as print shows it (a struct: one line per field, indented)."""
     mc = s.mc
     t = v.type
@@ -698,8 +698,7 @@ def _bt(s: Session, arg: str) -> None:
 
 def _frame_line(s: Session, i: int, f) -> str:
     seg = f"seg {f.segment}" if f.segment is not None else "g0"
-    sel = "*" if False else " "
-    return (f"#{i:<2}{sel}{f.pc:#x} in {f.symbol:<24} sp={f.sp:#x} [{seg}]" + (f"  ({f.note})" if f.note else ""))
+    return (f"#{i:<2} {f.pc:#x} in {f.symbol:<24} sp={f.sp:#x} [{seg}]" + (f"  ({f.note})" if f.note else ""))
 
 
 def _select(s: Session, n: int) -> None:
