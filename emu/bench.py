@@ -326,6 +326,11 @@ def layers(cfg: Config) -> list[Row]:
     return rows
 
 
+def debugger(cfg: Config) -> list[Row]:
+    from .debug_bench import debugger as rows
+    return rows(cfg)
+
+
 def gc(cfg: Config) -> list[Row]:
     """The collector: emu/gcbench.py."""
     from .gcbench import gc_bench
@@ -334,7 +339,7 @@ def gc(cfg: Config) -> list[Row]:
 
 from .leaks.bench import dead_roots  # the dead-root detector's cost
 
-MEASUREMENTS = [run_overhead, layers, traces, gc, dead_roots]
+MEASUREMENTS = [run_overhead, layers, traces, gc, dead_roots, debugger]
 
 
 def machine_line() -> str:

@@ -30,8 +30,9 @@ from unicorn import UcError
 
 from .engine import Snapshot
 from .errors import EmulationError, GoemuError, UsageError
+from .expr import BadExpression, Evaluator, MemoryError_, NoSuchSymbol, Value, struct_fields, value_int
 from .machine import Machine
-from .unwind import on_g0, segment_chain
+from .unwind import GROWING, on_g0, segment_chain
 
 SNAP_INTERVAL = 10_000
 CHUNK = 10_000
@@ -40,14 +41,6 @@ CHUNK = 10_000
 class DebuggerError(UsageError):
     """A debugger command cannot be carried out (bad expression, no such
     breakpoint, nothing to go back to...)."""
-
-
-class NoSuchSymbol(DebuggerError):
-    pass
-
-
-class BadExpression(DebuggerError):
-    pass
 
 
 class ProgramExited(DebuggerError):
@@ -68,6 +61,9 @@ class Breakpoint:
     hits: int = 0
     enabled: bool = True
     handles: list = field(default_factory=list)
+    reg: str | None = None    # a watchpoint on a register (``watch $rsp``): checked at every instruction
+    _prev: tuple[int, int, int] | None = None   # register watch: (position, value, pc) last seen
+    _at: dict = field(default_factory=dict)     # register watch: position -> value seen there
 
     @property
     def temporary(self) -> bool:
@@ -199,14 +195,22 @@ class Debugger:
         self.n = self.engine.n
         self._snapshot()
 
-    def goto(self, target: int) -> None:
-        """Put the machine at exact position ``target`` (forward or back)."""
+    def goto(self, target: int, interruptible: bool = False) -> None:
+        """Put the machine at exact position ``target`` (forward or back).
+        ``interruptible``: Ctrl-C (``interrupt``) stops it where it got to
+        (``self.n`` says where), as a user's ``goto N`` expects."""
         if target < 0:
             raise DebuggerError("cannot go before the start of the program")
         if target < self.n:
             k = bisect.bisect_right([s.n for s in self._snaps], target) - 1
             self._restore(k)
-        why, err = self._run(target - self.n, muted=True)
+        self._interruptible = interruptible
+        try:
+            why, err = self._run(target - self.n, muted=True)
+        finally:
+            self._interruptible = False
+        if why == "interrupted":
+            return
         if self.n != target:
             raise DebuggerError(f"could not reach instruction {target} (stopped at {self.n}: {why}"
                                 + (f", {err}" if err else "") + ")")
@@ -255,9 +259,60 @@ class Debugger:
         self._stop_hit = h
         self.engine.request_stop()
 
+    def _reg_hit(self, bp: Breakpoint, addr: int) -> None:
+        """A register watchpoint, before each instruction: when the register
+        differs from its value before the previous instruction, that
+        instruction (at position n - 1) wrote it -- a hit, reported as a
+        write by that instruction, exactly like a memory watchpoint's."""
+        if self._trace is not None:
+            return
+        n = self._count_at(addr)
+        v = self.mc.reg(bp.reg)
+        prev = bp._prev
+        bp._prev = (n, v, addr)
+        if prev is None or prev[0] != n - 1:
+            bp._at[n] = v               # the first instruction of a run: remembered for the scan back
+        if self._muted:
+            # Going back, runs end at snapshot boundaries: the last instruction
+            # of an interval is checked against the value seen at the start
+            # of the next one (or at the stop it was searched from).
+            after = bp._at.get(n + 1)
+            if after is not None and after != v:
+                self._hits.append(_Hit(n, bp, v, after, addr, access="write"))
+        if prev is None or prev[0] != n - 1 or prev[1] == v:
+            return
+        h = _Hit(n - 1, bp, prev[1], v, prev[2], access="write")
+        if self._muted:
+            self._hits.append(h)
+            if len(self._hits) > 4 * self.snap_interval:
+                # a long muted replay (goto) of a register that changes often: a search
+                # back only ever wants the latest hits, keep those
+                del self._hits[:2 * self.snap_interval]
+            return
+        if n - 1 < self._run_start:
+            return
+        self._stop_hit = h
+        self.engine.request_stop()
+
+    def _note_watched_registers(self, forget: bool = False) -> None:
+        """Remember watched registers' values at the present position (a
+        stop); ``forget``: the state changed outside execution, the values
+        seen later in the old history no longer hold."""
+        for bp in self.breakpoints.values():
+            if bp.reg is not None:
+                if forget:
+                    bp._at = {k: v for k, v in bp._at.items() if k <= self.n}
+                bp._at[self.n] = self.mc.reg(bp.reg)
+
+    def _watch_value(self, bp: Breakpoint) -> int:
+        return self.mc.reg(bp.reg) if bp.reg is not None else self.mc.read_uint(bp.addr, bp.size)
+
     def _install(self, bp: Breakpoint) -> None:
         hooks = self.mc.hooks
-        if bp.kind == "watch":
+        if bp.reg is not None:
+            bp._prev = None
+            bp.handles = [hooks.code(lambda a, _s, bp=bp: self._reg_hit(bp, a), label=f"watch {bp.num}")]
+        elif bp.kind == "watch":
             bp.handles = [hooks.mem_write(lambda a, s, v, bp=bp: self._mem_hit(bp, a, s, v),
                                           bp.addr, bp.addr + bp.size - 1, f"watch {bp.num}")]
         elif bp.kind == "rwatch":
@@ -296,9 +351,16 @@ class Debugger:
         kind = kind or ("rwatch" if read else "watch")
         if kind not in ("watch", "rwatch", "awatch"):
             raise DebuggerError(f"no watchpoint kind {kind!r}")
-        addr, size = self.lvalue(expr)
-        self._read(addr, size)          # an unmapped address is refused now, not at the first access
-        bp = Breakpoint(self._next_bp, kind, addr, expr.strip(), size)
+        v = self.evaluate(expr)
+        if v.reg is not None:
+            if kind != "watch":
+                raise DebuggerError(f"{kind} on a register is not supported: registers are not read by "
+                                    "address (use watch)")
+            bp = Breakpoint(self._next_bp, kind, 0, expr.strip(), self.arch.ptrsize, reg=v.reg)
+        else:
+            addr, size = self.lvalue(expr)
+            self._read(addr, size)          # an unmapped address is refused now, not at the first access
+            bp = Breakpoint(self._next_bp, kind, addr, expr.strip(), size)
         self._next_bp += 1
         self._install(bp)
         self.breakpoints[bp.num] = bp
@@ -327,6 +389,7 @@ class Debugger:
         if not self._snaps or self._snaps[-1].n < self.n:
             self._snapshot()        # every stop is a snapshot: stepping back from here is cheap
         pc = mc.pc
+        self._note_watched_registers()
         st = Stop(reason, pc, self.n, mc.symbolize(pc), error=err)
         if mc.exited:
             st.reason, st.exit_status = ("exited" if reason != "history-start" else reason), mc.exit_status
@@ -371,7 +434,7 @@ class Debugger:
                 # The access happened inside the instruction: land just after it.
                 self.goto(hit.n + 1)
                 if hit.access == "write":
-                    hit.new = self.mc.read_uint(hit.bp.addr, hit.bp.size)
+                    hit.new = self._watch_value(hit.bp)
                 else:
                     hit.new = hit.old
             if hit.bp is not None:
@@ -432,11 +495,49 @@ class Debugger:
         self._call_cache[pc] = res
         return res
 
+    # Runtime functions a call never comes back from: the goroutine resumes
+    # elsewhere (newstack: in the function growing its stack; oldstack: in
+    # the caller of the frame that returned through lessstack).
+    _NO_RETURN = ("newstack", "oldstack", "gogo", "gogocall")
+
+    def _resume_point(self) -> tuple[int, int | None] | None:
+        """Where the goroutine resumes when the runtime code running now (a
+        split or an unsplit) is done: (pc, sp), sp None when it resumes on a
+        segment not known yet (a split: the new segment)."""
+        for f in self.backtrace(limit=8)[1:]:
+            if f.segment is None:
+                continue                # another g0 frame
+            if f.note.startswith(GROWING):
+                return f.pc, None
+            return f.pc, f.sp
+        return None
+
+    def _calls_no_return(self, pc: int) -> bool:
+        ins = self.mc.disasm(pc, 1)
+        if not ins:
+            return False
+        tgt = self.branch_target(ins[0][1])
+        f = self.function_bounds(tgt) if tgt is not None else None
+        return f is not None and f[0] in self._NO_RETURN
+
     def nexti(self, count: int = 1) -> Stop:
+        """One instruction, stepping over calls.  A call that never returns
+        (lessstack's call of oldstack, morestack's of newstack) is stepped
+        over to where the goroutine resumes."""
         st = None
         for _ in range(count):
             call, nxt, more = self._call_info(self.mc.pc)
-            if call:
+            if call and self._calls_no_return(self.mc.pc):
+                rp = self._resume_point()
+                if rp is None:
+                    st = self.stepi(1)
+                else:
+                    rpc, rsp = rp
+                    st = self._forward(None, [(rpc, (lambda: True) if rsp is None
+                                               else (lambda rsp=rsp: self.mc.sp == rsp))])
+                    if st.reason == "until":
+                        st.reason = "step"
+            elif call:
                 sp = self.mc.sp
                 st = self._forward(None, [(nxt, (lambda: True) if more else (lambda sp=sp: self.mc.sp == sp))])
                 if st.reason == "until":
@@ -449,13 +550,19 @@ class Debugger:
 
     def finish(self) -> Stop:
         """Run until the current function returns to its caller (across
-        lessstack: the caller resumes on the older segment)."""
+        lessstack: the caller resumes on the older segment).  In a split
+        (morestack, newstack and what they call, gogocall), until the
+        function growing its stack resumes on its new segment; in an unsplit
+        (lessstack, oldstack, gogo), until the caller resumes."""
         self.check_running()
         bt = self.backtrace()
         if len(bt) < 2:
             raise DebuggerError('"finish" not meaningful in the outermost frame')
         caller = bt[1]
-        st = self.run_until(caller.pc, lambda: self.mc.sp == caller.sp)
+        if caller.note.startswith(GROWING):
+            st = self.run_until(caller.pc)
+        else:
+            st = self.run_until(caller.pc, lambda: self.mc.sp == caller.sp)
         if st.reason == "until":
             st.reason = "finish"
         return st
@@ -560,11 +667,13 @@ class Debugger:
                 return False
             call, nxt = self._is_call(pc)
             return call and nxt == caller.pc
+        here = self.n
         try:
             hit = self._scan_back(trace_pred=pred)
         except _Interrupted:
             return self._interrupted_stop()
         if hit is None:
+            self.goto(here)             # the search replayed older history: stay where we were
             raise DebuggerError("could not find the call of this frame in the history")
         self.goto(hit.n)
         st = self._stop("finish")
@@ -625,149 +734,57 @@ class Debugger:
             h.update(bytes(mc.uc.mem_read(addr, size)))
         return h.hexdigest()
 
-    # -- expressions -------------------------------------------------------------------
-
-    def _struct_base(self, name: str) -> tuple[str, int]:
-        mc = self.mc
-        if name == "m":
-            return "M", mc.m
-        if name == "g":
-            return "G", mc.g
-        if name == "m0":
-            return "M", mc.m0
-        if name == "g0":
-            return "G", mc.g0
-        if name == "curg":
-            return "G", mc.field("M", mc.m, "curg")
-        if name == "stktop":
-            g = mc.g
-            if on_g0(mc):
-                g = mc.field("M", mc.m, "curg")
-            return "Stktop", mc.field("G", g, "stackbase")
-        raise KeyError(name)
-
-    def _field_ref(self, expr: str) -> tuple[str, int, str] | None:
-        """``m.cret`` -> ("M", base, "cret"); ``g`` -> ("G", base, "")."""
-        head, _, rest = expr.partition(".")
-        try:
-            sname, base = self._struct_base(head)
-        except KeyError:
-            return None
-        L = self.mc.layouts[sname]
-        # follow pointer fields to known structs: m.curg.stackbase
-        while rest:
-            if any(f.path == rest for f in L.leaves) or any(f.path.startswith(rest + ".") for f in L.leaves):
-                return sname, base, rest
-            first, _, tail = rest.partition(".")
-            f = next((x for x in L.leaves if x.path == first), None)
-            if f is None or not tail or not f.type_name.endswith("*"):
-                raise BadExpression(f"{sname} has no field {rest!r}")
-            tname = f.type_name.rstrip("*").strip()
-            if tname not in self.mc.layouts.structs:
-                raise BadExpression(f"cannot follow {first} ({f.type_name})")
-            base = self.mc.read_uint(base + f.offset, f.size)
-            sname, L, rest = tname, self.mc.layouts[tname], tail
-        return sname, base, ""
+    # -- expressions (emu/expr.py) -----------------------------------------------------
+    def evaluate(self, expr: str, frame: int = 0) -> Value:
+        """A typed value (emu.expr.Value) for a C-like expression.  An
+        assignment in it (``p x = 1``) changes the state: the present becomes
+        a new origin of history, as after ``set var``.  ``frame``: in an outer
+        frame of the backtrace, $pc and $sp are that frame's."""
+        regs = None
+        if frame:
+            f = self.backtrace(limit=frame + 1)[frame]
+            regs = {self.arch.pc: f.pc, self.arch.sp: f.sp}
+        ev = Evaluator(self.mc, expr, regs)
+        v = ev.parse()
+        if getattr(ev, "stored", False):
+            self.mutated()
+            self._note_watched_registers(forget=True)
+        return v
 
     def lvalue(self, expr: str) -> tuple[int, int]:
-        """(address, size) of a watchable expression: a struct field or an address."""
-        expr = expr.strip()
-        ref = self._field_ref(expr) if not expr.startswith("*") else None
-        if ref is not None:
-            sname, base, path = ref
-            L = self.mc.layouts[sname]
-            if not path:
-                return base, L.size
-            f = next((x for x in L.leaves if x.path == path), None)
-            if f is None:
-                subs = [x for x in L.leaves if x.path.startswith(path + ".")]
-                start = min(x.offset for x in subs)
-                return base + start, max(x.offset + x.size for x in subs) - start
-            return base + f.offset, f.size
-        return self.eval(expr.lstrip("*")), self.arch.ptrsize
+        """(address, size) of a watchable expression: a struct field, a
+        global, ``*ADDR`` (a word) or any expression in memory."""
+        e = expr.strip()
+        v = self.evaluate(e)
+        if v.reg is not None:
+            raise BadExpression(f"{e} is a register, not memory")
+        if v.addr is None:
+            if e.startswith("*"):
+                raise BadExpression(f"cannot watch {e}: not an lvalue")
+            # an address: the word there (``watch 0x63f238``)
+            return value_int(self.mc, v), self.arch.ptrsize
+        return v.addr, v.type.size
 
-    def eval(self, expr: str) -> int:
-        """A number from ``0x10``, ``$rax``, ``sym``, ``sym+8``, ``m.cret``, ``$sp-16``."""
-        expr = expr.strip()
-        if not expr:
-            raise BadExpression("empty expression")
-        tokens = re.split(r"\s*([+-])\s*", expr)
-        total, sign = 0, 1
-        if tokens and tokens[0] == "":
-            tokens = tokens[1:]
-            if not tokens:
-                raise BadExpression(f"bad expression {expr!r}")
-        for i, t in enumerate(tokens):
-            if i % 2 == 1 or t in "+-" and t:
-                if t == "-":
-                    sign = -1
-                elif t == "+":
-                    sign = 1
-                continue
-            total += sign * self._term(t)
-            sign = 1
-        return total & ((1 << 8 * self.arch.ptrsize) - 1) if total < 0 else total
-
-    def _term(self, t: str) -> int:
-        mc = self.mc
-        t = t.strip()
-        if not t:
-            raise BadExpression("missing operand")
-        if t.startswith("$"):
-            name = t[1:].lower()
-            alias = {"pc": mc.arch.pc, "sp": mc.arch.sp}
-            name = alias.get(name, name)
-            if name not in mc.arch.regs:
-                raise BadExpression(f"no register {t}")
-            return mc.reg(name)
-        try:
-            return int(t, 0)
-        except ValueError:
-            pass
-        ref = self._field_ref(t)
-        if ref is not None:
-            sname, base, path = ref
-            if not path:
-                return base
-            if not any(f.path == path for f in mc.layouts[sname].leaves):
-                return base + mc.layouts[sname].offset(path)
-            return mc.field(sname, base, path)
-        if t == "stktop":
-            return self._struct_base("stktop")[1]
-        try:
-            return mc.image.lookup(t)
-        except KeyError:
-            raise NoSuchSymbol(f'no symbol "{t}" in the program or runtime') from None
+    def eval(self, expr: str, frame: int = 0) -> int:
+        """A number from any expression (``0x10*4``, ``$sp-16``, ``m->cret``,
+        ``sym+8``); an aggregate stands for its address."""
+        return value_int(self.mc, self.evaluate(expr, frame))
 
     def print_value(self, expr: str) -> tuple[str, object]:
-        """What ``print`` shows: ("int", value) or ("struct", (name, addr, {field: value}))."""
-        e = expr.strip()
-        m = re.fullmatch(r"\*\s*\(\s*(\w+)\s*\*\s*\)\s*(.+)", e)
-        if m:
-            sname, addr = m.group(1), self.eval(m.group(2))
-            if sname not in self.mc.layouts.structs:
-                raise BadExpression(f"no struct {sname}")
-            return "struct", (sname, addr, self.mc.struct(sname, addr))
-        if e.startswith("*"):
-            inner = e[1:].strip()
-            ref = self._field_ref(inner)
-            if ref is not None and not ref[2]:
-                sname, base, _ = ref
-                return "struct", (sname, base, self.mc.struct(sname, base))
-            addr = self.eval(inner)
-            return "int", self.mc.read_ptr(addr)
-        ref = self._field_ref(e)
-        if ref is not None:
-            sname, base, path = ref
-            if not path:
-                return "struct", (sname, base, self.mc.struct(sname, base))
-            L = self.mc.layouts[sname]
-            if not any(f.path == path for f in L.leaves):
-                sub = {f.path: v for f, v in ((f, self.mc.field(sname, base, f.path)) for f in L.leaves)
-                       if f.path.startswith(path + ".")}
-                return "struct", (f"{sname}.{path}", base + L.offset(path), sub)
-            return "int", self.mc.field(sname, base, path)
-        return "int", self.eval(e)
+        """("int", value) or ("struct", (name, addr, {field: value})); the REPL
+        prints from ``evaluate`` (typed) instead."""
+        v = self.evaluate(expr)
+        if v.type.kind in ("struct", "array"):
+            name = str(v.type)
+            return "struct", (name, v.addr, struct_fields(self.mc, v))
+        return "int", value_int(self.mc, v)
+
+    def set_var(self, expr: str) -> int:
+        """``set var LHS = RHS``: writes memory or a register.  The present
+        becomes a new origin of history (as after a manual gc)."""
+        if "=" not in expr.replace("==", "").replace("!=", "").replace("<=", "").replace(">=", ""):
+            raise BadExpression("set var needs an assignment: set var EXPR = VALUE")
+        return value_int(self.mc, self.evaluate(expr))
 
     # -- looking -----------------------------------------------------------------------
     def backtrace(self, limit: int = 64) -> list:
@@ -784,34 +801,78 @@ class Debugger:
         try:
             return self.mc.read(addr, n)
         except UcError:
-            raise DebuggerError(f"cannot access memory at address {addr:#x}") from None
+            raise MemoryError_(addr) from None
 
-    def strings(self, addr: int, count: int) -> list[tuple[int, str]]:
+    def strings(self, addr: int, count: int, limit: int = 200) -> list[tuple[int, str]]:
+        """x/s: ``count`` NUL-terminated strings from addr, as (address, text)
+        without the NUL (at most ``limit`` bytes each, as gdb's print elements;
+        bytes decoded as Latin-1, one character per byte)."""
         out = []
         for _ in range(count):
-            s = self.mc.read_cstring(addr)
-            out.append((addr, s))
-            addr += len(s.encode()) + 1
+            raw = bytearray()
+            a = addr
+            while len(raw) < limit:
+                try:
+                    chunk = self.mc.read(a, 1)
+                except UcError:
+                    if not raw:
+                        raise MemoryError_(a) from None
+                    break
+                if chunk == b"\0":
+                    break
+                raw += chunk
+                a += 1
+            out.append((addr, bytes(raw).decode("latin-1")))
+            addr += len(raw) + 1
         return out
 
+    def function_bounds(self, addr: int) -> tuple[str, int, int] | None:
+        """(name, start, end) of the goasm or C function containing addr."""
+        f = self.mc.image.func_at(addr)
+        if f is not None:
+            return f.name, f.addr, f.end
+        if getattr(self, "_cfuncs", None) is None:
+            self._cfuncs = self.mc.image.code_functions()
+        for name, start, size in self._cfuncs:
+            if start <= addr < start + size:
+                return name, start, start + size
+        return None
+
     def disassemble(self, addr: int | None = None, count: int | None = None) -> tuple[str, list]:
-        """(function name, [(addr, text, bytes)]) — the whole function at addr
-        (or pc), or ``count`` instructions."""
+        """(function name, [(addr, text, bytes)]) — the whole function (goasm
+        or C) at addr (or pc), or ``count`` instructions from addr."""
         mc = self.mc
         addr = mc.pc if addr is None else addr
         if count is not None:
-            return mc.symbolize(addr), mc.disasm(addr, count)
-        f = mc.image.func_at(addr)
-        if f is None:
-            return mc.symbolize(addr), mc.disasm(addr, 8)
-        out, a = [], f.addr
-        while a < f.end:
+            ins = mc.disasm(addr, count)
+            if not ins:
+                raise MemoryError_(addr)
+            return mc.symbolize(addr), ins
+        fb = self.function_bounds(addr)
+        if fb is None:
+            raise DebuggerError(f"No function contains specified address {addr:#x}.")
+        name, start, end = fb
+        out, a = [], start
+        while a < end:
             ins = mc.disasm(a, 1)
             if not ins:
                 break
             out.append(ins[0])
             a += len(ins[0][2])
-        return f.name, out
+        return name, out
+
+    _BRANCH = re.compile(r"^(call|j[a-z]+|loop\w*|b|bl|blx|b[a-z]{2}|bl[a-z]{2}|cbn?z)$")
+
+    def branch_target(self, text: str) -> int | None:
+        """The immediate target of a branch or call instruction's text, else None."""
+        mn, _, ops = text.partition(" ")
+        if not self._BRANCH.match(mn):
+            return None
+        op = ops.split(",")[-1].strip().lstrip("#")
+        try:
+            return int(op, 0)
+        except ValueError:
+            return None
 
     def stack_segments(self) -> list[dict]:
         """The goroutine's segment chain, newest first."""
@@ -864,6 +925,7 @@ class Debugger:
         from .gc import collect
         rep = collect(self.mc, self.mc.sp)
         self.mutated()
+        self._note_watched_registers(forget=True)
         return rep
 
     def why(self, addr: int):

@@ -10,6 +10,7 @@ bytes per region, symbols, and per-function frame facts for the unwinder.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -261,8 +262,10 @@ def _func_info(fn: Function, is_rt: bool, addr: int, size: int, exp, stmts, insn
     body_start = insns[n_pro][0] if n_pro < len(insns) else addr + size
     unframed = set()
     for i, st in enumerate(instr_stmts):
-        if st.origin == "epilogue" and i > 0 and instr_stmts[i - 1].origin == "epilogue":
-            unframed.add(by_stmt[id(st)])   # amd64's ret after add rsp
+        prev = instr_stmts[i - 1] if i > 0 else None
+        if st.origin == "epilogue" and prev is not None and prev.origin == "epilogue" \
+                and re.match(r"\s*add\s+(rsp|sp)\b", prev.text):
+            unframed.add(by_stmt[id(st)])   # amd64's ret after add rsp (ARM's ldr pc, [sp], r11 still has it)
     morepc_stmts = [s for s in stmts if s.origin == "prologue"]
     del morepc_stmts
     lines = [(a, st.file, st.line, st.origin, text) for a, st, text in insns]

@@ -99,7 +99,7 @@ info breakpoints
     assert "<leak+0x8>" in out
     assert "(Stktop *)" in out and "gobuf.pc" in out
     assert "(M *)" in out and "cret" in out
-    assert "Dump of assembler code for leak" in out
+    assert "Dump of assembler code for function leak" in out
     assert "── code" in out and "── g / m" in out
     assert "Temporary breakpoint 2" in out
     # the temporary breakpoint is gone once hit
@@ -123,8 +123,8 @@ p $pc
     assert "Traceback" not in out
     errors = [l for l in out.splitlines() if l.startswith("error:")]
     assert errors == [
-        'error: no symbol "nosuchsym" in the program or runtime',
-        "error: cannot access memory at address 0x0",
+        'error: No symbol "nosuchsym" in current context.',
+        "error: Cannot access memory at address 0x0",
         "error: M has no field 'nosuchfield'",
         "error: no more reverse-execution history",
         "error: no more reverse-execution history",

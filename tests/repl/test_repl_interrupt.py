@@ -83,3 +83,29 @@ def test_repl_interrupt_forward_run(at_exit):
     d.interrupt()
     d.clear_interrupt()
     assert d.cont().reason == "exited"
+
+
+def test_repl_interrupt_goto():
+    """Ctrl-C during `goto N` stops where the replay got to; the session goes
+    on from that exact, consistent position."""
+    import io
+
+    from emu.repl import Session
+    d = new_debugger("amd64", "buggy", load_program(None, text=LOOP, name="loop.s"), snap_interval=10_000)
+    intr = InterruptAfter(d, 20_000)
+    intr.arm()
+    out = io.StringIO()
+    s = Session(d, out)
+    s.execute("goto 700000")
+    assert intr.fired
+    text = out.getvalue()
+    assert "Program interrupted at" in text, text
+    assert 0 < d.n < 700_000
+    here = d.n
+    # the state there is the one re-execution gives
+    h = d.state_hash()
+    d.goto(0)
+    d.goto(here)
+    assert d.state_hash() == h
+    s.execute("goto 700000")           # not interrupted this time
+    assert d.n == 700_000

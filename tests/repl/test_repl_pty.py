@@ -101,7 +101,7 @@ def test_repl_pty_prompt_completion_history(env, tmp_path):
         t.send("p m.cu\t")
         t.read_until(r"pm\.curg", squash=True)
         t.send("\r")
-        t.read_until(r"\$ = 0x" + PROMPT_AFTER)
+        t.read_until(r"\$ = \(G \*\) 0x" + PROMPT_AFTER)
         t.mark()
         t.send("p m.cret\r")
         t.read_until(r"\$ = 0x" + PROMPT_AFTER)

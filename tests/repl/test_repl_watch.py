@@ -118,5 +118,5 @@ def test_repl_watch_session_output_is_gdb_shaped(run_batch, arch):
 
 def test_repl_watch_refuses_unmapped(run_batch):
     out = run_batch("amd64", "buggy", "watch *0x10\ninfo breakpoints\n")
-    assert out.count("error: cannot access memory at address 0x10") == 1
+    assert out.count("error: Cannot access memory at address 0x10") == 1
     assert "No breakpoints" in out
