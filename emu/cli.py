@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--rounds", type=int, default=24)
     pl.add_argument("--arch", choices=ARCH_NAMES)
     pl.set_defaults(func=cmd_plot)
-    for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli", "emu.cycles.hotsplit"):
+    for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli", "emu.cycles.hotsplit", "emu.gdbstub"):
         try:
             module = __import__(mod, fromlist=["register"])
         except ModuleNotFoundError as e:
