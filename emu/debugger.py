@@ -922,6 +922,13 @@ class Debugger:
         self.breakpoints[bp.num] = bp
         return bp
 
+    def stepi_watching(self) -> Stop:
+        """One instruction with breakpoints and watchpoints armed: a
+        watchpoint the instruction triggers is reported (reason
+        ``watchpoint``, as a continue would), as a hardware single-step does
+        for gdb.  ``stepi`` ignores them."""
+        return self._forward(1)
+
 
 def new_debugger(arch: str, variant: str, unit, budget: int | None = None,
                  snap_interval: int = SNAP_INTERVAL) -> Debugger:

@@ -104,6 +104,7 @@ class GdbServer:
         self.ztype: dict[int, str] = {}                         # breakpoint number -> Z type
         self.regions = sorted((lo, hi + 1) for lo, hi, _p in self.mc.uc.mem_regions())
         self.clients = 0
+        self.trace_packets = bool(os.environ.get("GOEMU_GDBSTUB_TRACE"))
 
     # -- the connection ----------------------------------------------------------------
     def serve(self, listener: socket.socket, once: bool = False) -> None:
@@ -152,6 +153,8 @@ class GdbServer:
         conn.close()
 
     def _send(self, conn: socket.socket, body: str | bytes) -> None:
+        if self.trace_packets:
+            self.log(f"-> {body[:200]!r}")
         conn.sendall(P.frame(body))
 
     def _session(self, conn: socket.socket) -> None:
@@ -175,6 +178,8 @@ class GdbServer:
                 continue
             ev = pending.popleft()
             if ev.kind == "packet":
+                if self.trace_packets:
+                    self.log(f"<- {ev.body[:200]!r}")
                 if not self.noack:
                     conn.sendall(b"+")
                 try:
@@ -434,7 +439,31 @@ class GdbServer:
                 st.icount += 1
             return st
 
-        return {"c": cont, "s": lambda: dbg.stepi(1), "bc": rcont, "bs": lambda: dbg.reverse_stepi(1)}[what]
+        def step() -> Stop:
+            st = dbg.stepi_watching()
+            if st.reason == "watchpoint" and nonstep:
+                dbg.goto(st.icount - 1)
+                st.icount -= 1
+            elif st.reason == "breakpoint":
+                st.reason = "step"              # arrived on a breakpoint: gdb sees a finished step
+            return st
+
+        def rstep() -> Stop:
+            # a step back over a store that changed a watched location is a
+            # watchpoint hit, as it is forwards (the stub compares the bytes)
+            watched = [bp for bp in dbg.breakpoints.values() if bp.kind in ("watch", "awatch")]
+            before = [self._read(bp.addr, bp.size) for bp in watched]
+            st = dbg.reverse_stepi(1)
+            for bp, old in zip(watched, before):
+                if self._read(bp.addr, bp.size) != old:
+                    st.reason, st.bp = "watchpoint", bp
+                    if nonstep:
+                        dbg.goto(st.icount + 1)  # gdb steps back over it itself
+                        st.icount += 1
+                    break
+            return st
+
+        return {"c": cont, "s": step, "bc": rcont, "bs": rstep}[what]
 
     def _resume(self, what: str, conn, parser, pending) -> str:
         dbg = self.dbg
