@@ -62,6 +62,9 @@ def run_monitor(dbg: Debugger, line: str) -> str:
             n = int(args[0], 0)
         except ValueError:
             raise DebuggerError(f"not an instruction number: {args[0]!r}") from None
+        if n > dbg.n + dbg.budget:
+            raise DebuggerError(f"instruction {n} is beyond this run's budget ({dbg.budget} instructions "
+                                f"from {dbg.n}); use continue, or a larger --max-insns")
         dbg.goto(n)
         return (f"now at instruction {dbg.n}, pc {mc.pc:#x} <{mc.symbolize(mc.pc)}>\n"
                 "(gdb still shows the old registers: `maintenance flush register-cache`)")

@@ -475,27 +475,35 @@ class GdbServer:
         out_before = len(self.mc.output)
         result: dict = {}
 
+        wake_r, wake_w = os.pipe()              # the worker's "done", seen by select at once
+
         def work() -> None:
             try:
                 result["stop"] = fn()
             except BaseException as e:  # noqa: BLE001 - reported to gdb as a stop
                 result["error"] = e
+            finally:
+                os.write(wake_w, b"x")
 
         dbg.clear_interrupt()
         worker = threading.Thread(target=work, name="goemu-gdbstub-run", daemon=True)
         worker.start()
         try:
             while worker.is_alive():
-                watch = [self.listener] if self.listener is not None else []
+                watch = [wake_r] + ([self.listener] if self.listener is not None else [])
                 if conn is not None:
                     watch.append(conn)
-                r, _, _ = select.select(watch, [], [], 0.05)
+                r, _, _ = select.select(watch, [], [], 0.5)
+                if wake_r in r:
+                    worker.join()
+                    break
                 if self.listener is not None and self.listener in r:
                     self._refuse()
                 if conn is not None and conn in r:
                     data = conn.recv(65536)
                     if not data:                # gdb went away: stop the run
                         dbg.interrupt()
+                        conn = None
                         continue
                     for ev in parser.feed(data):
                         if ev.kind == "interrupt":
@@ -506,6 +514,8 @@ class GdbServer:
             if worker.is_alive():               # Ctrl-C in the server's terminal
                 dbg.interrupt()
                 worker.join(10)
+            os.close(wake_r)
+            os.close(wake_w)
         if conn is not None and what in ("c", "s"):
             for line in self.mc.output[out_before:]:
                 self._send(conn, "O" + (str(line) + "\n").encode().hex())
