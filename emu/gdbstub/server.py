@@ -192,6 +192,8 @@ class GdbServer:
                 if reply is not None:
                     self._send(conn, reply)
             elif ev.kind == "bad":
+                if self.trace_packets:
+                    self.log(f"<- bad packet: {ev.reason}")
                 if not self.noack:
                     conn.sendall(b"-")
             # acks, naks (we never resend: the transport is TCP) and a stray interrupt: nothing
