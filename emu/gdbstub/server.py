@@ -146,8 +146,13 @@ class GdbServer:
             return
         self.log(f"refused a second client from {peer[0]} port {peer[1]}: one client at a time")
         try:
+            conn.settimeout(0.5)
             conn.sendall(P.frame("E.goemu gdbserver: another gdb is already connected "
                                  "(one client at a time)"))
+            conn.shutdown(socket.SHUT_WR)
+            for _ in range(8):              # read what it sent, so that closing does not reset
+                if not conn.recv(4096):
+                    break
         except OSError:
             pass
         conn.close()
