@@ -152,3 +152,16 @@ def test_symbols_disassembly_and_monitor(arch, tmp_path):
     assert re.search(rf"^\$1 = 0x0*{d.mc.pc:x}$", out, re.M), out
     assert 'unknown monitor command "bogus"' in out
     assert "monitor why ADDR" in out
+
+
+def test_gdb_finds_the_symbols_through_qxfer_exec_file():
+    """Without `file`, gdb asks the stub for its executable and loads it."""
+    import subprocess
+    from gdbstub_helpers import gdb_binary
+    with gdbserver("--arch", "arm", "--variant", "buggy") as srv:
+        r = subprocess.run([gdb_binary(), "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{srv.port}",
+                            "-ex", "break lessstack", "-ex", "info symbol $pc"],
+                           capture_output=True, text=True, timeout=300)
+    out = r.stdout + r.stderr
+    assert "rt0 in section .runtime_text" in out, out
+    assert re.search(r"Breakpoint 1 at 0x[0-9a-f]+", out), out
