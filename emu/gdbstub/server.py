@@ -28,7 +28,7 @@ from collections.abc import Callable
 from unicorn import UcError
 
 from ..debugger import Debugger, DebuggerError, ProgramExited, Stop
-from ..errors import BudgetExhausted, GoemuError, InvalidInstruction, MemoryFault, RuntimeThrow, UsageError
+from ..errors import BudgetExhausted, GoemuError, InvalidInstruction, MemoryFault, UsageError
 from . import protocol as P
 from .target import TargetDescription
 
@@ -36,8 +36,8 @@ THREAD = 1
 SIGINT, SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGXCPU = 2, 4, 5, 6, 11, 24
 MAX_READ = (P.PACKET_SIZE - 16) // 2         # bytes per m reply (hex doubles them)
 
-FEATURES = ("PacketSize=%x;qXfer:features:read+;qXfer:exec-file:read+;swbreak+;hwbreak+;"
-            "ReverseStep+;ReverseContinue+;vContSupported+;QStartNoAckMode+" % P.PACKET_SIZE)
+FEATURES = (f"PacketSize={P.PACKET_SIZE:x};qXfer:features:read+;qXfer:exec-file:read+;swbreak+;hwbreak+;"
+            "ReverseStep+;ReverseContinue+;vContSupported+;QStartNoAckMode+")
 
 
 class AddressRefused(UsageError):
@@ -561,8 +561,7 @@ class GdbServer:
         if r == "fault":
             e = st.error
             sig = (SIGSEGV if isinstance(e, MemoryFault) else SIGILL if isinstance(e, InvalidInstruction)
-                   else SIGXCPU if isinstance(e, BudgetExhausted) else SIGABRT if isinstance(e, RuntimeThrow)
-                   else SIGABRT)
+                   else SIGXCPU if isinstance(e, BudgetExhausted) else SIGABRT)    # a runtime throw: abort
             return f"T{sig:02x}{t}"
         if r == "watchpoint" and st.bp is not None:
             key = {"watch": "watch", "rwatch": "rwatch", "awatch": "awatch"}[st.bp.kind]
@@ -582,7 +581,3 @@ class GdbServer:
         if not out.endswith("\n"):
             out += "\n"
         return out.encode().hex()
-
-
-def exec_file_hint(path: str) -> str:
-    return os.path.abspath(path)

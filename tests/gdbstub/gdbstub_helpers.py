@@ -127,9 +127,9 @@ class Client:
 
 def gdb_registers(text: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2), 16)
-            for m in re.finditer(r"^(\w+)\s+(0x[0-9a-f]+)\s", text, re.M)}
+            for m in re.finditer(r"^(\w+)\s+(0x[0-9a-f]+)\s", text, re.MULTILINE)}
 
 
 def where(text: str) -> list[tuple[int, int]]:
     """(instruction, pc) of every `monitor where` in a gdb transcript."""
-    return [(int(a), int(b, 16)) for a, b in re.findall(r"^instruction (\d+), pc (0x[0-9a-f]+)", text, re.M)]
+    return [(int(a), int(b, 16)) for a, b in re.findall(r"^instruction (\d+), pc (0x[0-9a-f]+)", text, re.MULTILINE)]

@@ -33,7 +33,7 @@ def _first_store(arch, variant):
 
 
 def _value(text: str, n: int) -> int:
-    m = re.search(rf"^\${n} = (0x[0-9a-f]+|\d+)$", text, re.M)
+    m = re.search(rf"^\${n} = (0x[0-9a-f]+|\d+)$", text, re.MULTILINE)
     assert m, text
     return int(m.group(1), 0)
 
@@ -113,7 +113,7 @@ def test_registers_equal_the_repls(arch, tmp_path):
     for line in ("break lessstack", "continue", "stepi 3", "info registers"):
         s.execute(line)
     repl = {m.group(1): int(m.group(2), 16)
-            for m in re.finditer(r"^[* ](\w+)\s+(0x[0-9a-f]+)\s", buf.getvalue(), re.M)}
+            for m in re.finditer(r"^[* ](\w+)\s+(0x[0-9a-f]+)\s", buf.getvalue(), re.MULTILINE)}
     assert set(repl) == set(d.arch.regs), buf.getvalue()
     with gdbserver("--arch", arch, "--variant", "buggy", elf=str(tmp_path / "g.elf")) as srv:
         out = run_gdb(srv, ["break lessstack", "continue", "stepi 3", "info registers"])
@@ -149,7 +149,7 @@ def test_symbols_disassembly_and_monitor(arch, tmp_path):
     w = where(out)
     assert w[-1][0] == 5, out
     d.goto(5)
-    assert re.search(rf"^\$1 = 0x0*{d.mc.pc:x}$", out, re.M), out
+    assert re.search(rf"^\$1 = 0x0*{d.mc.pc:x}$", out, re.MULTILINE), out
     assert 'unknown monitor command "bogus"' in out
     assert "monitor why ADDR" in out
 
@@ -157,6 +157,7 @@ def test_symbols_disassembly_and_monitor(arch, tmp_path):
 def test_gdb_finds_the_symbols_through_qxfer_exec_file():
     """Without `file`, gdb asks the stub for its executable and loads it."""
     import subprocess
+
     from gdbstub_helpers import gdb_binary
     with gdbserver("--arch", "arm", "--variant", "buggy") as srv:
         r = subprocess.run([gdb_binary(), "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{srv.port}",

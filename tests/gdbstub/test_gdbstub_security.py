@@ -3,7 +3,6 @@
 server exits), leaving no process and no file behind."""
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
