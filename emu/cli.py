@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--arch", choices=ARCH_NAMES)
     pl.set_defaults(func=cmd_plot)
     for mod in ("emu.repl", "emu.trace.cli", "emu.cycles.cli", "emu.cycles.hotsplit",
-                "emu.workloads.cli", "emu.leaks.cli"):
+                "emu.workloads.cli", "emu.leaks.cli", "emu.gdbstub"):
         try:
             module = __import__(mod, fromlist=["register"])
         except ModuleNotFoundError as e:

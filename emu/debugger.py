@@ -942,6 +942,29 @@ class Debugger:
                     return kind, o, rep
         raise DebuggerError(f"{addr:#x} is not a heap object in collection #{rep.index}")
 
+    # -- for the gdb stub (emu/gdbstub) ------------------------------------------------
+    def add_watch_range(self, addr: int, size: int, kind: str = "watch") -> Breakpoint:
+        """A watchpoint on the raw byte range [addr, addr+size) (gdb's Z2/Z3/Z4
+        packets give an address and a length, not an expression).  ``kind``
+        as in add_watch; the Stop's ``bp.addr`` is ``addr``."""
+        if kind not in ("watch", "rwatch", "awatch"):
+            raise DebuggerError(f"no watchpoint kind {kind!r}")
+        if size <= 0:
+            raise DebuggerError(f"a watchpoint needs a length, not {size}")
+        self._read(addr, size)          # an unmapped range is refused now
+        bp = Breakpoint(self._next_bp, kind, addr, f"*{addr:#x}@{size}", size)
+        self._next_bp += 1
+        self._install(bp)
+        self.breakpoints[bp.num] = bp
+        return bp
+
+    def stepi_watching(self) -> Stop:
+        """One instruction with breakpoints and watchpoints armed: a
+        watchpoint the instruction triggers is reported (reason
+        ``watchpoint``, as a continue would), as a hardware single-step does
+        for gdb.  ``stepi`` ignores them."""
+        return self._forward(1)
+
 
 def new_debugger(arch: str, variant: str, unit, budget: int | None = None,
                  snap_interval: int = SNAP_INTERVAL) -> Debugger:
