@@ -84,7 +84,7 @@ def check_report(mc, err, seen, msg: str):
     assert any(f.symbol.startswith("deeper") for f in err.backtrace)
     # nothing was swept, no report was made
     assert mc.read(mc.image.symbols["mheap"], mc.layouts["MHeap"].size) == seen["heap"]
-    assert not mc.__dict__.get("_gc_reports")
+    assert not mc.gc_reports
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -143,5 +143,5 @@ def test_consistent_chain_collects(arch):
     """Control: the same program with the chain untouched collects normally."""
     mc = new_machine(arch, "fixed", load_program(None, text=PROGRAM[arch], name="checks.s"))
     mc.run()
-    (rep,) = mc.__dict__["_gc_reports"]
+    (rep,) = mc.gc_reports
     assert rep.roots_scanned >= 3

@@ -40,7 +40,7 @@ def test_mark_exclude_and_root_hits(arch):
         full = gcmod.mark(mc, sp)
         less = gcmod.mark(mc, sp, exclude=[cret_addr])
         assert mc.read(mc.image.symbols["mheap"], mc.layouts["MHeap"].size) == heap_before
-        assert not mc.__dict__.get("_gc_reports")
+        assert not mc.gc_reports
         return cret_addr, mc.field("M", mc.m0, "cret"), full, less
     mc, (cret_addr, cret, full, less) = at_collection("list", arch, "buggy", fn)
     hits = {h.addr: h for h in full.root_hits}

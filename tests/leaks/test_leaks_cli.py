@@ -32,7 +32,7 @@ def test_leaks_cli_json(capsys, tmp_path):
 
 
 def test_leaks_cli_errors(capsys, tmp_path):
-    assert main(["leaks", str(tmp_path / "missing.s")]) == 1
+    assert main(["leaks", str(tmp_path / "missing.s")]) == 66      # InputError
     err = capsys.readouterr().err
     assert "missing.s" in err and "Traceback" not in err
     bad = tmp_path / "bad.s"
