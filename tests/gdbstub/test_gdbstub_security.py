@@ -112,7 +112,8 @@ def test_ctrl_c_from_gdb_interrupts_a_running_continue(arch, tmp_path):
         n0 = dbg.n
         c.send_raw(b"\x03")
         assert c.read_packet().startswith(b"T02")       # SIGINT: interrupted
-        assert dbg.n > n0 > 0                           # it was running, and stopped in the loop
+        # it was running (n0 > 0), and stopped in the loop: at the boundary it had reached or a later one
+        assert dbg.n >= n0 > 0
         assert c.ask("?").startswith(b"T02")
         assert c.ask("s").startswith(b"T05")           # and goes on from there
         assert c.ask("bs").startswith(b"T05")
