@@ -31,6 +31,13 @@ back into the caller is gogo's cost, gogocall's jump to morepc gogocall's).
 Each split (morestack entry through gogocall's jump into the new frame,
 including that jump's mispredict) and each unsplit (lessstack entry
 through gogo's jump back) gets an ``EventRecord``.
+
+On the native engine (and without the trace recorder's per-instruction
+tap) ``attach`` moves the per-block work into C (emu/native/hooks.c,
+emu/native/cycles.py): ``_analyze`` still describes each new block, once,
+and C does the rest with identical results; the account then reads its
+attributes from the C state (``_NativeAccount``).  The Python code below
+is the reference (``--engine python``).
 """
 from __future__ import annotations
 

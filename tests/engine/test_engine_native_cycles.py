@@ -128,3 +128,20 @@ def test_native_cycle_records_past_the_ring(arch):
         out[engine] = acct.result().to_json()
     assert len(out["native"]["splits"]) + len(out["native"]["unsplits"]) > 3 * limits()["records"]
     assert out["native"] == out["python"]
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_cycle_analysis_error_surfaces(arch):
+    """An exception while the account analyses a new block (called from C)
+    stops the run and is raised by run(), not lost in C and not a hang."""
+    from pathlib import Path
+    demos = Path(__file__).resolve().parents[2] / "emu" / "demos"
+    mc = Machine(new_machine(arch, "buggy", load_program(str(demos / f"leak_{arch}.s"))).image, engine="native")
+    acct = CycleAccount(mc).attach()
+    assert acct._native is not None
+
+    def boom(addr, size):
+        raise RuntimeError(f"cannot cost block {addr:#x}")
+    acct._analyze = boom
+    with pytest.raises(RuntimeError, match="cannot cost block"):
+        mc.run()
