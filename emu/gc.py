@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .heap import Heap
 from .unwind import segment_chain, walk
 
 if TYPE_CHECKING:
@@ -94,109 +95,6 @@ class GcReport:
 
     def retained_via(self, root_prefix: str) -> list[ObjectInfo]:
         return [o for o in self.retained if o.root and o.root.startswith(root_prefix)]
-
-
-# -- the heap as the collector sees it ------------------------------------------------------
-class Heap:
-    """A read (and sweep) view of runtime_c's MHeap in emulated memory."""
-
-    def __init__(self, mc: Machine):
-        self.mc = mc
-        L = mc.layouts
-        self.base = mc.image.symbols["mheap"]
-        self.H, self.S = L["MHeap"], L["MSpan"]
-        raw = mc.read(self.base, self.H.size)
-        u = lambda path, size=None: int.from_bytes(
-            raw[self.H.offset(path):self.H.offset(path) + (size or mc.arch.ptrsize)], "little")
-        self.arena_start, self.arena_used = u("arena_start"), u("arena_used")
-        self.nspans = u("nspans", 4)
-        self.npages = u("npages", 4)
-        off = self.H.offset("pagespan")
-        self.pagespan = np.frombuffer(raw, dtype="<u2", count=self.npages, offset=off).astype(np.int64)
-        soff = self.H.offset("spans")
-        ssize = self.S.size
-        self.spans = []
-        for i in range(self.nspans):
-            b = raw[soff + i * ssize: soff + (i + 1) * ssize]
-            f = lambda p, n=4, b=b: int.from_bytes(b[self.S.offset(p):self.S.offset(p) + n], "little")
-            words = self.S.offset("allocbits")
-            nwords = (ssize - words) // 4
-            bits = np.frombuffer(b, dtype="<u4", count=nwords, offset=words)
-            self.spans.append(dict(start=f("start", mc.arch.ptrsize), npages=f("npages"),
-                                   sizeclass=f("sizeclass"), elemsize=f("elemsize"), nelem=f("nelem"),
-                                   nfree=f("nfree"), state=f("state"), bits=bits.copy()))
-        self.sp_start = np.array([s["start"] for s in self.spans] or [0], dtype=np.uint64)
-        self.sp_elem = np.array([max(s["elemsize"], 1) for s in self.spans] or [1], dtype=np.uint64)
-        self.sp_nelem = np.array([s["nelem"] for s in self.spans] or [0], dtype=np.uint64)
-        self.sp_inuse = np.array([s["state"] == 1 for s in self.spans] or [False], dtype=bool)
-
-    def allocated(self) -> list[tuple[int, int]]:
-        out = []
-        for s in self.spans:
-            if s["state"] != 1:
-                continue
-            for i in range(s["nelem"]):
-                if s["bits"][i >> 5] >> (i & 31) & 1:
-                    out.append((s["start"] + i * s["elemsize"], s["elemsize"]))
-        return sorted(out)
-
-    def bases(self, words: np.ndarray) -> np.ndarray:
-        """For each word, the base of the allocated object containing it, or 0."""
-        w = words.astype(np.uint64)
-        inside = (w >= self.arena_start) & (w < self.arena_used)
-        out = np.zeros(len(w), dtype=np.uint64)
-        if not inside.any():
-            return out
-        idx = np.nonzero(inside)[0]
-        ww = w[idx]
-        page = ((ww - np.uint64(self.arena_start)) >> np.uint64(12)).astype(np.int64)
-        sp = self.pagespan[page] - 1
-        ok = sp >= 0
-        idx, ww, sp = idx[ok], ww[ok], sp[ok]
-        ok = self.sp_inuse[sp]
-        idx, ww, sp = idx[ok], ww[ok], sp[ok]
-        slot = (ww - self.sp_start[sp]) // self.sp_elem[sp]
-        ok = slot < self.sp_nelem[sp]
-        idx, ww, sp, slot = idx[ok], ww[ok], sp[ok], slot[ok]
-        bits = np.array([self.spans[s]["bits"][int(k) >> 5] >> (int(k) & 31) & 1
-                         for s, k in zip(sp.tolist(), slot.tolist())], dtype=bool) if len(sp) else \
-            np.zeros(0, dtype=bool)
-        idx, sp, slot = idx[bits], sp[bits], slot[bits]
-        out[idx] = self.sp_start[sp] + slot * self.sp_elem[sp]
-        return out
-
-    def free(self, objs: list[tuple[int, int]]) -> None:
-        """Sweep: clear each object's allocated bit in emulated memory; a span left
-        empty goes back to the page pool (pagespan cleared)."""
-        mc, H, S = self.mc, self.H, self.S
-        soff = self.base + H.offset("spans")
-        stats = mc.image.symbols["mstats"]
-        SL = mc.layouts["MStats"]
-        nfree = mc.read_uint(stats + SL.offset("nfree"), 8)
-        heap_alloc = mc.read_uint(stats + SL.offset("heap_alloc"), 8)
-        touched: set[int] = set()
-        for addr, size in objs:
-            page = (addr - self.arena_start) >> 12
-            s = int(self.pagespan[page]) - 1
-            span = self.spans[s]
-            i = (addr - span["start"]) // span["elemsize"]
-            span["bits"][i >> 5] &= ~np.uint32(1 << (i & 31))
-            span["nfree"] += 1
-            touched.add(s)
-            nfree += 1
-            heap_alloc -= span["elemsize"]
-        for s in touched:
-            span = self.spans[s]
-            base = soff + s * S.size
-            if span["nfree"] == span["nelem"]:
-                mc.write(base, bytes(S.size))      # state 0: MSpanFree
-                first = (span["start"] - self.arena_start) >> 12
-                mc.write(self.base + H.offset("pagespan") + 2 * first, bytes(2 * span["npages"]))
-            else:
-                mc.write(base + S.offset("nfree"), span["nfree"].to_bytes(4, "little"))
-                mc.write(base + S.offset("allocbits"), span["bits"].astype("<u4").tobytes())
-        mc.write(stats + SL.offset("nfree"), nfree.to_bytes(8, "little"))
-        mc.write(stats + SL.offset("heap_alloc"), max(heap_alloc, 0).to_bytes(8, "little"))
 
 
 # -- roots ------------------------------------------------------------------------------------
