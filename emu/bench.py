@@ -306,7 +306,13 @@ def layers(cfg: Config) -> list[Row]:
     return rows
 
 
-MEASUREMENTS = [run_overhead, layers, traces]
+def alloc_costs(cfg: Config) -> list[Row]:
+    """Instructions per allocation and per split at two sizes (emu/allocbench.py)."""
+    from .allocbench import bench
+    return bench(cfg)
+
+
+MEASUREMENTS = [run_overhead, layers, traces, alloc_costs]
 
 
 def machine_line() -> str:

@@ -44,7 +44,7 @@ def check(h: Heap) -> list[str]:
 
     def walk_spans(head: int, what: str) -> list[int]:
         out, s = [], mc.read_ptr(head + S.offset("next"))
-        while s != head:
+        while s != head and s != 0:                       # a nil link: a head never used (empty)
             out.append(s)
             if len(out) > 1 << 20:
                 errs.append(f"{what}: list does not come back to its head")
@@ -243,3 +243,20 @@ def check(h: Heap) -> list[str]:
     if stats["alloc"] != stats["heap_alloc"]:
         errs.append(f"mstats.alloc = {stats['alloc']} != heap_alloc {stats['heap_alloc']}")
     return errs
+
+
+class HeapInconsistent(AssertionError):
+    """The allocator's state broke an invariant (raised by ``checked`` collectors)."""
+
+
+def checked(collect):
+    """Wrap a collector ``collect(mc, sp)`` so that the heap is checked after
+    every collection; for tests (``tests/gc/conftest.py``)."""
+    def run(mc, sp):
+        from .heap import Heap
+        rep = collect(mc, sp)
+        errs = Heap(mc).check()
+        if errs:
+            raise HeapInconsistent(f"after collection {rep.index}: " + "; ".join(errs[:10]))
+        return rep
+    return run

@@ -12,12 +12,16 @@ MCache *mcache0;
 void mallocinit(uintptr arena, uintptr arena_size, uintptr sys, uintptr sys_size) {
 	InitSizes();
 	MHeap_Init(&mheap, arena, arena_size, sys, sys_size);
+	/* The stack FixAlloc takes the first SysAlloc chunk, so that the main
+	 * goroutine's first segment sits just above the never-used pages at the
+	 * bottom of the region (a NOSPLIT overrun below it reaches newstack's check). */
+	FixAlloc_Init(&stackfixalloc, FixedStack, nil, nil);
+	m->stackalloc = &stackfixalloc;
+	FixAlloc_Free(&stackfixalloc, FixAlloc_Alloc(&stackfixalloc));
 	mcache0 = FixAlloc_Alloc(&mheap.cachealloc);
 	mstats.mcache_inuse = mheap.cachealloc.inuse;
 	mstats.mcache_sys = mheap.cachealloc.sys;
 	m->mcache = mcache0;
-	FixAlloc_Init(&stackfixalloc, FixedStack, nil, nil);
-	m->stackalloc = &stackfixalloc;
 }
 
 void memclr(void *v, uintptr n) {
@@ -166,11 +170,17 @@ void markfreed(void *v, uintptr n) {
 
 /* A boundary bit at each of n objects of `size` from v (and at the tail if leftover). */
 void markspan(void *v, uintptr size, uintptr n, bool leftover) {
-	uint8 *p = v;
+	uintptr off, shift, *b, step = size / sizeof(uintptr);
+	if ((uint8 *)v < mheap.arena_start || (uint8 *)v + size * n > mheap.arena_used)
+		throw("markspan: bad pointer");
 	if (leftover)
 		n++;
-	for (; n > 0; n--, p += size)
-		setbits(p, bitBlockBoundary);
+	off = (uintptr *)v - (uintptr *)mheap.arena_start;
+	for (; n > 0; n--, off += step) {
+		b = (uintptr *)mheap.arena_start - off / WordsPerBitmapWord - 1;
+		shift = off % WordsPerBitmapWord;
+		*b = (*b & ~(bitMask << shift)) | (bitBlockBoundary << shift);
+	}
 }
 
 /* Clear every bitmap word over [v, v+n); n covers whole bitmap words. */

@@ -11,9 +11,7 @@ static void *MCentral_Alloc(MCentral *c);
 static void MCentral_Free(MCentral *c, void *v);
 
 void MCentral_Init(MCentral *c, int32 sizeclass) {
-	c->sizeclass = sizeclass;
-	MSpanList_Init(&c->nonempty);
-	MSpanList_Init(&c->empty);
+	c->sizeclass = sizeclass;   /* the lists start empty: nil links (see MSpanList_IsEmpty) */
 	c->nfree = 0;
 }
 

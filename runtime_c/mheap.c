@@ -31,13 +31,17 @@ void MSpanList_Init(MSpan *list) {
 	list->prev = list;
 }
 
+/* goemu: the list heads live in bss and start zeroed; a head whose link is
+ * still nil is an empty list (Go initialised all 379 heads at start-up). */
 bool MSpanList_IsEmpty(MSpan *list) {
-	return list->next == list;
+	return list->next == nil || list->next == list;
 }
 
 void MSpanList_Insert(MSpan *list, MSpan *span) {
 	if (span->next != nil || span->prev != nil)
 		throw("MSpanList_Insert");
+	if (list->next == nil)
+		MSpanList_Init(list);
 	span->next = list->next;
 	span->prev = list;
 	span->next->prev = span;
@@ -79,15 +83,14 @@ void MHeap_Init(MHeap *h, uintptr arena, uintptr arena_size, uintptr sys, uintpt
 	h->bitmap = h->arena_start - h->bitmap_mapped;
 	FixAlloc_Init(&h->spanalloc, sizeof(MSpan), RecordSpan, h);
 	FixAlloc_Init(&h->cachealloc, sizeof(MCache), nil, nil);
-	for (i = 0; i < MaxMHeapList; i++)
-		MSpanList_Init(&h->free[i]);
-	MSpanList_Init(&h->large);
 	for (i = 0; i < NumSizeClasses; i++)
 		MCentral_Init(&h->central[i], i);
 }
 
 static MSpan *BestFit(MSpan *list, uintptr npage, MSpan *best) {
 	MSpan *s;
+	if (list->next == nil)
+		return best;
 	for (s = list->next; s != list; s = s->next) {
 		if (s->npages < npage)
 			continue;

@@ -2,8 +2,8 @@
  * Size classes (msize.c).  Go 1.0 computed the class table at start-up; its
  * algorithm needs divisions, and 5c's ARM targets had none in hardware, so
  * goemu tabulates the result once here (tests/alloc re-derive it with
- * InitSizes' algorithm and compare) and builds only the lookup tables at
- * init, with Go's single cursor and no division.
+ * InitSizes' algorithm and compare), lookup tables included: start-up runs
+ * no table building.
  */
 #include "malloc.h"
 
@@ -18,19 +18,34 @@ int32 class_to_allocnpages[NumSizeClasses] = {
 	1, 3, 2, 3, 1, 3, 2, 3, 5, 1, 6, 5, 4, 3, 5, 7, 2, 7, 5, 8, 3, 7, 4, 9, 5, 11, 6, 13, 7, 8,
 };
 
-/* size_to_class8[(n+7)>>3] for n <= 1024; size_to_class128[(n-1024+127)>>7] above. */
-static uint8 size_to_class8[1024 / 8 + 1];
-static uint8 size_to_class128[(MaxSmallSize - 1024) / 128 + 1];
+/* size_to_class8[(n+7)>>3] for n <= 1016, size_to_class128[(n-1024+127)>>7] above:
+ * the smallest class that holds n.  Go filled them at init with one cursor over
+ * the classes; goemu keeps the result (tests/alloc/test_size_classes.py
+ * rebuilds them from class_to_size and compares). */
+uint8 size_to_class8[1024 / 8 + 1] = {
+	1, 1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15,
+	16, 16, 17, 17, 18, 18, 18, 18, 19, 19, 19, 19, 20, 20, 20, 20, 21, 21, 21, 21, 22, 22, 22, 22,
+	22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25,
+	25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28,
+	28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29,
+	29, 29, 29, 0,
+};
+uint8 size_to_class128[(MaxSmallSize - 1024) / 128 + 1] = {
+	29, 30, 31, 32, 33, 34, 35, 35, 35, 36, 36, 37, 37, 38, 38, 38, 38, 39, 39, 40, 40, 40, 40, 40,
+	40, 41, 41, 42, 42, 43, 43, 43, 43, 44, 44, 44, 44, 44, 44, 44, 44, 45, 45, 45, 45, 46, 46, 47,
+	47, 47, 47, 47, 47, 47, 47, 47, 47, 48, 48, 48, 48, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49,
+	49, 50, 50, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 52, 52, 52, 52, 52, 52, 52,
+	52, 52, 52, 52, 52, 52, 52, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53,
+	53, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55,
+	55, 55, 55, 55, 55, 55, 55, 55, 55, 56, 56, 56, 56, 56, 56, 57, 57, 57, 57, 57, 57, 57, 57, 57,
+	57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 58, 58, 59, 59, 59, 59, 59,
+	59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59,
+	59, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60,
+	60, 60, 60, 60, 60, 60, 60, 60, 60,
+};
 
 void InitSizes(void) {
-	int32 i, nextsize = 0;
-	for (i = 1; i < NumSizeClasses; i++) {
-		for (; nextsize < 1024 && nextsize <= class_to_size[i]; nextsize += 8)
-			size_to_class8[nextsize >> 3] = (uint8)i;
-		if (nextsize >= 1024)
-			for (; nextsize <= class_to_size[i]; nextsize += 128)
-				size_to_class128[(nextsize - 1024) >> 7] = (uint8)i;
-	}
+	int32 i;
 	for (i = 0; i < NumSizeClasses; i++)
 		mstats.by_size[i].size = (uint32)class_to_size[i];
 }

