@@ -326,6 +326,12 @@ def layers(cfg: Config) -> list[Row]:
     return rows
 
 
+def alloc_costs(cfg: Config) -> list[Row]:
+    """Instructions per allocation and per split at two sizes (emu/allocbench.py)."""
+    from .allocbench import bench
+    return bench(cfg)
+
+
 def debugger(cfg: Config) -> list[Row]:
     from .debug_bench import debugger as rows
     return rows(cfg)
@@ -339,7 +345,7 @@ def gc(cfg: Config) -> list[Row]:
 
 from .leaks.bench import dead_roots  # the dead-root detector's cost
 
-MEASUREMENTS = [run_overhead, layers, traces, gc, dead_roots, debugger]
+MEASUREMENTS = [run_overhead, layers, traces, alloc_costs, gc, dead_roots, debugger]
 
 
 def machine_line() -> str:

@@ -35,6 +35,7 @@ import numpy as np
 from unicorn import UcError
 
 from .errors import MemoryFault, RuntimeThrow
+from .heap import Heap
 from .unwind import segment_chain, walk
 
 if TYPE_CHECKING:
@@ -243,124 +244,6 @@ class GcReport:
             if o.addr <= addr < o.addr + o.size:
                 return "freed", o
         return None
-
-
-# -- the heap as the collector sees it ------------------------------------------------------
-class Heap:
-    """A read (and sweep) view of runtime_c's MHeap in emulated memory.
-
-    The interface the collector codes against: ``bases(words)`` (vectorised),
-    ``objects() -> (bases, sizes)`` sorted arrays, ``allocated()``,
-    ``free(bases)``, ``arena_start``/``arena_used``."""
-
-    def __init__(self, mc: Machine):
-        self.mc = mc
-        L = mc.layouts
-        self.base = mc.image.symbols["mheap"]
-        self.H, self.S = L["MHeap"], L["MSpan"]
-        raw = mc.read(self.base, self.H.size)
-        u = lambda path, size=None: int.from_bytes(
-            raw[self.H.offset(path):self.H.offset(path) + (size or mc.arch.ptrsize)], "little")
-        self.arena_start, self.arena_used = u("arena_start"), u("arena_used")
-        self.nspans = u("nspans", 4)
-        self.npages = u("npages", 4)
-        # (a layout's offset() scans every leaf: MHeap has tens of thousands)
-        self.off_pagespan = off = self.H.offset("pagespan")
-        self.pagespan = np.frombuffer(raw, dtype="<u2", count=self.npages, offset=off).astype(np.int64)
-        self.off_spans = soff = self.H.offset("spans")
-        ssize, S = self.S.size, self.S
-        n = self.nspans
-        rec = np.frombuffer(raw, dtype=np.uint8, count=n * ssize, offset=soff).reshape(n, ssize)
-
-        def col(path: str, size: int = 4) -> np.ndarray:
-            o = S.offset(path)
-            return rec[:, o:o + size].copy().view("<u8" if size == 8 else "<u4")[:, 0].astype(np.uint64)
-        self.sp_start = col("start", mc.arch.ptrsize)
-        self.sp_npages = col("npages")
-        self.sp_elem = np.maximum(col("elemsize"), 1)
-        self.sp_nelem = col("nelem")
-        self.sp_nfree = col("nfree").astype(np.int64)
-        self.sp_inuse = col("state") == 1
-        wo = S.offset("allocbits")
-        self.nbitwords = (ssize - wo) // 4
-        self.bits = rec[:, wo:wo + 4 * self.nbitwords].copy().view("<u4")   # (nspans, nbitwords)
-        if n == 0:      # keep the lookups below valid on an empty heap
-            self.sp_start = self.sp_elem = self.sp_nelem = np.ones(1, dtype=np.uint64)
-            self.sp_inuse = np.zeros(1, dtype=bool)
-            self.bits = np.zeros((1, max(self.nbitwords, 1)), dtype="<u4")
-
-    def objects(self) -> tuple[np.ndarray, np.ndarray]:
-        """(bases, sizes) of every allocated object, sorted by address (uint64 arrays)."""
-        if not self.nspans:
-            return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
-        flags = np.unpackbits(self.bits.view(np.uint8), axis=1, bitorder="little").astype(bool)
-        nslot = flags.shape[1]
-        flags &= np.arange(nslot)[None, :] < self.sp_nelem[:, None].astype(np.int64)
-        flags &= self.sp_inuse[:, None]
-        sp, slot = np.nonzero(flags)
-        bases = self.sp_start[sp] + slot.astype(np.uint64) * self.sp_elem[sp]
-        sizes = self.sp_elem[sp]
-        order = np.argsort(bases, kind="stable")
-        return bases[order], sizes[order]
-
-    def allocated(self) -> list[tuple[int, int]]:
-        b, s = self.objects()
-        return list(zip(b.tolist(), s.tolist()))
-
-    def bases(self, words: np.ndarray) -> np.ndarray:
-        """For each word, the base of the allocated object containing it, or 0."""
-        w = np.asarray(words).astype(np.uint64)
-        out = np.zeros(len(w), dtype=np.uint64)
-        idx = np.flatnonzero((w >= np.uint64(self.arena_start)) & (w < np.uint64(self.arena_used)))
-        if not len(idx):
-            return out
-        ww = w[idx]
-        page = ((ww - np.uint64(self.arena_start)) >> np.uint64(12)).astype(np.int64)
-        ok = page < len(self.pagespan)
-        idx, ww, page = idx[ok], ww[ok], page[ok]
-        sp = self.pagespan[page] - 1
-        ok = sp >= 0
-        idx, ww, sp = idx[ok], ww[ok], sp[ok]
-        ok = self.sp_inuse[sp]
-        idx, ww, sp = idx[ok], ww[ok], sp[ok]
-        slot = (ww - self.sp_start[sp]) // self.sp_elem[sp]
-        ok = (ww >= self.sp_start[sp]) & (slot < self.sp_nelem[sp])
-        idx, sp, slot = idx[ok], sp[ok], slot[ok].astype(np.int64)
-        bit = (self.bits[sp, slot >> 5] >> (slot & 31).astype(np.uint32)) & 1
-        ok = bit.astype(bool)
-        idx, sp, slot = idx[ok], sp[ok], slot[ok]
-        out[idx] = self.sp_start[sp] + slot.astype(np.uint64) * self.sp_elem[sp]
-        return out
-
-    def free(self, bases: np.ndarray) -> None:
-        """Sweep: clear each object's allocated bit in emulated memory; a span left
-        empty goes back to the page pool (pagespan cleared)."""
-        bases = np.asarray(bases, dtype=np.uint64)
-        if not len(bases):
-            return
-        mc, S = self.mc, self.S
-        soff = self.base + self.off_spans
-        stats = mc.image.symbols["mstats"]
-        SL = mc.layouts["MStats"]
-        page = ((bases - np.uint64(self.arena_start)) >> np.uint64(12)).astype(np.int64)
-        sp = self.pagespan[page] - 1
-        slot = ((bases - self.sp_start[sp]) // self.sp_elem[sp]).astype(np.int64)
-        np.bitwise_and.at(self.bits, (sp, slot >> 5), ~(np.uint32(1) << (slot & 31).astype(np.uint32)))
-        self.sp_nfree += np.bincount(sp, minlength=len(self.sp_nfree))
-        nfree = mc.read_uint(stats + SL.offset("nfree"), 8) + len(bases)
-        heap_alloc = mc.read_uint(stats + SL.offset("heap_alloc"), 8) - int(self.sp_elem[sp].sum())
-        o_nfree, o_bits = S.offset("nfree"), S.offset("allocbits")
-        for s in np.unique(sp).tolist():
-            base = soff + s * S.size
-            if self.sp_nfree[s] == self.sp_nelem[s]:
-                mc.write(base, bytes(S.size))      # state 0: MSpanFree
-                first = (int(self.sp_start[s]) - self.arena_start) >> 12
-                mc.write(self.base + self.off_pagespan + 2 * first, bytes(2 * int(self.sp_npages[s])))
-            else:
-                mc.write(base + o_nfree, int(self.sp_nfree[s]).to_bytes(4, "little"))
-                mc.write(base + o_bits, self.bits[s].astype("<u4").tobytes())
-        mc.write(stats + SL.offset("nfree"), nfree.to_bytes(8, "little"))
-        mc.write(stats + SL.offset("heap_alloc"), max(heap_alloc, 0).to_bytes(8, "little"))
 
 
 # -- roots ------------------------------------------------------------------------------------

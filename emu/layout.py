@@ -16,7 +16,8 @@ from elftools.elf.elffile import ELFFile
 from .errors import BuildError
 
 #: The structs the rest of goemu reads.  (zasm prefix, C name)
-STRUCTS = ("G", "M", "Gobuf", "Stktop", "MHeap", "MSpan", "MStats", "StackHeap", "BootArgs")
+STRUCTS = ("G", "M", "Gobuf", "Stktop", "MHeap", "MSpan", "MStats", "BootArgs", "MCentral", "MCache",
+           "MCacheList", "FixAlloc")
 
 
 @dataclass(frozen=True)

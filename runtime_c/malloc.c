@@ -1,159 +1,220 @@
-/* Heap and stack-segment allocation; see malloc.h for the shape. */
+/*
+ * mallocgc, free, the GC bitmap writers, and stack segments (malloc.goc,
+ * mgc0.c's mark* functions).  See malloc.h for the shape of the allocator.
+ */
 #include "malloc.h"
 
 MHeap mheap;
 MStats mstats;
-StackHeap stackheap;
+FixAlloc stackfixalloc;   /* m0's FixedStack allocator (Go 1.0 mallocs it per M) */
+MCache *mcache0;
 
-/* Size classes: small enough to read, coarse enough to exercise reuse.
- * nelem is tabulated so that ARM needs no division helper. */
-static const uint32 sizes[NumSizeClasses] = {
-	0, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024, 1536, 2048,
-};
-static const uint32 nelems[NumSizeClasses] = {
-	1, 512, 256, 170, 128, 85, 64, 42, 32, 21, 16, 10, 8, 4, 2, 2,
-};
+void mallocinit(uintptr arena, uintptr arena_size, uintptr sys, uintptr sys_size) {
+	InitSizes();
+	MHeap_Init(&mheap, arena, arena_size, sys, sys_size);
+	/* The stack FixAlloc takes the first SysAlloc chunk, so that the main
+	 * goroutine's first segment sits just above the never-used pages at the
+	 * bottom of the region (a NOSPLIT overrun below it reaches newstack's check). */
+	FixAlloc_Init(&stackfixalloc, FixedStack, nil, nil);
+	m->stackalloc = &stackfixalloc;
+	FixAlloc_Free(&stackfixalloc, FixAlloc_Alloc(&stackfixalloc));
+	mcache0 = FixAlloc_Alloc(&mheap.cachealloc);
+	mstats.mcache_inuse = mheap.cachealloc.inuse;
+	mstats.mcache_sys = mheap.cachealloc.sys;
+	m->mcache = mcache0;
+}
 
-void mallocinit(uintptr arena, uintptr arena_size, uintptr stacks, uintptr stacks_size) {
-	uint32 i;
-	mheap.arena_start = arena;
-	mheap.arena_used = arena;
-	mheap.arena_end = arena + arena_size;
-	mheap.npages = arena_size >> PageShift;
-	if (mheap.npages > MaxArenaPages)
-		throw("mallocinit: arena too large");
-	for (i = 0; i < NumSizeClasses; i++) {
-		mheap.class_to_size[i] = sizes[i];
-		mheap.class_to_nelem[i] = nelems[i];
+void memclr(void *v, uintptr n) {
+	uintptr *w = v;
+	uint8 *b;
+	for (; n >= sizeof(uintptr); n -= sizeof(uintptr))
+		*w++ = 0;
+	for (b = (uint8 *)w; n > 0; n--)
+		*b++ = 0;
+}
+
+/* The end of Go's runtime·gc, after the collector (in the emulator) swept the
+ * freed small objects onto this M's MCache lists and queued the freed large
+ * spans: MCache_ReleaseAll returns every cached object to its span (a span
+ * left empty goes back to MHeap), and the large spans are freed. */
+static void stealcache(void) {
+	MSpan *s;
+	mheap.stealpending = false;
+	MCache_ReleaseAll(m->mcache);
+	while ((s = mheap.reclaim) != nil) {
+		mheap.reclaim = s->next;
+		s->next = nil;
+		MHeap_Free(&mheap, s, 0);   /* heap_alloc was already lowered by the sweep */
 	}
-	stackheap.start = stacks;
-	stackheap.end = stacks + stacks_size;
-	stackheap.npages = stacks_size >> PageShift;
-	if (stackheap.npages > MaxStackPages)
-		throw("mallocinit: stack region too large");
 }
 
-static uint32 sizeclass(uintptr size) {
-	uint32 c;
-	for (c = 1; c < NumSizeClasses; c++)
-		if (size <= sizes[c])
-			return c;
-	return 0;
+void outofmemory(uintptr n) {
+	(void)n;
+	throw("out of memory");
 }
 
-/* First fit over the page map: the lowest run of npages free pages. */
-static MSpan *allocspan(uint32 npages) {
-	uint32 p, run = 0, s;
-	MSpan *sp;
-	for (p = 0; p < mheap.npages; p++) {
-		run = mheap.pagespan[p] ? 0 : run + 1;
-		if (run == npages)
-			break;
-	}
-	if (run < npages)
-		throw("out of memory: heap arena exhausted");
-	p = p + 1 - npages;
-	for (s = 0; s < MaxSpans; s++)
-		if (mheap.spans[s].state == MSpanFree)
-			break;
-	if (s == MaxSpans)
-		throw("out of memory: span table full");
-	if (s >= mheap.nspans)
-		mheap.nspans = s + 1;
-	sp = &mheap.spans[s];
-	memset(sp, 0, sizeof *sp);
-	sp->start = mheap.arena_start + ((uintptr)p << PageShift);
-	sp->npages = npages;
-	sp->state = MSpanInUse;
-	for (run = 0; run < npages; run++)
-		mheap.pagespan[p + run] = (uint16)(s + 1);
-	if (sp->start + ((uintptr)npages << PageShift) > mheap.arena_used)
-		mheap.arena_used = sp->start + ((uintptr)npages << PageShift);
-	return sp;
-}
+/* Allocate size bytes.  flag: FlagNoPointers, FlagNoGC (not a GC object: no
+ * allocated bit); zeroed: clear memory that may be dirty. */
+void *runtime_mallocgc(uintptr size, uint32 flag, int32 dogc, int32 zeroed) {
+	MCache *c;
+	MSpan *s;
+	int32 sizeclass;
+	uintptr npages;
+	void *v;
 
-static uint32 takeslot(MSpan *s) {
-	uint32 i;
-	for (i = 0; i < s->nelem; i++)
-		if (!(s->allocbits[i >> 5] & (1u << (i & 31)))) {
-			s->allocbits[i >> 5] |= 1u << (i & 31);
-			s->nfree--;
-			return i;
-		}
-	throw("takeslot: span has no free slot");
-}
-
-/* Allocate size bytes, zeroed.  Small sizes reuse the lowest free slot of the
- * first span of their class that has one, so a swept object's memory comes
- * back to the next allocation of its size. */
-void *mallocgc(uintptr size) {
-	uint32 c, s, i;
-	MSpan *sp = nil;
-	uint8 *p;
-
+	(void)dogc;
+	if (m->mallocing)
+		throw("malloc/free - deadlock");
+	m->mallocing = 1;
+	if (mheap.stealpending)
+		stealcache();
 	if (size == 0)
 		size = 1;
-	c = sizeclass(size);
-	if (c == 0) {
-		sp = allocspan((uint32)((size + PageSize - 1) >> PageShift));
-		sp->sizeclass = 0;
-		sp->elemsize = (uint32)(sp->npages << PageShift);
-		sp->nelem = 1;
-		sp->nfree = 1;
-	} else {
-		for (s = 0; s < mheap.nspans; s++) {
-			MSpan *t = &mheap.spans[s];
-			if (t->state == MSpanInUse && t->sizeclass == c && t->nfree > 0) {
-				sp = t;
-				break;
-			}
-		}
-		if (sp == nil) {
-			sp = allocspan(1);
-			sp->sizeclass = c;
-			sp->elemsize = sizes[c];
-			sp->nelem = nelems[c];
-			sp->nfree = nelems[c];
-		}
-	}
-	i = takeslot(sp);
-	p = (uint8 *)(sp->start + (uintptr)i * sp->elemsize);
-	memset(p, 0, sp->elemsize);
+
+	c = m->mcache;
 	mstats.nmalloc++;
-	mstats.heap_alloc += sp->elemsize;
-	return p;
+	if (size <= MaxSmallSize) {
+		sizeclass = SizeToClass((int32)size);
+		size = (uintptr)class_to_size[sizeclass];
+		v = MCache_Alloc(c, sizeclass, size, zeroed);
+		if (v == nil)
+			outofmemory(size);
+		mstats.by_size[sizeclass].nmalloc++;
+		mstats.heap_alloc += size;
+		mstats.heap_objects++;
+	} else {
+		npages = (size + PageMask) >> PageShift;
+		s = MHeap_Alloc(&mheap, npages, 0, 1);
+		if (s == nil)
+			outofmemory(size);
+		size = npages << PageShift;
+		v = (void *)(s->start << PageShift);
+		markspan(v, 0, 0, true);
+	}
+	mstats.alloc += size;
+	mstats.total_alloc += size;
+
+	if (!(flag & FlagNoGC))
+		markallocated(v, size, (flag & FlagNoPointers) != 0);
+	m->mallocing = 0;
+	return v;
 }
 
-/* Stack segments: n rounded up to whole pages, first fit, above a few never-used pages at the
- * bottom of the region (so a NOSPLIT overrun of the lowest segment lands in
- * mapped memory and reaches newstack's overflow check, as it would in Go). */
-uint8 *stackalloc(uintptr n) {
-	uint32 need = (uint32)((n + PageSize - 1) >> PageShift), p, run = 0, i;
-	for (p = StackUnderflowPages; p < stackheap.npages; p++) {
-		run = stackheap.pages[p] ? 0 : run + 1;
-		if (run == need)
-			break;
+/* runtime.new and the C runtime's own objects: new(T) with pointers, zeroed. */
+void *mallocgc(uintptr size) {
+	return runtime_mallocgc(size, 0, 1, 1);
+}
+
+void runtime_free(void *v) {
+	MSpan *s;
+	int32 sizeclass;
+	uintptr size;
+
+	if (v == nil)
+		return;
+	if (m->mallocing)
+		throw("malloc/free - deadlock");
+	m->mallocing = 1;
+	if (mheap.stealpending)
+		stealcache();
+	mstats.nlookup++;
+	s = MHeap_LookupMaybe(&mheap, v);
+	if (s == nil || (s->sizeclass != 0 && (uint8 *)v >= s->limit))
+		throw("free runtime·mlookup: not an allocated block");
+	sizeclass = (int32)s->sizeclass;
+	if (sizeclass == 0) {
+		size = s->npages << PageShift;
+		*(uintptr *)(s->start << PageShift) = 1;   /* needs zeroing */
+		markfreed(v, size);
+		unmarkspan(v, 1 << PageShift);
+		MHeap_Free(&mheap, s, 1);
+	} else {
+		size = (uintptr)class_to_size[sizeclass];
+		if (size > sizeof(uintptr))
+			((uintptr *)v)[1] = 1;   /* needs zeroing */
+		markfreed(v, size);
+		mstats.by_size[sizeclass].nfree++;
+		mstats.heap_alloc -= size;
+		mstats.heap_objects--;
+		MCache_Free(m->mcache, v, sizeclass, size);
 	}
-	if (run < need)
-		throw("out of memory: stack region exhausted");
-	p = p + 1 - need;
-	stackheap.pages[p] = need;
-	for (i = 1; i < need; i++)
-		stackheap.pages[p + i] = 0xffffffffu;
+	mstats.alloc -= size;
+	m->mallocing = 0;
+}
+
+/* -- the bitmap: the word for heap word `off` is the (off/WordsPerBitmapWord + 1)-th
+ * below arena_start, at bit offset off % WordsPerBitmapWord in each group. */
+static uintptr *bitp(void *v, uintptr *shift) {
+	uintptr off = (uintptr *)v - (uintptr *)mheap.arena_start;
+	*shift = off % WordsPerBitmapWord;
+	return (uintptr *)mheap.arena_start - off / WordsPerBitmapWord - 1;
+}
+
+static void setbits(void *v, uintptr bits) {
+	uintptr shift, *b;
+	if ((uint8 *)v < mheap.arena_start || (uint8 *)v >= mheap.arena_used)
+		throw("bitmap: address outside the arena");
+	b = bitp(v, &shift);
+	*b = (*b & ~(bitMask << shift)) | (bits << shift);
+}
+
+void markallocated(void *v, uintptr n, bool noptr) {
+	(void)n;
+	setbits(v, bitAllocated | (noptr ? bitNoPointers : 0));
+}
+
+void markfreed(void *v, uintptr n) {
+	(void)n;
+	setbits(v, bitBlockBoundary);
+}
+
+/* A boundary bit at each of n objects of `size` from v (and at the tail if leftover). */
+void markspan(void *v, uintptr size, uintptr n, bool leftover) {
+	uintptr off, shift, *b, step = size / sizeof(uintptr);
+	if ((uint8 *)v < mheap.arena_start || (uint8 *)v + size * n > mheap.arena_used)
+		throw("markspan: bad pointer");
+	if (leftover)
+		n++;
+	off = (uintptr *)v - (uintptr *)mheap.arena_start;
+	for (; n > 0; n--, off += step) {
+		b = (uintptr *)mheap.arena_start - off / WordsPerBitmapWord - 1;
+		shift = off % WordsPerBitmapWord;
+		*b = (*b & ~(bitMask << shift)) | (bitBlockBoundary << shift);
+	}
+}
+
+/* Clear every bitmap word over [v, v+n); n covers whole bitmap words. */
+void unmarkspan(void *v, uintptr n) {
+	uintptr shift, *b = bitp(v, &shift);
+	n /= sizeof(uintptr) * WordsPerBitmapWord;
+	while (n-- > 0)
+		*b-- = 0;
+}
+
+/* -- stack segments (malloc.goc): FixedStack from this M's FixAlloc, outside
+ * the arena; other sizes are heap blocks without an allocated bit, so the
+ * collector never takes them for objects. */
+uint8 *stackalloc(uintptr n) {
+	uint8 *v;
+	if (m->mallocing || m->gcing || n == FixedStack) {
+		if (n != FixedStack)
+			throw("stackalloc: in malloc, size is not FixedStack");
+		v = FixAlloc_Alloc(m->stackalloc);
+		mstats.stacks_inuse = m->stackalloc->inuse;
+		mstats.stacks_sys = m->stackalloc->sys;
+	} else {
+		v = runtime_mallocgc(n, FlagNoProfiling | FlagNoGC, 0, 0);
+	}
 	mstats.nstackalloc++;
-	mstats.stack_inuse += n;
-	return (uint8 *)(stackheap.start + ((uintptr)p << PageShift));
+	return v;
 }
 
 void stackfree(uint8 *v, uintptr n) {
-	uintptr off = (uintptr)v - stackheap.start;
-	uint32 p = (uint32)(off >> PageShift), i, need = (uint32)((n + PageSize - 1) >> PageShift);
-	if ((uintptr)v < stackheap.start || (uintptr)v >= stackheap.end || (off & (PageSize - 1)))
-		throw("stackfree: not a stack segment");
-	if (stackheap.pages[p] != need)
-		throw("stackfree: bad size");
-	for (i = 0; i < need; i++)
-		stackheap.pages[p + i] = 0;
+	if (m->mallocing || m->gcing || n == FixedStack) {
+		FixAlloc_Free(m->stackalloc, v);
+		mstats.stacks_inuse = m->stackalloc->inuse;
+	} else {
+		runtime_free(v);
+	}
 	mstats.nstackfree++;
-	mstats.stack_inuse -= n;
 }

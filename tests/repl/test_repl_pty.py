@@ -42,7 +42,7 @@ class Term:
         line editor redraws a completed word in pieces, with cursor moves)."""
         end = time.time() + timeout
         while time.time() < end:
-            text = ANSI.sub("", self.buf)
+            text = re.sub(r".\x08", "", ANSI.sub("", self.buf))   # a backspace erases the char before it
             if squash:
                 text = re.sub(r"\s+", "", text)
             if re.search(pattern, text):

@@ -121,7 +121,7 @@ def test_call_across_segment(arch, sel, variant):
     # One split, one unsplit, and the segment handed back.
     assert (res.splits, res.unsplits) == (1, 1)
     assert (res.segments_allocated, res.segments_freed) == (2, 1)
-    assert mstats(mc)["stack_inuse"] == 4096
+    assert mstats(mc)["stacks_inuse"] == 4096
     # newstack got the sizes the prologue is defined to pass ...
     ev = probe.splits[0]["event"]
     assert (ev["framesize"], ev["argsize"]) == more_sizes(arch, FRAME, argsize)

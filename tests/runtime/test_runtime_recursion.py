@@ -25,7 +25,7 @@ from test_runtime_support import (
     run,
     segment_bytes,
     sp_after_split,
-    stack_pages,
+    stack_freelist,
 )
 
 N = 10_000
@@ -74,7 +74,7 @@ def test_deep_recursion_frees_every_segment(arch, variant):
         n = mc.read_ptr(mc.sp + mc.image.functions["sum"].fp_offset)
         if n == 0:
             deepest["chain"] = chain(mc, mc.g)
-            deepest["inuse"] = mstats(mc)["stack_inuse"]
+            deepest["inuse"] = mstats(mc)["stacks_inuse"]
     mc.hooks.at(mc.image.functions["sum"].body_start, at_sum)
     res = run(mc)
 
@@ -94,11 +94,13 @@ def test_deep_recursion_frees_every_segment(arch, variant):
     st = mstats(mc)
     assert st["nstackalloc"] == want + 1 == res.segments_allocated
     assert st["nstackfree"] == st["nstackalloc"] - 1 == res.segments_freed
-    assert st["stack_inuse"] == 4096
+    assert st["stacks_inuse"] == 4096
     g1 = mc.main_g
     stk0 = mc.field("G", g1, "stack0")
-    region = mc.arch.regions["stacks"]
-    assert stack_pages(mc) == {(stk0 - region.base) // 4096: 1}
+    # ... onto m0's FixAlloc free list (the first segment stays in use)
+    freed = stack_freelist(mc)
+    assert sorted(freed) == sorted(guard - STACK_GUARD for _base, guard in segs[:-1])
+    assert stk0 not in freed and mc.field("FixAlloc", mc.image.symbols["stackfixalloc"], "inuse") == 4096
     # g's bounds are the first segment's again.
     assert mc.field("G", g1, "stackbase") == stk0 + 4096 - SIZEOF_STKTOP[arch]
     assert mc.field("G", g1, "stackguard") == stk0 + STACK_GUARD

@@ -79,7 +79,7 @@ def test_reflectcall(arch, sel):
         assert body["stackguard"] == stk + STACK_GUARD and stk % 4096 == 0
         assert body["nstackalloc"] == split["nstackalloc"] + 1 == 2
         assert (stats["nstackalloc"], stats["nstackfree"]) == (2, 1)
-    assert stats["stack_inuse"] == 4096
+    assert stats["stacks_inuse"] == 4096
     # The arguments fn sees are copies just below the Stktop ...
     assert body["sp"] + mc.image.functions[fn].fp_offset == top - argsize
     # ... and its results came back to the block.

@@ -77,13 +77,27 @@ def mstats(mc) -> dict[str, int]:
     return mc.struct("MStats", mc.image.symbols["mstats"])
 
 
-def stack_pages(mc) -> dict[int, int]:
-    """The non-zero entries of stackheap.pages (page index -> entry)."""
-    L = mc.layouts["StackHeap"]
-    base = mc.image.symbols["stackheap"] + L.offset("pages[0]")
-    n = mc.field("StackHeap", mc.image.symbols["stackheap"], "npages")
-    raw = mc.read(base, 4 * n)
-    return {i: v for i in range(n) if (v := int.from_bytes(raw[4 * i:4 * i + 4], "little"))}
+def stack_freelist(mc) -> list[int]:
+    """The FixedStack segments on m0's stack FixAlloc free list, most recently freed first."""
+    fa = mc.image.symbols["stackfixalloc"]
+    out, v = [], mc.field("FixAlloc", fa, "list")
+    while v and len(out) < 1 << 20:
+        out.append(v)
+        v = mc.read_ptr(v)
+    return out
+
+
+def segment_home_ok(mc, stk: int, size: int) -> bool:
+    """Where Go 1.0's stackalloc puts a segment of ``size`` bytes: FixedStack
+    segments come from the M's FixAlloc (SysAlloc memory, the "stacks" region,
+    page-aligned chunks of 32); larger ones are heap blocks in the arena, which
+    the collector never takes for objects (FlagNoGC: no allocated bit)."""
+    import numpy as np
+    from emu.heap import Heap
+    if size == mc.layouts.constants["FixedStack"]:
+        return stk % 4096 == 0 and mc.arch.regions["stacks"].contains(stk)
+    return (mc.arch.regions["arena"].contains(stk) and stk % 8 == 0
+            and not Heap(mc).bases(np.array([stk, stk + size - 1], dtype=np.uint64)).any())
 
 
 # ---------------------------------------------------------------- the rules, in Python

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -71,8 +72,10 @@ def test_diff_arm_exact(traces):
 def test_diff_golden(traces, arch):
     res = diff(traces[arch, "buggy"], traces[arch, "fixed"])
     got = _text(res, traces["dir"])
-    golden = (GOLDEN / f"diff_{arch}.txt").read_text()
-    assert got == golden
+    path = GOLDEN / f"diff_{arch}.txt"
+    if os.environ.get("GOEMU_REGEN_GOLDEN"):      # after a deliberate change: rewrite, then read the diff
+        path.write_text(got)
+    assert got == path.read_text()
 
 
 @pytest.mark.parametrize("arch", ["amd64", "arm"])
@@ -140,7 +143,7 @@ def test_diff_memory_is_bounded(tmp_path, monkeypatch):
         unit = load_program(None, text=repeated_leak("amd64", 8), name="leak8.s")
         paths[v] = str(tmp_path / f"{v}.gtr")
         record(new_machine("amd64", v, unit), paths[v], "native")
-    n = 4_000
+    n = 24_000   # past the allocator's start-up and the first rounds, where buggy and fixed diverge
 
     def peak(limit):
         with NativeReader(paths["buggy"], limit) as A, NativeReader(paths["fixed"], limit) as B:
@@ -155,7 +158,8 @@ def test_diff_memory_is_bounded(tmp_path, monkeypatch):
     assert small.a["records"] == n and big.a["records"] == 4 * n
     # both diffs found more than the caps keep (so the caps, not the length, bound memory)
     assert small.dropped["hunks"] > 0 and big.dropped["hunks"] > small.dropped["hunks"]
-    assert big.aligned > 2 * small.aligned
+    # (the first ~18k records -- start-up and the first rounds -- are aligned in both sizes)
+    assert big.aligned > small.aligned
     assert p4 < 1.5 * p1, (p1, p4)
     print(f"tracemalloc peak: {n} records {p1} B, {4 * n} records {p4} B")
 

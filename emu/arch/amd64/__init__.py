@@ -26,8 +26,11 @@ REGIONS = {
     "runtime": Region("runtime", 0x600000, 0x100000, "rwx"),  # runtime_c image: text, rodata, data, bss
     "data": Region("data", 0x800000, 0x100000, "rw-"),        # the program's GLOBL/DATA
     "g0stack": Region("g0stack", 0x7FFFFFFD0000, 0x20000, "rw-"),
-    "stacks": Region("stacks", 0xC000000000, 0x1000000, "rw-"),   # goroutine stack segments
-    "arena": Region("arena", 0xF840000000, 0x1000000, "rw-"),     # Go 1.0's amd64 heap addresses
+    # SysAlloc's memory: MSpans, the MCache, FixedStack stack segments (runtime_c/mfixalloc.c)
+    "stacks": Region("stacks", 0xC000000000, 0x4000000, "rw-"),
+    # the heap arena at Go 1.0's amd64 address, and its GC bitmap (arena/16) just below it
+    "bitmap": Region("bitmap", 0xF840000000 - 0x400000, 0x400000, "rw-"),
+    "arena": Region("arena", 0xF840000000, 0x4000000, "rw-"),
 }
 
 StackSmall, StackBig = 128, 4096

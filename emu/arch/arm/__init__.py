@@ -23,8 +23,11 @@ REGIONS = {
     "runtime": Region("runtime", 0x200000, 0x100000, "rwx"),
     "data": Region("data", 0x400000, 0x100000, "rw-"),
     "g0stack": Region("g0stack", 0x7FF00000, 0x20000, "rw-"),
-    "stacks": Region("stacks", 0x40000000, 0x1000000, "rw-"),
-    "arena": Region("arena", 0x10800000, 0x1000000, "rw-"),
+    # SysAlloc's memory: MSpans, the MCache, FixedStack stack segments (runtime_c/mfixalloc.c)
+    "stacks": Region("stacks", 0x40000000, 0x4000000, "rw-"),
+    # the heap arena and its GC bitmap (arena/8) just below it
+    "bitmap": Region("bitmap", 0x10800000 - 0x800000, 0x800000, "rw-"),
+    "arena": Region("arena", 0x10800000, 0x4000000, "rw-"),
 }
 
 StackSmall, StackBig = 128, 4096

@@ -1,0 +1,334 @@
+"""What an allocation and a split cost in emulated instructions, at two sizes.
+
+Go 1.0's allocator does both in constant time: a small ``runtime.new`` pops an
+MCache list (refilled in batches, spans carved once), a FixedStack split pops
+the M's stack FixAlloc, a larger one is a small mallocgc.  These programs
+measure it:
+
+- ``alloc_program(arch, n, k, size)``: main allocates n objects of ``size``
+  bytes, each linked onto a global list (so all stay live); the cost is
+  counted over the last k allocations, when the heap already holds n - k
+  objects.
+- ``split_program(arch, depth, n, leaf_frame)``: main recurses ``depth`` frames
+  of 512 bytes, then descends (32-byte frames) until one more call would
+  cross the stack guard, and there calls ``leaf`` n times, each call splitting
+  and unsplitting (a FixedStack segment for a small leaf frame, a heap
+  segment above 3072 bytes).
+
+``measure_alloc`` / ``measure_split`` run one and return instructions per
+operation, counted between the loop's markers (boot, set-up and exit left
+out).  ``bench(cfg)`` is the ``make bench`` measurement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .run import load_program, new_machine
+
+_ALLOC = {
+    "amd64": """
+GLOBL head, $8
+
+TEXT main, $32-0
+	mov qword ptr [rsp + 16], {n}
+again:
+	cmp qword ptr [rsp + 16], 0
+	je done
+	cmp qword ptr [rsp + 16], {k}
+	jne skip
+	nop
+mark:
+	nop
+skip:
+	mov qword ptr [rsp], {size}
+	call runtime.new
+	mov rax, qword ptr [rsp + 8]
+	mov rcx, $head
+	mov rdx, qword ptr [rcx]
+	mov qword ptr [rax], rdx
+	mov qword ptr [rcx], rax
+	dec qword ptr [rsp + 16]
+	jmp again
+done:
+	mov qword ptr [rsp], {n}
+	call runtime.printint
+	RET
+""",
+    "arm": """
+GLOBL head, $4
+
+TEXT main, $32-0
+	ldr r0, ={n}
+	str r0, [sp, #16]
+again:
+	ldr r0, [sp, #16]
+	cmp r0, #0
+	beq done
+	ldr r1, ={k}
+	cmp r0, r1
+	bne skip
+	nop
+mark:
+	nop
+skip:
+	ldr r0, ={size}
+	str r0, [sp, #4]
+	bl runtime.new
+	ldr r0, [sp, #8]
+	ldr r1, =head
+	ldr r2, [r1]
+	str r2, [r0]
+	str r0, [r1]
+	ldr r0, [sp, #16]
+	sub r0, r0, #1
+	str r0, [sp, #16]
+	b again
+done:
+	ldr r0, ={n}
+	str r0, [sp, #4]
+	bl runtime.printint
+	RET
+""",
+}
+
+_SPLIT = {
+    "amd64": """
+TEXT leaf, ${leaf}-16
+	mov rax, qword ptr [FP]
+	add rax, rax
+	add rax, 1
+	mov qword ptr [FP + 8], rax
+	RET
+
+TEXT descend, $32-16
+	mov rcx, qword ptr fs:[-16]
+	lea rax, [rsp - 8]
+	cmp rax, qword ptr [rcx + g_stackguard]
+	jbe bottom
+	mov rax, qword ptr [FP]
+	mov qword ptr [rsp], rax
+	call descend
+	mov rax, qword ptr [rsp + 8]
+	mov qword ptr [FP + 8], rax
+	RET
+bottom:
+	mov rax, qword ptr [FP]
+	mov qword ptr [rsp + 16], rax
+	mov qword ptr [rsp + 24], 0
+again:
+	cmp qword ptr [rsp + 16], 0
+	je done
+	mov rax, qword ptr [rsp + 16]
+	mov qword ptr [rsp], rax
+	call leaf
+	mov rax, qword ptr [rsp + 8]
+	add qword ptr [rsp + 24], rax
+	dec qword ptr [rsp + 16]
+	jmp again
+done:
+	mov rax, qword ptr [rsp + 24]
+	mov qword ptr [FP + 8], rax
+	RET
+
+// down(d, n): d frames of 512 bytes, then descend(n)
+TEXT down, $512-24
+	mov rax, qword ptr [FP]
+	cmp rax, 0
+	jne deeper
+	mov rax, qword ptr [FP + 8]
+	mov qword ptr [rsp], rax
+	call descend
+	mov rax, qword ptr [rsp + 8]
+	mov qword ptr [FP + 16], rax
+	RET
+deeper:
+	dec rax
+	mov qword ptr [rsp], rax
+	mov rax, qword ptr [FP + 8]
+	mov qword ptr [rsp + 8], rax
+	call down
+	mov rax, qword ptr [rsp + 16]
+	mov qword ptr [FP + 16], rax
+	RET
+
+TEXT main, $32-0
+	mov qword ptr [rsp], {depth}
+	mov qword ptr [rsp + 8], {n}
+	call down
+	mov rax, qword ptr [rsp + 16]
+	mov qword ptr [rsp], rax
+	call runtime.printint
+	RET
+""",
+    "arm": """
+TEXT leaf, ${leaf}-8
+	ldr r0, [FP]
+	add r0, r0, r0
+	add r0, r0, #1
+	str r0, [FP, #4]
+	RET
+
+TEXT descend, $32-8
+	ldr r1, [r10, #g_stackguard]
+	cmp sp, r1
+	blo bottom
+	ldr r0, [FP]
+	str r0, [sp, #4]
+	bl descend
+	ldr r0, [sp, #8]
+	str r0, [FP, #4]
+	RET
+bottom:
+	ldr r0, [FP]
+	str r0, [sp, #12]
+	mov r0, #0
+	str r0, [sp, #16]
+again:
+	ldr r0, [sp, #12]
+	cmp r0, #0
+	beq done
+	str r0, [sp, #4]
+	bl leaf
+	ldr r0, [sp, #8]
+	ldr r1, [sp, #16]
+	add r1, r1, r0
+	str r1, [sp, #16]
+	ldr r0, [sp, #12]
+	sub r0, r0, #1
+	str r0, [sp, #12]
+	b again
+done:
+	ldr r0, [sp, #16]
+	str r0, [FP, #4]
+	RET
+
+// down(d, n): d frames of 512 bytes, then descend(n)
+TEXT down, $512-12
+	ldr r0, [FP]
+	cmp r0, #0
+	bne deeper
+	ldr r0, [FP, #4]
+	str r0, [sp, #4]
+	bl descend
+	ldr r0, [sp, #8]
+	str r0, [FP, #8]
+	RET
+deeper:
+	sub r0, r0, #1
+	str r0, [sp, #4]
+	ldr r0, [FP, #4]
+	str r0, [sp, #8]
+	bl down
+	ldr r0, [sp, #12]
+	str r0, [FP, #8]
+	RET
+
+TEXT main, $32-0
+	ldr r0, ={depth}
+	str r0, [sp, #4]
+	ldr r0, ={n}
+	str r0, [sp, #8]
+	bl down
+	ldr r0, [sp, #12]
+	str r0, [sp, #4]
+	bl runtime.printint
+	RET
+""",
+}
+
+
+def alloc_program(arch: str, n: int, k: int, size: int = 16) -> str:
+    return _ALLOC[arch].format(n=n, k=k, size=size)
+
+
+def split_program(arch: str, depth: int, n: int, leaf_frame: int = 16) -> str:
+    return _SPLIT[arch].format(depth=depth, n=n, leaf=leaf_frame)
+
+
+def _label_addr(mc, text: str, func: str, label: str) -> int:
+    """The address of the first instruction after ``label:`` in ``func``."""
+    lines = text.splitlines()
+    top = next(i for i, ln in enumerate(lines, 1) if ln.startswith(f"TEXT {func},"))
+    at = next(i for i, ln in enumerate(lines, 1) if i > top and ln.strip() == f"{label}:")
+    f = mc.image.functions[func]
+    return min(a for a, _file, ln, _o, _d in f.lines if ln > at)
+
+
+@dataclass
+class Cost:
+    ops: int
+    instructions: int
+    splits: int = 0
+
+    @property
+    def per_op(self) -> float:
+        return self.instructions / self.ops if self.ops else 0.0
+
+
+def _between(mc, text: str, func: str, first: str, last: str) -> int:
+    seen: dict[str, int] = {}
+    a, b = _label_addr(mc, text, func, first), _label_addr(mc, text, func, last)
+    mc.hooks.at(a, lambda _x: seen.setdefault("a", mc.icount), "allocbench")
+    mc.hooks.at(b, lambda _x: seen.setdefault("b", mc.icount), "allocbench")
+    mc.run()
+    if "a" not in seen or "b" not in seen:
+        raise RuntimeError(f"markers not reached (exited={mc.exited}, output={mc.output[-3:]})")
+    return seen["b"] - seen["a"]
+
+
+def measure_alloc(arch: str, n: int, k: int = 1000, size: int = 16, budget: int = 10**9) -> Cost:
+    """Instructions per ``runtime.new(size)`` over the last k of n allocations
+    (all kept live), loop overhead included."""
+    text = alloc_program(arch, n, k, size)
+    mc = new_machine(arch, "fixed", load_program(None, text=text, name="alloc.s"), budget)
+    return Cost(k, _between(mc, text, "main", "mark", "done"))
+
+
+def measure_split(arch: str, depth: int, n: int = 200, leaf_frame: int = 16, budget: int = 10**9) -> Cost:
+    """Instructions per call of a loop in which every call splits, ``depth`` frames
+    of 512 bytes below the top of the stack."""
+    text = split_program(arch, depth, n, leaf_frame)
+    mc = new_machine(arch, "fixed", load_program(None, text=text, name="split.s"), budget)
+    splits: list[int] = []
+    mc.on("split", lambda ev: splits.append(1))
+    before = len(splits)
+    insns = _between(mc, text, "descend", "again", "done")
+    return Cost(n, insns, len(splits) - before)
+
+
+def split_cycles(arch: str, depth: int, n: int = 200, leaf_frame: int = 16) -> float:
+    """Cycles per call (goemu's cycle model, the arch's default core) of the
+    every-call-splits loop, ``depth`` frames of 512 bytes down: what
+    ``goemu bench hot-split`` reports per call, at a chosen depth."""
+    from .cycles.account import CycleAccount, default_core
+    text = split_program(arch, depth, n, leaf_frame)
+    mc = new_machine(arch, "fixed", load_program(None, text=text, name="split.s"), 10**9)
+    acc = CycleAccount(mc, default_core(arch)).attach()
+    seen: dict[str, int] = {}
+    for label in ("again", "done"):
+        mc.hooks.at(_label_addr(mc, text, "descend", label),
+                    lambda _a, label=label: seen.setdefault(label, acc.total), "allocbench")
+    mc.run()
+    return (seen["done"] - seen["again"]) / n
+
+
+def bench(cfg) -> list:
+    """make bench: instructions per allocation (heap of 10^3 vs 10^5 live objects)
+    and per split (top of the stack vs 1,500 frames of 512 bytes), both archs."""
+    from .bench import Row
+    rows = []
+    for arch in ("amd64", "arm"):
+        small, big = measure_alloc(arch, 1000, 1000), measure_alloc(arch, 100_000, 1000)
+        rows.append(Row("alloc insns/new(16)", arch,
+                        f"{small.per_op:.1f} vs {big.per_op:.1f}",
+                        f"heap 10^3 vs 10^5 live objects, last 1000 allocations; ratio "
+                        f"{big.per_op / small.per_op:.2f}"))
+        for leaf, what in ((16, "FixedStack"), (6000, "heap segment")):
+            top, deep = measure_split(arch, 0, 200, leaf), measure_split(arch, 1500, 200, leaf)
+            rows.append(Row(f"split insns/call ({what})", arch,
+                            f"{top.per_op:.1f} vs {deep.per_op:.1f}",
+                            f"top vs 1,500 frames of 512 B, 200 calls; ratio {deep.per_op / top.per_op:.2f}"))
+        top_c, deep_c = split_cycles(arch, 0), split_cycles(arch, 1500)
+        rows.append(Row("split cycles/call (FixedStack)", arch, f"{top_c:.1f} vs {deep_c:.1f}",
+                        f"cycle model, top vs 1,500 frames of 512 B; ratio {deep_c / top_c:.2f}"))
+    return rows
