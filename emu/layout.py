@@ -36,9 +36,18 @@ class StructLayout:
     size: int
     members: dict[str, tuple[int, int, object]] = field(default_factory=dict)  # name -> (offset, size, type die)
     leaves: list[Field] = field(default_factory=list)
+    _memo: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def offset(self, path: str) -> int:
-        """Offset of a dotted member path; ``sched.sp`` and ``tls[2]`` work."""
+        """Offset of a dotted member path; ``sched.sp`` and ``tls[2]`` work.
+        Remembered per path: a struct such as MHeap has tens of thousands of
+        leaves (its page map), and callers ask for the same fields again and again."""
+        off = self._memo.get(path)
+        if off is None:
+            off = self._memo[path] = self._find_offset(path)
+        return off
+
+    def _find_offset(self, path: str) -> int:
         for f in self.leaves:
             if f.path == path:
                 return f.offset

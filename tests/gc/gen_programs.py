@@ -332,27 +332,37 @@ def run_checked(arch: str, variant: str, text: str, name: str = "gen.s", budget:
 
 
 def allocated_objects(mc) -> list[tuple[int, int]]:
-    """(base, size) of every allocated heap object, read from runtime_c's MHeap in
-    emulated memory with the DWARF layouts: each in-use span's start, element size,
-    element count and allocation bits.  Written here, apart from emu/gc.py, so that
-    the check below does not share the collector's code."""
-    H, S = mc.layouts["MHeap"], mc.layouts["MSpan"]
-    base = mc.image.symbols["mheap"]
-    raw = mc.read(base, H.size)
+    """(base, size) of every allocated heap object, read from runtime_c's Go 1.0
+    allocator in emulated memory with the DWARF layouts: a heap word starts an
+    object when its bitAllocated bit is set in the GC bitmap below arena_start
+    (bitmap word k, counting down from arena_start, covers heap words
+    [k*WordsPerBitmapWord, (k+1)*WordsPerBitmapWord)); the object's size is its
+    span's class size, or the whole span for a large object.  Written here, apart
+    from emu/gc.py and emu/heap.py, so that the check below does not share the
+    collector's code."""
+    L = mc.layouts
+    H, S = L["MHeap"], L["MSpan"]
     ps = mc.arch.ptrsize
-
-    def u(buf, off, n):
-        return int.from_bytes(buf[off:off + n], "little")
+    wpbw = L.constants["WordsPerBitmapWord"]
+    mheap = mc.image.symbols["mheap"]
+    arena_start = mc.read_uint(mheap + H.offset("arena_start"), ps)
+    arena_used = mc.read_uint(mheap + H.offset("arena_used"), ps)
+    nwords = (arena_used - arena_start) // ps
+    class_to_size = mc.image.symbols["class_to_size"]
     out = []
-    for i in range(u(raw, H.offset("nspans"), 4)):
-        sp = raw[H.offset("spans") + i * S.size: H.offset("spans") + (i + 1) * S.size]
-        if u(sp, S.offset("state"), 4) != 1:
-            continue
-        start, elem, nelem = u(sp, S.offset("start"), ps), u(sp, S.offset("elemsize"), 4), u(sp, S.offset("nelem"), 4)
-        bits = S.offset("allocbits")
-        for k in range(nelem):
-            if u(sp, bits + 4 * (k >> 5), 4) >> (k & 31) & 1:
-                out.append((start + k * elem, elem))
+    for k in range(-(-nwords // wpbw)):
+        bitword = mc.read_uint(arena_start - (k + 1) * ps, ps)
+        for j in range(wpbw):
+            if not bitword >> j & 1:                      # bitAllocated: shift 0
+                continue
+            base = arena_start + (k * wpbw + j) * ps
+            span = mc.read_uint(mheap + H.offset("map") + ((base - arena_start) >> 12) * ps, ps)
+            sizeclass = mc.read_uint(span + S.offset("sizeclass"), 4)
+            if sizeclass:
+                size = mc.read_uint(class_to_size + 4 * sizeclass, 4)
+            else:
+                size = mc.read_uint(span + S.offset("npages"), ps) << 12
+            out.append((base, size))
     return sorted(out)
 
 
