@@ -298,5 +298,5 @@ class Heap:
         from .heapcheck import check
         try:
             return check(self)
-        except Exception as e:   # a corrupt heap must be reported, not crash the caller
+        except Exception as e:  # noqa: BLE001 - a corrupt heap must be reported, not crash the caller
             return [f"checker failed: {type(e).__name__}: {e}"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from emu.heap import Heap
 from test_gc_roots import alloc, call, clear_slot, func, run, slot_to_field, slot_to_global, slots
+
+from emu.heap import Heap
 
 ARCHES = ("amd64", "arm")
 VARIANTS = ("buggy", "fixed")

@@ -14,7 +14,6 @@ import pytest
 from test_runtime_support import (
     ARCHES,
     SIZEOF_STKTOP,
-    segment_home_ok,
     STACK_GUARD,
     SpAt,
     SplitProbe,
@@ -24,6 +23,7 @@ from test_runtime_support import (
     more_sizes,
     run,
     segment_bytes,
+    segment_home_ok,
     sp_after_split,
 )
 

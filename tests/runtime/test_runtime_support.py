@@ -93,6 +93,7 @@ def segment_home_ok(mc, stk: int, size: int) -> bool:
     page-aligned chunks of 32); larger ones are heap blocks in the arena, which
     the collector never takes for objects (FlagNoGC: no allocated bit)."""
     import numpy as np
+
     from emu.heap import Heap
     if size == mc.layouts.constants["FixedStack"]:
         return stk % 4096 == 0 and mc.arch.regions["stacks"].contains(stk)

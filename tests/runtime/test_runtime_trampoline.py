@@ -26,11 +26,11 @@ from test_runtime_support import (
     machine,
     more_sizes,
     mstats,
-    segment_home_ok,
     prologue,
     prologue_splits,
     run,
     segment_bytes,
+    segment_home_ok,
     sp_after_split,
 )
 
