@@ -1,7 +1,7 @@
 """Shared helpers for the runtime tests (imported by the other test_runtime_* files).
 
 Everything a test expects is computed here from the rules in
-/work/shared/reference/go1-runtime.md (sections 2, 3, 5 and 6): struct sizes,
+the project's reference notes on Go 1.0's runtime (sections 2, 3, 5 and 6): struct sizes,
 the stack constants, which morestack entry 6l picks, what 5l passes in R1/R2,
 how newstack sizes a segment and where it leaves the SP.  None of it is read
 back from goemu (the layouts it reads from DWARF are what is under test), so a
