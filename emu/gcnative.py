@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import subprocess
 import sys
 from functools import lru_cache
 
@@ -92,24 +91,21 @@ FLAGS = ["-shared", "-fPIC", "-O2"]
 
 @lru_cache(maxsize=1)
 def _lib():
-    from .build import cache_dir
-    key = hashlib.sha256((SOURCE + repr(FLAGS) + sys.platform).encode()).hexdigest()[:16]
-    d = cache_dir() / "native"
-    so = d / f"gcbfs-{key}.so"
+    from .build import cache_dir, compiler_version
+    from .native import NativeBuildError, compile_shared
+    key = hashlib.sha256((SOURCE + repr(FLAGS) + sys.platform + compiler_version()).encode()).hexdigest()[:16]
+    so = cache_dir() / "native" / f"gcbfs-{key}.so"
     try:
         if not so.exists():
-            d.mkdir(parents=True, exist_ok=True)
-            src = d / f"gcbfs-{key}.{os.getpid()}.c"
-            tmp = d / f"gcbfs-{key}.{os.getpid()}.so"
+            src = so.with_name(f"gcbfs-{key}.{os.getpid()}.c")
+            src.parent.mkdir(parents=True, exist_ok=True)
             src.write_text(SOURCE)
-            res = subprocess.run([sys.executable, "-m", "ziglang", "cc", *FLAGS, str(src), "-o", str(tmp)],
-                                 capture_output=True, text=True, check=False, timeout=300)
-            src.unlink(missing_ok=True)
-            if res.returncode != 0:
-                return None
-            os.replace(tmp, so)     # atomic: parallel test workers may race here
+            try:
+                compile_shared([src], so, FLAGS, "collector's walk")
+            finally:
+                src.unlink(missing_ok=True)
         lib = ctypes.CDLL(str(so))
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, NativeBuildError):
         return None
     f = lib.goemu_gc_bfs
     f.restype = ctypes.c_int64

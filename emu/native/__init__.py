@@ -45,17 +45,24 @@ def build(sources: list[Path] | None = None, out: Path | None = None) -> Path:
         out = cache_dir() / f"native-{library_key()}" / "libgoemu_hooks.so"
         if out.exists():
             return out
+    return compile_shared(srcs, out, FLAGS, "native hooks")
+
+
+def compile_shared(srcs: list[Path], out: Path, flags: list[str], what: str) -> Path:
+    """Compile C sources into the host shared library ``out`` with zig's clang,
+    atomically (parallel test workers may race).  Every host library of goemu's
+    (the hooks here, the collector's walk in emu/gcnative.py) is built by this."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    cmd = [sys.executable, "-m", "ziglang", "cc", *FLAGS, *map(str, srcs), "-o", str(tmp)]
+    cmd = [sys.executable, "-m", "ziglang", "cc", *flags, *map(str, srcs), "-o", str(tmp)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise NativeBuildError(f"cannot run the compiler for goemu's native hooks: {e}") from e
+        raise NativeBuildError(f"cannot run the compiler for goemu's {what}: {e}") from e
     if res.returncode != 0:
         names = ", ".join(p.name for p in srcs)
-        raise NativeBuildError(f"native hooks ({names}): compile failed:\n" + res.stderr.strip())
-    os.replace(tmp, out)          # atomic: parallel test workers may race here
+        raise NativeBuildError(f"{what} ({names}): compile failed:\n" + res.stderr.strip())
+    os.replace(tmp, out)
     return out
 
 
