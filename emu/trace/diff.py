@@ -187,6 +187,9 @@ def _backtrack(trace, off, d, k, x, y):
 
 @dataclass
 class Hunk:
+    """One stretch where the traces differ: records only in a or only in b, and the
+    aligned records between two such edits when they are closer than 2*CONTEXT (merged
+    as ``diff -u`` merges hunks whose context touches)."""
     a_start: int
     b_start: int
     only_a: list[Record] = field(default_factory=list)
@@ -195,6 +198,26 @@ class Hunk:
     after: list[tuple[Record, Record]] = field(default_factory=list)
     n_a: int = 0            # records only in a (only_a keeps the first HUNK_KEEP)
     n_b: int = 0
+    ops: list[tuple[str, Record | None, Record | None]] = field(default_factory=list)
+    a_span: int = 0         # records of a in the hunk (only in a + aligned inside it)
+    b_span: int = 0
+    ops_dropped: int = 0    # ops not kept (over 2*HUNK_KEEP + merged pairs)
+
+    def add(self, op: str, ra: Record | None, rb: Record | None) -> None:
+        if op == "-":
+            self.n_a += 1
+            if len(self.only_a) < HUNK_KEEP:
+                self.only_a.append(ra)
+        elif op == "+":
+            self.n_b += 1
+            if len(self.only_b) < HUNK_KEEP:
+                self.only_b.append(rb)
+        self.a_span += rb is None or ra is not None
+        self.b_span += ra is None or rb is not None
+        if len(self.ops) < 3 * HUNK_KEEP:
+            self.ops.append((op, ra, rb))
+        else:
+            self.ops_dropped += 1
 
 
 @dataclass
@@ -207,25 +230,36 @@ class DiffResult:
     register_diffs: list[dict] = field(default_factory=list)
     memory_diffs: list[dict] = field(default_factory=list)
     gc: list[dict] = field(default_factory=list)
+    renamed: list[dict] = field(default_factory=list)     # aligned pairs differing only in register names
+    renamed_count: int = 0
+    renamed_by_function: dict = field(default_factory=dict)   # function -> {"count", "map", "first"}
     dropped: dict = field(default_factory=lambda: {"register_diffs": 0, "memory_diffs": 0, "hunks": 0,
-                                                   "gc": 0})
+                                                   "gc": 0, "renamed": 0})
     sa: Symbolizer | None = None
     sb: Symbolizer | None = None
     ptr: int = 8
     cycles: dict | None = None
+    gc_a: list[dict] = field(default_factory=list)        # each side's collections (the first CAP)
+    gc_b: list[dict] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
-        return not (self.hunks or self.register_diffs or self.memory_diffs or self.gc)
+        return not (self.hunks or self.register_diffs or self.memory_diffs or self.gc or self.renamed_count)
 
     def to_json(self) -> dict:
         sa, sb, p = self.sa, self.sb, self.ptr
+        op = lambda o, ra, rb: [o, ra.index if ra else None, rb.index if rb else None]
         return {"a": self.a, "b": self.b, "identical": self.identical, "common_prefix": self.common_prefix,
                 "aligned": self.aligned,
                 "hunks": [{"a_start": h.a_start, "b_start": h.b_start, "a_len": h.n_a, "b_len": h.n_b,
+                           "a_span": h.a_span, "b_span": h.b_span,
                            "only_a": [_rec_json(sa, r, p) for r in h.only_a],
-                           "only_b": [_rec_json(sb, r, p) for r in h.only_b]} for h in self.hunks],
+                           "only_b": [_rec_json(sb, r, p) for r in h.only_b],
+                           "ops": [op(*o) for o in h.ops]} for h in self.hunks],
+                "renamed": {"count": self.renamed_count, "pairs": self.renamed,
+                            "by_function": self.renamed_by_function},
                 "register_diffs": self.register_diffs, "memory_diffs": self.memory_diffs, "gc": self.gc,
+                "collections": {"a": self.gc_a, "b": self.gc_b},
                 "truncated": self.dropped, "cycles": self.cycles}
 
 
@@ -309,6 +343,35 @@ def _leading(ops: list) -> tuple[int, int, int]:
     return na, nb, run
 
 
+def _reg_tokens(rx: re.Pattern | None, text: str) -> list[str]:
+    return rx.findall(text) if rx is not None else []
+
+
+def _rename_map(rx: re.Pattern | None, ta: str, tb: str) -> dict[str, str]:
+    """The register renaming that turns instruction text ``ta`` into ``tb`` (their shapes are
+    equal): a's register -> b's register, identities left out."""
+    return {x: y for x, y in zip(_reg_tokens(rx, ta), _reg_tokens(rx, tb)) if x != y}
+
+
+def _swapped(ra: Record, rb: Record, va: int, vb: int) -> bool:
+    """Values ``va`` (in a) and ``vb`` (in b) are explained by renamed registers: some register
+    holds va in a and vb in b, and another holds vb in a and va in b."""
+    A, B = ra.after, rb.after
+    regs = A.keys() & B.keys()
+    return (any(A[r] == va and B[r] == vb for r in regs)
+            and any(A[r] == vb and B[r] == va for r in regs))
+
+
+def _gc_side(r: Record) -> dict | None:
+    rep = next((d.get("report") for k, d in r.events if k == "gc" and isinstance(d, dict)), None)
+    if not isinstance(rep, dict):
+        return None
+    return {"index": r.index, "collection": rep.get("index"), "heap_before": rep.get("heap_before"),
+            "heap_after": rep.get("heap_after"), "freed": len(rep.get("freed", [])),
+            "retained": [{"addr": o.get("addr"), "size": o.get("size"), "root": o.get("root"),
+                          "path": o.get("path")} for o in rep.get("retained", [])]}
+
+
 def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> DiffResult:
     if A.header["arch"] != B.header["arch"] or A.header["registers"] != B.header["registers"]:
         raise TraceMismatch(f"cannot diff traces of two architectures: {A.path} is {A.header['arch']}, "
@@ -318,19 +381,22 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
     info = lambda R: {"path": R.path, "arch": R.header["arch"], "variant": R.header["variant"],
                       "program": R.header["program"], "records": 0, "registers": R.header["registers"]}
     res = DiffResult(info(A), info(B), sa=sa, sb=sb, ptr=ptr)
+    rx = _regs_rx(A.header["registers"])
     ia, ib = iter(A), iter(B)
-    ba: deque[tuple[tuple, Record]] = deque()
-    bb: deque[tuple[tuple, Record]] = deque()
+    # buffered records: (shape key, exact key, record); keys are interned small ints
+    ba: deque[tuple[int, int, Record]] = deque()
+    bb: deque[tuple[int, int, Record]] = deque()
     ends = [False, False]
     tallies = (_CycleTally(A.header), _CycleTally(B.header))
-    sides = ((ia, sa, res.a, {}, A), (ib, sb, res.b, {}, B))
+    sides = ((ia, sa, res.a, {}, A, res.gc_a), (ib, sb, res.b, {}, B, res.gc_b))
     ids: dict[tuple[str, str], int] = {}   # keys cached per pc: bounded by the code size
     recent: deque = deque(maxlen=CONTEXT)
-    open_after: list[Hunk] = []
+    cur: list[Hunk | None] = [None]          # the hunk still collecting aligned pairs after its edits
+    tail: list[tuple[Record, Record]] = []   # aligned pairs since cur's last edit
     in_prefix = True
 
     def fill(buf, side, n):
-        it, sy, inf, keys, R = sides[side]
+        it, sy, inf, keys, R, gcs = sides[side]
         while len(buf) < n and not ends[side]:
             r = next(it, None)
             if r is None:
@@ -341,25 +407,55 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
             r.after = R.state.copy()
             inf["records"] = r.index + 1
             tallies[side].add(r)
+            if r.events and len(gcs) < CAP:
+                g = _gc_side(r)
+                if g:
+                    gcs.append(g)
             k = keys.get(r.pc)
             if k is None:     # interned: Myers compares small ints
-                k = keys[r.pc] = ids.setdefault(_key(sy, r), len(ids))
-            buf.append((k, r))
+                fn, text = _key(sy, r)
+                k = keys[r.pc] = (ids.setdefault(("shape", fn, _shape(rx, text)), len(ids)),
+                                  ids.setdefault((fn, text), len(ids)))
+            buf.append((k[0], k[1], r))
 
-    def pair(ra: Record, rb: Record) -> None:
+    def pair(ra: Record, rb: Record, renamed: bool) -> None:
         res.aligned += 1
+        inv: dict[str, str] = {}
+        if renamed:
+            ta, tb = sa.text(ra.text), sb.text(rb.text)
+            m = _rename_map(rx, ta, tb)
+            inv = {y: x for x, y in m.items()}
+            res.renamed_count += 1
+            fn = ra.sym.split("+")[0]
+            s = res.renamed_by_function.setdefault(fn, {"count": 0, "map": {}, "first": [ra.index, rb.index]})
+            s["count"] += 1
+            for x, y in m.items():
+                s["map"].setdefault(x, y)
+            if len(res.renamed) < CAP:
+                res.renamed.append({"a_index": ra.index, "b_index": rb.index, "where": ra.sym,
+                                    "b_where": rb.sym, "a_text": ta, "b_text": tb, "map": m})
+            else:
+                res.dropped["renamed"] += 1
         regs = {}
-        for name in sorted(set(ra.regs) | set(rb.regs)):
-            va = ra.regs.get(name, ra.after.get(name))
+        # b's registers, with a's named through the renaming of this instruction
+        amap = {v: k for k, v in inv.items()}       # a's name -> b's name
+        names = set(rb.regs) | {amap.get(n, n) for n in ra.regs}
+        for name in sorted(names):
+            an = inv.get(name, name)
+            va = ra.regs.get(an, ra.after.get(an))
             vb = rb.regs.get(name, rb.after.get(name))
             na = sa.value(va) if va is not None else "(unchanged)"
             nb = sb.value(vb) if vb is not None else "(unchanged)"
             if na != nb:
-                regs[name] = [na, nb]
+                regs[name if an == name else f"{an}/{name}"] = [na, nb]
         if regs:
             if len(res.register_diffs) < CAP:
+                vals = [(ra.regs.get(n, ra.after.get(n)), rb.regs.get(n, rb.after.get(n))) for n in regs
+                        if "/" not in n]
+                sw = bool(vals) and len(vals) == len(regs) and all(
+                    va is not None and vb is not None and _swapped(ra, rb, va, vb) for va, vb in vals)
                 res.register_diffs.append({"a_index": ra.index, "b_index": rb.index, "where": ra.sym,
-                                           "text": ra.text, "regs": regs})
+                                           "text": ra.text, "regs": regs, "swapped": sw})
             else:
                 res.dropped["register_diffs"] += 1
         if ra.mem or rb.mem:
@@ -371,7 +467,8 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
             if strip(wa) != strip(wb):
                 if len(res.memory_diffs) < CAP:
                     res.memory_diffs.append({"a_index": ra.index, "b_index": rb.index, "where": ra.sym,
-                                             "text": ra.text, "a": wa, "b": wb})
+                                             "text": ra.text, "a": wa, "b": wb,
+                                             "swapped": _writes_swapped(ra, rb, wa, wb, strip)})
                 else:
                     res.dropped["memory_diffs"] += 1
         if ra.events or rb.events:
@@ -381,23 +478,29 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
                     res.gc.append(g)
                 else:
                     res.dropped["gc"] += 1
-        for h in list(open_after):
-            h.after.append((ra, rb))
-            if len(h.after) >= CONTEXT:
-                open_after.remove(h)
-        recent.append((ra, rb))
+        if cur[0] is not None:
+            tail.append((ra, rb))
+            if len(tail) > 2 * CONTEXT:          # the next edit is too far: close the hunk
+                cur[0].after = tail[:CONTEXT]
+                recent.extend(tail[-CONTEXT:])
+                cur[0] = None
+                tail.clear()
+        else:
+            recent.append((ra, rb))
 
     while True:
         fill(ba, 0, 1)
         fill(bb, 1, 1)
         if not ba and not bb:
             break
-        if ba and bb and ba[0][0] == bb[0][0]:
-            _, ra = ba.popleft()
-            _, rb = bb.popleft()
-            if in_prefix:
+        if ba and bb and ba[0][0] == bb[0][0]:      # same shape: equal, or renamed registers
+            _, ka, ra = ba.popleft()
+            _, kb, rb = bb.popleft()
+            if in_prefix and ka == kb:
                 res.common_prefix += 1
-            pair(ra, rb)
+            else:
+                in_prefix = False
+            pair(ra, rb, ka != kb)
             continue
         in_prefix = False
         # align a growing window until the alignment after the leading hunk has settled
@@ -406,8 +509,8 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
         while True:
             fill(ba, 0, w)
             fill(bb, 1, w)
-            ka = [k for k, _ in islice(ba, w)]
-            kb = [k for k, _ in islice(bb, w)]
+            ka = [k for k, _, _ in islice(ba, w)]
+            kb = [k for k, _, _ in islice(bb, w)]
             ops = myers(ka, kb, min(MAXD, (len(ka) + len(kb)) // MAXD_DIV + 8))
             if ops is None:          # more than MAXD edits: keep the smaller window's answer
                 break
@@ -423,22 +526,45 @@ def diff_readers(A: NativeReader, B: NativeReader, window: int = WINDOW) -> Diff
         if best is None:             # window smaller than MAXD/2 and still no script: all of it differs
             best = (len(ka), len(kb))
         na_, nb_ = best
-        h = Hunk(ba[0][1].index if ba else res.a["records"], bb[0][1].index if bb else res.b["records"],
-                 before=list(recent), n_a=na_, n_b=nb_)
-        for buf, keep in ((ba, h.only_a), (bb, h.only_b)):
-            for i in range(na_ if buf is ba else nb_):
-                r = buf.popleft()[1]
-                if i < HUNK_KEEP:
-                    keep.append(r)
-        open_after.clear()
-        if len(res.hunks) < CAP:
-            res.hunks.append(h)
-            open_after.append(h)
+        h = cur[0]
+        if h is not None:            # close enough to the open hunk: one hunk, as diff -u merges them
+            for ra, rb in tail:
+                h.add("=", ra, rb)
+            tail.clear()
         else:
-            res.dropped["hunks"] += 1
-        recent.clear()
+            h = Hunk(ba[0][2].index if ba else res.a["records"], bb[0][2].index if bb else res.b["records"],
+                     before=list(recent))
+            recent.clear()
+            cur[0] = h
+            if len(res.hunks) < CAP:
+                res.hunks.append(h)
+            else:
+                res.dropped["hunks"] += 1
+        for _ in range(na_):
+            h.add("-", ba.popleft()[2], None)
+        for _ in range(nb_):
+            h.add("+", None, bb.popleft()[2])
+    if cur[0] is not None:
+        cur[0].after = tail[:CONTEXT]
     res.cycles = _cycles_json(*tallies)
     return res
+
+
+def _writes_swapped(ra: Record, rb: Record, wa: list[dict], wb: list[dict], strip) -> bool:
+    """Every write that differs (same address, other value) holds values of renamed registers."""
+    da = {(w["addr"], w["size"]): w for w in wa}
+    db = {(w["addr"], w["size"]): w for w in wb}
+    if da.keys() != db.keys():
+        return False
+    raw = lambda r: {(a, s): int.from_bytes(d, "little") for a, s, d in r.writes}
+    xa, xb = raw(ra), raw(rb)
+    diffs = [k for k in da if strip([da[k]]) != strip([db[k]])]
+    return bool(diffs) and all(_swapped(ra, rb, xa[k], xb[k]) for k in diffs)
+
+
+def _regs_rx(names) -> re.Pattern | None:
+    names = sorted(set(names), key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b") if names else None
 
 
 # -- presentation -----------------------------------------------------------------------
@@ -446,15 +572,32 @@ _C = {"red": "\033[31m", "green": "\033[32m", "cyan": "\033[36m", "bold": "\033[
       "off": "\033[0m"}
 
 
-def _context(ra: Record, rb: Record, sy: Symbolizer, ptr: int) -> str:
-    """An aligned record around a hunk: both indexes, since they differ after an insertion."""
-    return f" a#{ra.index} b#{rb.index}".ljust(17) + _body(rb, sy, ptr)
+def _where(ra: Record, rb: Record) -> str:
+    """a's ``symbol+offset``; when b's differs (code moved), b's offset after an arrow:
+    ``oldstack+0x78→0x84`` (or b's whole ``symbol+offset`` when the function differs)."""
+    if ra.sym == rb.sym:
+        return ra.sym
+    fa, _, _ = ra.sym.partition("+")
+    fb, _, ob = rb.sym.partition("+")
+    return f"{ra.sym}→{ob or '0'}" if fa == fb else f"{ra.sym}→{rb.sym}"
 
 
-def _body(r: Record, sy: Symbolizer, ptr: int) -> str:
+def _context(ra: Record, rb: Record, sa: Symbolizer, sb: Symbolizer, ptr: int) -> str:
+    """An aligned record pair around or inside a hunk: both indexes (they differ after an
+    insertion), a's place, and b's text and writes (the same as a's: differences are reported
+    below); a pair whose text differs only in register names is a ``~`` line with both texts."""
+    ta, tb = sa.text(ra.text), sb.text(rb.text)
+    head = f" a#{ra.index} b#{rb.index}".ljust(17)
+    if ta != tb:
+        return "~" + head[1:] + f"{_where(ra, rb):<22} {ta} | {tb}   (registers renamed)"
+    return head + _body(rb, sb, ptr, _where(ra, rb))
+
+
+def _body(r: Record, sy: Symbolizer, ptr: int, where: str | None = None) -> str:
     ws = ", ".join(f"[{w['name']}]={w['value']}" for w in _writes(sy, r, ptr))
     ev = " ".join(f"<{k}>" for k, _ in r.events)
-    return f"{r.sym:<22} {sy.text(r.text):<40}" + (f" ; {ws}" if ws else "") + (f" {ev}" if ev else "")
+    return (f"{where or r.sym:<22} {sy.text(r.text):<40}" + (f" ; {ws}" if ws else "")
+            + (f" {ev}" if ev else "")).rstrip()
 
 
 def _line(r: Record, sy: Symbolizer, ptr: int, mark: str = "", who: str = "") -> str:
@@ -462,22 +605,46 @@ def _line(r: Record, sy: Symbolizer, ptr: int, mark: str = "", who: str = "") ->
     return f"{mark}{who}#{r.index}".ljust(17) + _body(r, sy, ptr)
 
 
-def _shape(regs: re.Pattern, text: str) -> str:
+def _shape(regs: re.Pattern | None, text: str) -> str:
     """An instruction with its register names abstracted: ``mov r10, r9`` -> ``mov R, R``."""
-    return regs.sub("R", text)
+    return regs.sub("R", text) if regs is not None else text
 
 
 def _signature(h: Hunk) -> tuple:
     return (tuple((r.sym, r.text) for r in h.only_a), tuple((r.sym, r.text) for r in h.only_b), h.n_a, h.n_b)
 
 
+def _hunk_lines(h: Hunk, res: DiffResult, c) -> list[str]:
+    sa, sb, p = res.sa, res.sb, res.ptr
+    first = next((r for _o, ra, rb in h.ops for r in (ra, rb) if r is not None), None)
+    out = [c("cyan", f"@@ -{h.a_start},{h.a_span} +{h.b_start},{h.b_span} @@ {first.sym if first else ''}")]
+    ctx = lambda ra, rb: (lambda s: c("yellow", s) if s.startswith("~") else s)(_context(ra, rb, sa, sb, p))
+    out += [ctx(ra, rb) for ra, rb in h.before]
+    for op, ra, rb in h.ops:
+        if op == "-":
+            out.append(c("red", _line(ra, sa, p, "-", "a")))
+        elif op == "+":
+            out.append(c("green", _line(rb, sb, p, "+", "b")))
+        else:
+            out.append(ctx(ra, rb))
+    if h.ops_dropped:
+        more_a, more_b = h.n_a - len(h.only_a), h.n_b - len(h.only_b)
+        if more_a:
+            out.append(c("red", f"-... {more_a} more records only in a"))
+        if more_b:
+            out.append(c("green", f"+... {more_b} more records only in b"))
+        out.append(f" ... {h.ops_dropped} lines of this hunk not kept")
+    out += [ctx(ra, rb) for ra, rb in h.after]
+    return out
+
+
 def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
     """``diff -u``-like text.  With ``fold``, a hunk that repeats an earlier one (the same
-    instructions at the same places: the second unsplit) is one line, and a hunk whose
-    instructions differ only in register names (the compiler renamed registers) shows
-    each pair on one ``~`` line."""
+    instructions at the same places: the second unsplit) is one line, and the aligned
+    instructions that differ only in register names are summed up per function (``fold=False``
+    lists each).  Renamed pairs inside or around a hunk are ``~`` lines."""
     c = (lambda k, s: f"{_C[k]}{s}{_C['off']}") if color else (lambda k, s: s)
-    sa, sb, p = res.sa, res.sb, res.ptr
+    sa = res.sa
     A, B = res.a, res.b
     out = [c("bold", f"--- a: {A['path']} ({A['arch']} {A['variant']}, {A['records']} records)"),
            c("bold", f"+++ b: {B['path']} ({B['arch']} {B['variant']}, {B['records']} records)")]
@@ -486,10 +653,9 @@ def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
         out += _cycles_text(res, c)
         return "\n".join(out) + "\n"
     nh = len(res.hunks) + res.dropped["hunks"]
-    out.append(f"common prefix: {res.common_prefix} records; aligned: {res.aligned}; hunks: {nh}"
+    ren = f" ({res.renamed_count} with registers renamed)" if res.renamed_count else ""
+    out.append(f"common prefix: {res.common_prefix} records; aligned: {res.aligned}{ren}; hunks: {nh}"
                + (f" ({res.dropped['hunks']} not kept)" if res.dropped["hunks"] else ""))
-    names = sorted(set(A.get("registers", [])) | set(B.get("registers", [])), key=len, reverse=True)
-    regs_rx = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b") if names else None
     seen: dict[tuple, int] = {}
     repeat: list[tuple[int, int]] = []      # (this hunk number, the earlier one it repeats), a run
 
@@ -509,42 +675,37 @@ def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
             continue
         flush_repeats()
         seen.setdefault(sig, num)
-        out.append(c("cyan", f"@@ -{h.a_start},{h.n_a} +{h.b_start},{h.n_b} @@"
-                              f" {(h.only_a or h.only_b)[0].sym if (h.only_a or h.only_b) else ''}"))
-        for ra, rb in h.before:
-            out.append(_context(ra, rb, sb, p))
-        renamed = (fold and regs_rx is not None and h.n_a == h.n_b == len(h.only_a) == len(h.only_b)
-                   and all(_shape(regs_rx, ra.text) == _shape(regs_rx, rb.text)
-                           for ra, rb in zip(h.only_a, h.only_b)))
-        if renamed:
-            for ra, rb in zip(h.only_a, h.only_b):
-                out.append(c("yellow", f"~a#{ra.index}".ljust(17) + f"{ra.sym:<22} {sa.text(ra.text):<26} | b#{rb.index}: "
-                                       f"{sb.text(rb.text)}   (registers renamed)"))
-        else:
-            for r in h.only_a:
-                out.append(c("red", _line(r, sa, p, "-", "a")))
-            if h.n_a > len(h.only_a):
-                out.append(c("red", f"-... {h.n_a - len(h.only_a)} more records only in a"))
-            for r in h.only_b:
-                out.append(c("green", _line(r, sb, p, "+", "b")))
-            if h.n_b > len(h.only_b):
-                out.append(c("green", f"+... {h.n_b - len(h.only_b)} more records only in b"))
-        for ra, rb in h.after:
-            out.append(_context(ra, rb, sb, p))
+        out += _hunk_lines(h, res, c)
     flush_repeats()
+    if res.renamed_count:
+        out.append(c("bold", f"registers renamed at {res.renamed_count} aligned instructions "
+                             "(the text differs only in register names):"))
+        for fn, s in res.renamed_by_function.items():
+            m = " ".join(f"{x}->{y}" for x, y in s["map"].items())
+            out.append(c("yellow", f"  {fn}: {s['count']} instructions, first a#{s['first'][0]} "
+                                   f"b#{s['first'][1]}; a's -> b's: {m}"))
+        if not fold:
+            for d in res.renamed:
+                out.append(c("yellow", f"  ~a#{d['a_index']} b#{d['b_index']} {d['where']:<22} "
+                                       f"{d['a_text']} | {d['b_text']}"))
+            if res.dropped["renamed"]:
+                out.append(f"  ... {res.dropped['renamed']} more not kept")
     if res.register_diffs:
         out.append(c("bold", f"register differences at aligned instructions ({len(res.register_diffs)}"
                      + (f", {res.dropped['register_diffs']} more not shown" if res.dropped["register_diffs"] else "")
                      + "):"))
         for d in res.register_diffs:
             regs = " ".join(f"{n}: {c('red', va)} -> {c('green', vb)}" for n, (va, vb) in d["regs"].items())
-            out.append(f"  a#{d['a_index']} b#{d['b_index']} {d['where']:<22} {sa.text(d['text']):<34} {regs}")
+            sw = "   (values swapped between renamed registers)" if d.get("swapped") else ""
+            out.append(f"  a#{d['a_index']} b#{d['b_index']} {d['where']:<22} {sa.text(d['text']):<34} {regs}{sw}")
     if res.memory_diffs:
-        out.append(c("bold", f"memory write differences at aligned instructions ({len(res.memory_diffs)}):"))
+        out.append(c("bold", f"memory write differences at aligned instructions ({len(res.memory_diffs)}"
+                     + (f", {res.dropped['memory_diffs']} more not shown" if res.dropped["memory_diffs"] else "")
+                     + "; only the writes that differ):"))
         for d in res.memory_diffs:
-            fa = ", ".join(f"[{w['name']}]={w['value']}" for w in d["a"]) or "(none)"
-            fb = ", ".join(f"[{w['name']}]={w['value']}" for w in d["b"]) or "(none)"
-            out.append(f"  a#{d['a_index']} b#{d['b_index']} {d['where']:<22} {c('red', '-' + fa)} {c('green', '+' + fb)}")
+            fa, fb = _differing_writes(d)
+            sw = "   (values of renamed registers)" if d.get("swapped") else ""
+            out.append(f"  a#{d['a_index']} b#{d['b_index']} {d['where']:<22} {c('red', '-' + fa)} {c('green', '+' + fb)}{sw}")
     for g in res.gc:
         out.append(c("bold", f"collection at a#{g['a_index']} / b#{g['b_index']} came out differently:"))
         for key, label, col in (("retained_only_in_a", "retained only in a", "red"),
@@ -556,6 +717,15 @@ def format_text(res: DiffResult, color: bool = False, fold: bool = True) -> str:
                 out.append(c(col, f"  {label}: object {o['addr']:#x} ({o['size']} bytes){via}"))
     out += _cycles_text(res, c)
     return "\n".join(out) + "\n"
+
+
+def _differing_writes(d: dict) -> tuple[str, str]:
+    """The writes of a memory difference that are not the same in both runs, as text."""
+    key = lambda w: (w["name"], w["size"], "<ret>" if w.get("return_address") else w["value"])
+    ka, kb = {key(w) for w in d["a"]}, {key(w) for w in d["b"]}
+    fa = ", ".join(f"[{w['name']}]={w['value']}" for w in d["a"] if key(w) not in kb) or "(none)"
+    fb = ", ".join(f"[{w['name']}]={w['value']}" for w in d["b"] if key(w) not in ka) or "(none)"
+    return fa, fb
 
 
 def _cycles_text(res: DiffResult, c) -> list[str]:

@@ -1,9 +1,11 @@
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from emu.trace.diff import _writes, diff, format_html, format_text, myers
+from emu.trace.diff import _writes, diff, diff_readers, format_html, format_text, myers
+from emu.trace.native import Record
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -52,19 +54,32 @@ def test_diff_amd64_exact(traces):
 
 def test_diff_arm_exact(traces):
     res = diff(traces["arm", "buggy"], traces["arm", "fixed"])
-    # every hunk is inside oldstack: no other control-flow divergence
-    assert all(r.sym.startswith("oldstack") for h in res.hunks for r in h.only_a + h.only_b)
-    a_only = [r.text for h in res.hunks for r in h.only_a]
-    b_only = [r.text for h in res.hunks for r in h.only_b]
-    # the fixed oldstack executes 2 more instructions per unsplit; the compiler also
-    # swapped r10/r11 in the whole function, so renamed instructions show up as hunks
-    assert len(b_only) - len(a_only) == 4
-    assert b_only.count("mov r0, #0") == 2
-    assert b_only.count("str r0, [r11, #0x20]") == 2
-    cret_stores = [(r.index, r.writes) for h in res.hunks for r in h.only_b
-                   if any(w[2] == b"\0" * 4 for w in r.writes) and r.text.startswith("str r0")]
-    assert len(cret_stores) == 2
-    assert not any(r.text.startswith("str r0, [r11, #0x20]") for h in res.hunks for r in h.only_a)
+    # one hunk per unsplit, inside oldstack: the fix and nothing else
+    assert len(res.hunks) == 2
+    for h in res.hunks:
+        assert all(r.sym.startswith("oldstack") for r in h.only_a + h.only_b)
+        # the fixed oldstack executes 2 more instructions per unsplit: the store of 0 into m->cret
+        # (5c also scheduled `add r0, r8, #8` after it: one instruction moved, shown as -/+)
+        assert [r.text for r in h.only_b] == ["mov r0, #0", "str r0, [r11, #0x20]", "add r0, r8, #8"]
+        assert [r.text for r in h.only_a] == ["add r0, r8, #8"]
+        assert h.n_b - h.n_a == 2
+        (w,) = [w for r in h.only_b for w in r.writes]
+        assert w[1:] == (4, b"\0" * 4) and res.sb.addr(w[0]) == "m0.cret"
+        # the renamed instructions inside the hunk are paired, not shown as -/+
+        renamed = [(ra.text, rb.text) for op, ra, rb in h.ops if op == "=" and ra.text != rb.text]
+        assert ("ldr r1, [r10, #0x20]", "ldr r1, [r11, #0x20]") in renamed
+        assert ("strd r0, r1, [r11]", "strd r0, r1, [r10]") in [(ra.text, rb.text) for ra, rb in h.before]
+    assert res.a["records"] + 4 == res.b["records"] and res.aligned == res.a["records"] - 2
+    # every other difference of the two oldstacks is register allocation: aligned pairs
+    assert res.renamed_count == 16
+    assert list(res.renamed_by_function) == ["oldstack"]
+    assert res.renamed_by_function["oldstack"]["map"] == {"r10": "r11", "r11": "r10", "r4": "r5"}
+    assert all(d["a_text"] != d["b_text"] and d["where"].startswith("oldstack") for d in res.renamed)
+    # no register difference from the renaming itself (no "(unchanged)" side), and what the
+    # callee-saved pushes and pops of the swapped r10/r11 leave is labelled as such
+    assert not any("(unchanged)" in v for d in res.register_diffs for vs in d["regs"].values() for v in vs)
+    assert res.register_diffs and all(d["swapped"] for d in res.register_diffs)
+    assert res.memory_diffs and all(d["swapped"] for d in res.memory_diffs)
     _gc_outcome(res)
 
 
@@ -168,19 +183,89 @@ def test_diff_fold_expand_and_hunk_cap(traces, monkeypatch):
     import emu.trace.diff as D
     res = diff(traces["arm", "buggy"], traces["arm", "fixed"])
     folded, full = format_text(res), format_text(res, fold=False)
-    # one screen: the second unsplit's hunks fold into one line, renamed registers pair up
-    assert "hunks 7-12 repeat hunks 1-6" in folded and len(folded.splitlines()) <= 60
-    assert sum(ln.startswith("~") for ln in folded.splitlines()) == 6
-    # expanded: every hunk and every record of it, as -/+ lines
-    assert full.count("\n@@ ") == len(res.hunks) == 12
-    assert not any(ln.startswith("~") for ln in full.splitlines())
+    # one screen: the second unsplit's hunk folds into one line, renamed registers are summed up
+    assert "@@ -13387 +13389 @@ hunk 2 repeats hunk 1" in folded
+    assert "oldstack: 16 instructions, first a#13071 b#13071; a's -> b's: r10->r11 r11->r10 r4->r5" in folded
+    assert len(folded.splitlines()) == 27           # 30 with the cycles section (traces here have none)
+    # expanded: every hunk, and every renamed pair listed
+    assert full.count("\n@@ ") == len(res.hunks) == 2 and "repeats" not in full
+    assert sum(ln.startswith("  ~a#") for ln in full.splitlines()) == res.renamed_count == 16
     for h in res.hunks:
         assert all(f"-a#{r.index} " in full for r in h.only_a) and all(f"+b#{r.index} " in full for r in h.only_b)
     # a hunk keeps at most HUNK_KEEP records per side; the counts stay exact
     monkeypatch.setattr(D, "HUNK_KEEP", 1)
     capped = diff(traces["arm", "buggy"], traces["arm", "fixed"])
-    big = next(h for h in capped.hunks if h.n_b == 4)
-    assert len(big.only_b) == 1
-    assert "+... 3 more records only in b" in format_text(capped)
-    j = capped.to_json()["hunks"][capped.hunks.index(big)]
-    assert j["b_len"] == 4 and len(j["only_b"]) == 1
+    big = capped.hunks[0]
+    assert big.n_b == 3 and len(big.only_b) == 1
+    assert "+... 2 more records only in b" in format_text(capped)
+    j = capped.to_json()["hunks"][0]
+    assert j["b_len"] == 3 and len(j["only_b"]) == 1
+
+
+def test_diff_text_lines_say_whose_index(traces):
+    """Every line of a hunk names the side(s) its index belongs to: context ` a#N b#M`, renamed
+    `~a#N b#M`, `-a#N`, `+b#N`; where the code moved, b's offset follows a's."""
+    for arch in ("amd64", "arm"):
+        res = diff(traces[arch, "buggy"], traces[arch, "fixed"])
+        body = format_text(res, fold=False).split("\n@@ ", 1)[1].split("\nregisters renamed")[0]
+        lines = [ln for ln in body.splitlines()[1:] if not ln.startswith(("@@", "collection", "cycles", "  "))]
+        lines = [ln for ln in lines if not ln.startswith(("register", "memory"))]
+        assert lines
+        for ln in lines:
+            assert re.match(r"( a#\d+ b#\d+ |~a#\d+ b#\d+ |-a#\d+ |\+b#\d+ )", ln), ln
+    res = diff(traces["amd64", "buggy"], traces["amd64", "fixed"])
+    assert "oldstack+0x8b→0x93     call gogo" in format_text(res)
+
+
+# -- synthetic traces: the aligner on hand-made record streams -----------------------------
+class _FakeReader:
+    def __init__(self, name, texts, funcs=(("f", 0x1000, 0x400),)):
+        self.path = name
+        self.header = {"arch": "arm", "variant": name, "program": "p", "ptrsize": 4,
+                       "registers": [f"r{i}" for i in range(13)] + ["sp", "lr", "pc"],
+                       "functions": [list(f) for f in funcs], "data_names": []}
+        self.recs = []
+        self.state = {}
+        for i, t in enumerate(texts):
+            text, regs = t if isinstance(t, tuple) else (t, {})
+            self.recs.append(Record(i, 0x1000 + 4 * i, b"\0" * 4, text, f"f+{4 * i:#x}" if i else "f",
+                                    regs, []))
+
+    def __iter__(self):
+        for r in self.recs:
+            self.state.update(r.regs)
+            yield r
+
+
+def _run(a, b):
+    return diff_readers(_FakeReader("a", a), _FakeReader("b", b))
+
+
+def test_aligner_pairs_renamed_registers_and_merges_close_hunks():
+    common = [f"add r{i % 4}, r{i % 4}, #{i}" for i in range(20)]
+    a = common[:5] + [("mov r10, r9", {"r10": 7}), "ldr r0, [r10]", "add r0, r8, #8"] + common[5:]
+    b = common[:5] + [("mov r11, r9", {"r11": 7}), "mov r0, #0", "ldr r0, [r11]", "str r0, [r11, #4]",
+                      "add r0, r8, #8"] + common[5:]
+    res = _run(a, b)
+    assert res.renamed_count == 2 and res.renamed_by_function["f"]["map"] == {"r10": "r11"}
+    # r10 <- 7 in a and r11 <- 7 in b: the same value through the renaming, no register difference
+    assert res.register_diffs == []
+    (h,) = res.hunks
+    assert [r.text for r in h.only_b] == ["mov r0, #0", "str r0, [r11, #4]"] and h.only_a == []
+    assert [op for op, _, _ in h.ops] == ["+", "=", "+"]        # two edits one pair apart: one hunk
+    assert res.aligned == len(a)
+    # a renamed value that differs is still a difference, named with both registers
+    b2 = list(b)
+    b2[5] = ("mov r11, r9", {"r11": 8})
+    (d,) = _run(a, b2).register_diffs
+    assert d["regs"] == {"r10/r11": ["0x7", "0x8"]} and not d["swapped"]
+
+
+def test_aligner_keeps_far_hunks_apart_and_different_shapes_unpaired():
+    common = [f"add r{i % 4}, r{i % 4}, #{i}" for i in range(30)]
+    a = common[:5] + ["push {r4}"] + common[5:20] + ["sub r1, r1, #1"] + common[20:]
+    b = common[:5] + ["pop {r4}"] + common[5:20] + common[20:]
+    res = _run(a, b)
+    assert len(res.hunks) == 2 and res.renamed_count == 0
+    assert [(op, (ra or rb).text) for op, ra, rb in res.hunks[0].ops] == [("-", "push {r4}"), ("+", "pop {r4}")]
+    assert len(res.hunks[0].before) == len(res.hunks[0].after) == 3
