@@ -1,19 +1,24 @@
 """Diffing two traces: a streaming, windowed Myers alignment.
 
-Records are keyed by (function, instruction text) -- the offset is left out
-of the key so that an instruction inserted into a function does not make
-every later instruction of that function differ --, with code addresses
-inside the text and in register/memory values rewritten as symbol+offset, so
-two runs whose code moved (the fixed oldstack is longer) still align.  Both
-traces are streamed: while the heads agree, they are paired directly; at a
-mismatch, a window of the next records of each is aligned with Myers'
-O(ND) diff and the leading hunk (records only in A / only in B, up to the
-next common record) is committed; then streaming resumes.  The window starts
-at 64 records and grows (x4, up to ``WINDOW``) until the alignment after the
-hunk has settled (``SETTLE`` equal records in a row, or both traces end).
-Memory is bounded by the window and by the caps on what is kept: ``CAP``
-register/memory/collection differences and hunks, ``HUNK_KEEP`` records per
-side of a hunk (the counts are always exact).
+Records are keyed by the shape of their instruction: (function, instruction
+text with register names abstracted) -- the offset is left out so that an
+instruction inserted into a function does not make every later instruction of
+that function differ, and the register names so that two builds that allocated
+registers differently (5c swapped r10/r11 in the fixed ARM oldstack) pair the
+same instruction; such a pair is "renamed" and its registers are compared
+through the renaming.  Code addresses inside the text and in register/memory
+values are rewritten as symbol+offset, so two runs whose code moved (the fixed
+oldstack is longer) still align.  Both traces are streamed: while the heads
+agree, they are paired directly; at a mismatch, a window of the next records
+of each is aligned with Myers' O(ND) diff and the leading edit (records only
+in A / only in B, up to the next common record) is committed; then streaming
+resumes.  Edits fewer than 2*CONTEXT+1 aligned pairs apart are one hunk, as
+``diff -u`` merges hunks whose context touches.  The window starts at 64
+records and grows (x4, up to ``WINDOW``) until the alignment after the hunk
+has settled (``SETTLE`` equal records in a row, or both traces end).  Memory
+is bounded by the window and by the caps on what is kept: ``CAP``
+register/memory/collection differences, renamed pairs and hunks, ``HUNK_KEEP``
+records per side of a hunk (the counts are always exact).
 
 JSON (``goemu diff --json``)::
 
@@ -22,14 +27,20 @@ JSON (``goemu diff --json``)::
      "common_prefix": N,            # records equal (by key) before the first hunk
      "aligned": N,                  # aligned record pairs in total
      "hunks": [{"a_start", "b_start", "a_len", "b_len",   # a_len/b_len: records only in a / b
-                "only_a": [REC], "only_b": [REC]}],        # at most HUNK_KEEP of them each
-     "register_diffs": [{"a_index", "b_index", "where", "text",
+                "a_span", "b_span",                        # records of a / b in the hunk
+                "only_a": [REC], "only_b": [REC],          # at most HUNK_KEEP of them each
+                "ops": [[op, a_index | None, b_index | None]]}],   # "-", "+", "=" in order
+     "renamed": {"count", "pairs": [{"a_index", "b_index", "where", "b_where", "a_text", "b_text",
+                                     "map": {a_reg: b_reg}}],
+                 "by_function": {fn: {"count", "map", "first": [a_index, b_index]}}},
+     "register_diffs": [{"a_index", "b_index", "where", "text", "swapped",
                           "regs": {"rax": [A value, B value]}}],     # values as hex or sym+off
-     "memory_diffs": [{"a_index", "b_index", "where", "text",
+     "memory_diffs": [{"a_index", "b_index", "where", "text", "swapped",
                         "a": [WRITE], "b": [WRITE]}],
      "gc": [{"a_index", "b_index", "freed_only_in_a": [OBJ], "freed_only_in_b": [OBJ],
              "retained_only_in_a": [OBJ], "retained_only_in_b": [OBJ]}],
-     "truncated": {"register_diffs": N, "memory_diffs": N, "hunks": N, "gc": N},   # not kept
+     "collections": {"a": [GC], "b": [GC]},   # each run's collections: what they retained, via which root
+     "truncated": {"register_diffs": N, "memory_diffs": N, "hunks": N, "gc": N, "renamed": N},
      "cycles": null | {                 # when both traces were recorded with the cycle model
          "a": {"core", "total", "splits": [int], "unsplits": [int]},   # cycles of each split/unsplit
          "b": {...},
@@ -40,6 +51,7 @@ JSON (``goemu diff --json``)::
             # + "return_address": true for the address a call pushed (named after the caller);
             #   aligned calls' return addresses are equal by definition, even when code moved
     OBJ   = {"addr", "size", "root", "path"}
+    GC    = {"index", "collection", "heap_before", "heap_after", "freed": N, "retained": [OBJ]}
 """
 from __future__ import annotations
 

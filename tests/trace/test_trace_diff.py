@@ -269,3 +269,32 @@ def test_aligner_keeps_far_hunks_apart_and_different_shapes_unpaired():
     assert len(res.hunks) == 2 and res.renamed_count == 0
     assert [(op, (ra or rb).text) for op, ra, rb in res.hunks[0].ops] == [("-", "push {r4}"), ("+", "pop {r4}")]
     assert len(res.hunks[0].before) == len(res.hunks[0].after) == 3
+
+
+def _doc_block(path, after):
+    text = path.read_text()
+    return text[text.index(after):].split("```\n", 2)[1]
+
+
+def _no_cycles(out):
+    lines = out.splitlines(keepends=True)
+    i = next((k for k, ln in enumerate(lines) if ln.startswith("cycles (")), len(lines))
+    return "".join(lines[:i])
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_readme_diff_example_is_what_the_tool_prints(arch):
+    """The README's amd64 example and docs/trace-diff.md's ARM one are the golden diff (the tool's
+    output on the leak demo) plus its cycles section, and the line counts they quote are right."""
+    root = Path(__file__).parents[2]
+    golden = (GOLDEN / f"diff_{arch}.txt").read_text()
+    golden = golden.replace(f"{arch}-buggy.gtr", "a.gtr").replace(f"{arch}-fixed.gtr", "b.gtr")
+    if arch == "amd64":
+        doc, block = root / "README.md", _doc_block(root / "README.md", "What it shows for the leak demo")
+    else:
+        doc, block = root / "docs/trace-diff.md", _doc_block(root / "docs/trace-diff.md", "goemu diff a.gtr b.gtr")
+    assert _no_cycles(block) == golden
+    n, m = len(block.splitlines()), len(golden.splitlines())
+    readme = (root / "README.md").read_text()
+    claim = f"{n} lines ({m} without the cycles section: `tests/trace/golden/diff_{arch}.txt`"
+    assert claim in readme.replace("\n", " ").replace("  ", " "), claim
