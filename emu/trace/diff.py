@@ -759,39 +759,211 @@ def _cycles_text(res: DiffResult, c) -> list[str]:
     return out
 
 
+HTML_ROWS = 100_000     # hidden rows the HTML page's folds write in all (their counts are always exact)
+
+_CSS = (
+    "body{font-family:monospace;font-size:13px;margin:8px;max-width:100%}"
+    "h1{font-size:16px;overflow-wrap:anywhere}h2{font-size:14px;margin:18px 0 4px}"
+    # two columns of equal width that never grow past the page: long lines wrap inside their cell
+    "table.sbs{border-collapse:collapse;width:100%;table-layout:fixed}"
+    "table.sbs col{width:50%}"
+    "table.sbs td,table.sbs th{vertical-align:top;padding:1px 6px;white-space:pre-wrap;"
+    "overflow-wrap:anywhere;word-break:break-all;text-align:left;border-left:1px solid #ccc}"
+    "tr.del td.a,td.only-a{background:#fdd}tr.add td.b,td.only-b{background:#dfd}"
+    "tr.ren td{background:#ffc}tr.gc td{background:#eef;font-weight:bold}"
+    "tr.fold>td{padding:0;border:0}details{margin:2px 0}"
+    "summary{color:#555;cursor:pointer;padding:1px 6px;background:#f4f4f4}"
+    "pre{white-space:pre-wrap;overflow-wrap:anywhere}"
+)
+
+
+class _Cursor:
+    """Records of one trace, read again in order for the page's folds."""
+
+    def __init__(self, path: str):
+        self.reader = NativeReader(path)
+        self.it = iter(self.reader)
+        self.pos = 0
+
+    def next(self) -> Record | None:
+        r = next(self.it, None)
+        if r is not None:
+            self.pos += 1
+        return r
+
+    def skip(self, n: int) -> None:
+        for _ in range(n):
+            if self.next() is None:
+                return
+
+    def pairs(self, other: "_Cursor", n: int):
+        for _ in range(n):
+            ra, rb = self.next(), other.next()
+            if ra is None or rb is None:
+                return
+            yield ra, rb
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def _gc_rows(ra: Record | None, rb: Record | None, e) -> list[str]:
+    """A collection side by side: its summary, then each retained object of either run, in the
+    other run's column what became of it (retained too, or freed)."""
+    sides = [_gc_side(r) if r is not None else None for r in (ra, rb)]
+    freed = []
+    for r in (ra, rb):
+        rep = next((d.get("report") for k, d in (r.events if r else []) if k == "gc" and isinstance(d, dict)), None)
+        freed.append({(o.get("addr"), o.get("size")) for o in (rep or {}).get("freed", [])})
+    head = []
+    for who, (g, r) in zip("ab", zip(sides, (ra, rb))):
+        head.append(f"collection {g['collection']} at {who}#{r.index}: heap {g['heap_before']} -> "
+                    f"{g['heap_after']} bytes; freed {g['freed']}, retained {len(g['retained'])}" if g else "")
+    rows = [f"<tr class='gc'><td class='a'>{e(head[0])}</td><td class='b'>{e(head[1])}</td></tr>"]
+    objs: dict = {}
+    for k, g in enumerate(sides):
+        for o in (g or {}).get("retained", []):
+            objs.setdefault((o["addr"], o["size"]), [None, None])[k] = o
+    for key, pair in sorted(objs.items(), key=lambda kv: kv[0][0] or 0):
+        cells = []
+        for k, who in enumerate("ab"):
+            o = pair[k]
+            if o is not None:
+                only = pair[1 - k] is None
+                cells.append((f"retained-only only-{who}" if only else "retained",
+                               f"retained {o['addr']:#x} ({o['size']} bytes) via {o.get('path') or o.get('root')}"))
+            elif key in freed[k]:
+                cells.append((f"freed only-{who}", f"freed {key[0]:#x} ({key[1]} bytes)"))
+            else:
+                cells.append(("absent", ""))
+        rows.append("<tr class='gcobj'>" + "".join(f"<td class='{who} {cls}'>{e(t)}</td>"
+                                                   for who, (cls, t) in zip("ab", cells)) + "</tr>")
+    return rows
+
+
 def format_html(res: DiffResult) -> str:
+    """One self-contained page (no scripts, no external files): the collections of both runs
+    side by side (what each retained and through which root), then both traces side by side --
+    every hunk expanded, every aligned stretch between hunks folded in a ``<details>`` that holds
+    all of its rows (the count in its summary), collections shown where they happen -- then the
+    text report.  The traces are read a second time for the folds."""
     e = _html.escape
     sa, sb, p = res.sa, res.sb, res.ptr
-    rows = []
+    A, B = res.a, res.b
+    rows: list[str] = []
 
-    def row(cls, left, right):
-        rows.append(f"<tr class='{cls}'><td>{e(left)}</td><td>{e(right)}</td></tr>")
+    def pair_row(ra: Record, rb: Record) -> str:
+        ta, tb = sa.text(ra.text), sb.text(rb.text)
+        cls = "ren" if ta != tb else "ctx"
+        return (f"<tr class='{cls}' data-a='{ra.index}' data-b='{rb.index}'><td class='a'>"
+                f"{e(_line(ra, sa, p, ' ' if cls == 'ctx' else '~', 'a'))}</td><td class='b'>"
+                f"{e(_line(rb, sb, p, ' ' if cls == 'ctx' else '~', 'b'))}</td></tr>")
 
-    prev_end = (0, 0)
-    for h in res.hunks:
-        folded = h.a_start - prev_end[0]
-        if folded > 0:
-            rows.append(f"<tr><td colspan=2><details><summary>{folded} aligned instructions "
-                        f"(a#{prev_end[0]}..a#{h.a_start - 1}, b#{prev_end[1]}..b#{h.b_start - 1})</summary>"
-                        "<table>" + "".join(f"<tr><td>{e(_line(ra, sa, p, who='a'))}</td><td>{e(_line(rb, sb, p, who='b'))}</td></tr>"
-                                            for ra, rb in h.before) + "</table></details></td></tr>")
-        for i in range(max(len(h.only_a), len(h.only_b))):
-            ra = h.only_a[i] if i < len(h.only_a) else None
-            rb = h.only_b[i] if i < len(h.only_b) else None
-            row("hunk", _line(ra, sa, p, who="a") if ra else "", _line(rb, sb, p, who="b") if rb else "")
-        if h.n_a > len(h.only_a) or h.n_b > len(h.only_b):
-            row("hunk", f"... {h.n_a - len(h.only_a)} more", f"... {h.n_b - len(h.only_b)} more")
-        prev_end = (h.a_start + h.n_a, h.b_start + h.n_b)
-    rest = res.a["records"] - prev_end[0]
-    if rest > 0:
-        rows.append(f"<tr><td colspan=2><details><summary>{rest} aligned instructions to the end</summary>"
-                    "</details></td></tr>")
-    text = format_text(res, color=False)
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>goemu trace diff</title><style>"
-            "body{font-family:monospace}table{border-collapse:collapse;width:100%}td{vertical-align:top;"
-            "padding:1px 6px;white-space:pre;width:50%}tr.hunk td:first-child{background:#fdd}"
-            "tr.hunk td:last-child{background:#dfd}summary{color:#666;cursor:pointer}</style></head><body>"
-            f"<h1>{e(res.a['path'])} vs {e(res.b['path'])}</h1>"
-            "<table><tr><th>a</th><th>b</th></tr>" + "".join(rows) + "</table>"
-            f"<h2>Summary</h2><details open><summary>report</summary><pre>{e(text)}</pre></details>"
-            "</body></html>\n")
+    def one_row(op: str, r: Record) -> str:
+        if op == "-":
+            return (f"<tr class='del' data-a='{r.index}'><td class='a'>{e(_line(r, sa, p, '-', 'a'))}</td>"
+                    "<td class='b'></td></tr>")
+        return (f"<tr class='add' data-b='{r.index}'><td class='a'></td>"
+                f"<td class='b'>{e(_line(r, sb, p, '+', 'b'))}</td></tr>")
+
+    budget = [HTML_ROWS]            # rows the folds may still write (the page's size bound)
+
+    class Fold:
+        def __init__(self):
+            self.n = self.ren = 0
+            self.first = self.last = None
+            self.html: list[str] = []
+
+        def add(self, ra: Record, rb: Record) -> None:
+            self.n += 1
+            self.first = self.first or (ra, rb)
+            self.last = (ra, rb)
+            if budget[0] > 0:
+                budget[0] -= 1
+                self.html.append(pair_row(ra, rb))
+            self.ren += sa.text(ra.text) != sb.text(rb.text)
+
+        def close(self) -> None:
+            if not self.n:
+                return
+            (a0, b0), (a1, b1) = self.first, self.last
+            ren = f", {self.ren} with registers renamed" if self.ren else ""
+            more = (f"<tr class='more'><td colspan=2>... {self.n - len(self.html)} more rows not written (the page "
+                    f"keeps {HTML_ROWS} hidden rows; goemu trace-show FILE --from N prints them)</td></tr>"
+                    if self.n > len(self.html) else "")
+            rows.append(f"<tr class='fold'><td colspan=2><details data-rows='{self.n}'><summary>{self.n} "
+                        f"aligned instructions hidden{ren} (a#{a0.index}..a#{a1.index}, b#{b0.index}..b#{b1.index})"
+                        "</summary><table class='sbs'><colgroup><col><col></colgroup>"
+                        + "".join(self.html) + more + "</table></details></td></tr>")
+
+    def gap(pairs, length: int, head: int, tail: int) -> None:
+        """An aligned stretch of ``length`` pairs, streamed: ``head`` rows shown after a hunk,
+        ``tail`` before the next one, collections shown with their outcome, the rest folded."""
+        f = Fold()
+        for i, (ra, rb) in enumerate(pairs):
+            is_gc = any(k == "gc" for k, _ in ra.events) or any(k == "gc" for k, _ in rb.events)
+            if not (i < head or i >= length - tail or is_gc):
+                f.add(ra, rb)
+                continue
+            f.close()
+            f = Fold()
+            rows.append(pair_row(ra, rb))
+            if is_gc:
+                rows.extend(_gc_rows(ra, rb, e))
+        f.close()
+
+    ca, cb = _Cursor(A["path"]), _Cursor(B["path"])
+    try:
+        for n, h in enumerate(res.hunks):
+            la, lb = h.a_start - ca.pos, h.b_start - cb.pos
+            gap(ca.pairs(cb, min(la, lb)), min(la, lb), CONTEXT if n else 0, CONTEXT)
+            if la != lb:             # cannot happen for a consistent alignment; say so rather than hide it
+                rows.append(f"<tr class='more'><td colspan=2>(alignment gap: {la} records of a, {lb} of b)</td></tr>")
+                ca.skip(h.a_start - ca.pos)
+                cb.skip(h.b_start - cb.pos)
+            for op, ra, rb in h.ops:
+                rows.append(pair_row(ra, rb) if op == "=" else one_row(op, ra if op == "-" else rb))
+            if h.ops_dropped:
+                rows.append(f"<tr class='more'><td class='a'>... {h.n_a - len(h.only_a)} more records only in a"
+                            f"</td><td class='b'>... {h.n_b - len(h.only_b)} more records only in b</td></tr>")
+            ca.skip(h.a_span)
+            cb.skip(h.b_span)
+        if res.dropped["hunks"]:
+            rows.append(f"<tr class='more'><td colspan=2>{res.dropped['hunks']} more hunks not kept: the rest of "
+                        f"the traces (from a#{ca.pos} and b#{cb.pos}) is not aligned here</td></tr>")
+        else:
+            rest = min(A["records"] - ca.pos, B["records"] - cb.pos)
+            gap(ca.pairs(cb, rest), rest, CONTEXT if res.hunks else 0, 0)
+    finally:
+        ca.close()
+        cb.close()
+    # the collections of both runs, side by side (the n-th of a against the n-th of b)
+    gcs = []
+    for i in range(max(len(res.gc_a), len(res.gc_b))):
+        ga = res.gc_a[i] if i < len(res.gc_a) else None
+        gb = res.gc_b[i] if i < len(res.gc_b) else None
+        gcs.append((ga, gb))
+    gc_rows: list[str] = []
+    if gcs:
+        with NativeReader(A["path"]) as RA, NativeReader(B["path"]) as RB:
+            want_a = {g["index"] for g, _ in gcs if g}
+            want_b = {g["index"] for _, g in gcs if g}
+            recs_a = {r.index: r for r in RA if r.index in want_a}
+            recs_b = {r.index: r for r in RB if r.index in want_b}
+        for ga, gb in gcs:
+            gc_rows += _gc_rows(recs_a.get(ga["index"]) if ga else None,
+                                recs_b.get(gb["index"]) if gb else None, e)
+    text = format_text(res, color=False, fold=False)
+    head = (f"<tr><th class='a'>a: {e(A['path'])} ({e(A['arch'])} {e(A['variant'])}, {A['records']} records)</th>"
+            f"<th class='b'>b: {e(B['path'])} ({e(B['arch'])} {e(B['variant'])}, {B['records']} records)</th></tr>")
+    table = lambda tid, body: (f"<table class='sbs' id='{tid}'><colgroup><col><col></colgroup>{head}"
+                               + "".join(body) + "</table>")
+    summary = text.splitlines()[2] if len(text.splitlines()) > 2 else ""
+    return ("<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
+            "content='width=device-width'><title>goemu trace diff</title>"
+            f"<style>{_CSS}</style></head><body>"
+            f"<h1>{e(A['path'])} vs {e(B['path'])}</h1><p>{e(summary)}</p>"
+            "<h2>Collections: what each run retained, and through which root</h2>"
+            + (table("collections", gc_rows) if gc_rows else "<p>no collection in either run</p>")
+            + "<h2>Instructions, side by side</h2>" + table("trace", rows)
+            + f"<h2>Report</h2><pre>{e(text)}</pre></body></html>\n")

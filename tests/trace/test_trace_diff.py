@@ -103,7 +103,7 @@ def test_diff_self_is_empty(traces, arch):
 def test_diff_html_and_color(traces, tmp_path):
     res = diff(traces["amd64", "buggy"], traces["amd64", "fixed"])
     page = format_html(res)
-    assert "<details>" in page and "mov qword ptr [rax + 0x38], 0" in page and "<script" not in page
+    assert "<details data-rows=" in page and "mov qword ptr [rax + 0x38], 0" in page and "<script" not in page
     assert "\033[32m+" in format_text(res, color=True)
 
 
