@@ -49,15 +49,31 @@ def format_event(kind: str, detail, sy: Symbolizer) -> list[str]:
     return [f"<{kind}> {_value(detail, sy)}" if detail is not None else f"<{kind}>"]
 
 
+def _code_note(v: int, sy: Symbolizer, r: Record | None = None) -> str:
+    """`` <symbol+offset>`` after a value that points into code (a return address in lr or
+    on the stack), as gdb's ``x/a`` names it; nothing for other values.  The address after the
+    record's own instruction (what a call saves) is named after the caller, even when the call
+    is its function's last instruction (``oldstack+0x98``, not the next function)."""
+    if r is not None and r.bytes and v == r.pc + len(r.bytes):
+        return f" <{sy.return_address(v, r.pc)}>"
+    name = sy.code(v) if v >= 4096 else None
+    return f" <{name}>" if name else ""
+
+
 def format_record(r: Record, sy: Symbolizer, ptr: int) -> str:
-    regs = " ".join(f"{k}={v:#x}" for k, v in r.regs.items())
-    mem = " ".join(f"{'W' if k == 'w' else 'R'}[{sy.addr(a)}]{s}={int.from_bytes(d, 'little'):#x}"
+    """One record the way the REPL shows an instruction (``0x4003e3 <leak+0x13>``, branch targets
+    named), then the registers it changed and its memory accesses (values that point into code
+    named after it), its events, one per line."""
+    regs = " ".join(f"{k}={v:#x}{_code_note(v, sy, r)}" for k, v in r.regs.items())
+    mem = " ".join(f"{'W' if k == 'w' else 'R'}[{sy.addr(a)}]{s}={(v := int.from_bytes(d, 'little')):#x}"
+                   + (_code_note(v, sy, r) if s == ptr else "")
                    for k, a, s, d in r.mem)
     ev = "".join(f"\n          {line}" for k, d in r.events for line in format_event(k, d, sy))
     cyc = ""
     if r.cycles is not None:
         cyc = f"  [{r.cycles:>3} cyc {r.phase}{', ' + r.within if r.within else ''}]"
-    return (f"#{r.index:<7} {r.pc:#x} {r.sym:<24} {r.bytes.hex():<16} {_branch_text(r.text, sy):<36}{cyc}"
+    where = f"{r.pc:#x} <{r.sym}>"
+    return (f"#{r.index:<7} {where:<36} {r.bytes.hex():<16} {_branch_text(r.text, sy):<36}{cyc}".rstrip()
             + (f"\n          {regs}" if regs else "") + (f"\n          {mem}" if mem else "") + ev)
 
 
