@@ -213,7 +213,8 @@ class Hunk:
     ops: list[tuple[str, Record | None, Record | None]] = field(default_factory=list)
     a_span: int = 0         # records of a in the hunk (only in a + aligned inside it)
     b_span: int = 0
-    ops_dropped: int = 0    # ops not kept (over 2*HUNK_KEEP + merged pairs)
+    ops_dropped: int = 0    # ops not kept (past 3*HUNK_KEEP), in all and per op
+    dropped_by_op: dict = field(default_factory=dict)
 
     def add(self, op: str, ra: Record | None, rb: Record | None) -> None:
         if op == "-":
@@ -230,6 +231,7 @@ class Hunk:
             self.ops.append((op, ra, rb))
         else:
             self.ops_dropped += 1
+            self.dropped_by_op[op] = self.dropped_by_op.get(op, 0) + 1
 
 
 @dataclass
@@ -639,13 +641,13 @@ def _hunk_lines(h: Hunk, res: DiffResult, c) -> list[str]:
             out.append(c("green", _line(rb, sb, p, "+", "b")))
         else:
             out.append(ctx(ra, rb))
-    if h.ops_dropped:
-        more_a, more_b = h.n_a - len(h.only_a), h.n_b - len(h.only_b)
-        if more_a:
-            out.append(c("red", f"-... {more_a} more records only in a"))
-        if more_b:
-            out.append(c("green", f"+... {more_b} more records only in b"))
-        out.append(f" ... {h.ops_dropped} lines of this hunk not kept")
+    more = h.dropped_by_op
+    if more.get("-"):
+        out.append(c("red", f"-... {more['-']} more records only in a"))
+    if more.get("+"):
+        out.append(c("green", f"+... {more['+']} more records only in b"))
+    if more.get("="):
+        out.append(f" ... {more['=']} more aligned pairs inside this hunk")
     out += [ctx(ra, rb) for ra, rb in h.after]
     return out
 
@@ -924,8 +926,10 @@ def format_html(res: DiffResult) -> str:
             for op, ra, rb in h.ops:
                 rows.append(pair_row(ra, rb) if op == "=" else one_row(op, ra if op == "-" else rb))
             if h.ops_dropped:
-                rows.append(f"<tr class='more'><td class='a'>... {h.n_a - len(h.only_a)} more records only in a"
-                            f"</td><td class='b'>... {h.n_b - len(h.only_b)} more records only in b</td></tr>")
+                more = h.dropped_by_op
+                rows.append(f"<tr class='more'><td class='a'>... {more.get('-', 0)} more records only in a, "
+                            f"{more.get('=', 0)} more aligned</td><td class='b'>... {more.get('+', 0)} more "
+                            f"records only in b</td></tr>")
             ca.skip(h.a_span)
             cb.skip(h.b_span)
         if res.dropped["hunks"]:

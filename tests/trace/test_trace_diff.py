@@ -197,7 +197,10 @@ def test_diff_fold_expand_and_hunk_cap(traces, monkeypatch):
     capped = diff(traces["arm", "buggy"], traces["arm", "fixed"])
     big = capped.hunks[0]
     assert big.n_b == 3 and len(big.only_b) == 1
-    assert "+... 2 more records only in b" in format_text(capped)
+    # the hunk's lines stop after 3*HUNK_KEEP (-add, +mov, ~ldr); what is left is counted by kind
+    assert [op for op, _, _ in big.ops] == ["-", "+", "="] and big.dropped_by_op == {"+": 2}
+    text = format_text(capped)
+    assert "+... 2 more records only in b" in text and "-... " not in text
     j = capped.to_json()["hunks"][0]
     assert j["b_len"] == 3 and len(j["only_b"]) == 1
 
