@@ -632,7 +632,9 @@ def _hunk_lines(h: Hunk, res: DiffResult, c) -> list[str]:
     sa, sb, p = res.sa, res.sb, res.ptr
     first = next((r for _o, ra, rb in h.ops for r in (ra, rb) if r is not None), None)
     out = [c("cyan", f"@@ -{h.a_start},{h.a_span} +{h.b_start},{h.b_span} @@ {first.sym if first else ''}")]
-    ctx = lambda ra, rb: (lambda s: c("yellow", s) if s.startswith("~") else s)(_context(ra, rb, sa, sb, p))
+    def ctx(ra: Record, rb: Record) -> str:
+        s = _context(ra, rb, sa, sb, p)
+        return c("yellow", s) if s.startswith("~") else s
     out += [ctx(ra, rb) for ra, rb in h.before]
     for op, ra, rb in h.ops:
         if op == "-":
@@ -798,7 +800,7 @@ class _Cursor:
             if self.next() is None:
                 return
 
-    def pairs(self, other: "_Cursor", n: int):
+    def pairs(self, other: _Cursor, n: int):
         for _ in range(n):
             ra, rb = self.next(), other.next()
             if ra is None or rb is None:

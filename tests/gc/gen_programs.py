@@ -18,204 +18,69 @@ no log of addresses in memory: such a log would itself be a root.
 """
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "shared"))
+import gen_ops  # (the generator shared with tests/leaks/gen_roots.py)
+from gen_ops import NSLOTS, PTR, Func, Program, slot
 
 FRAME_SIZES = (64, 120, 136, 1000, 3900, 4096, 5000)
 ALLOC_SIZES = (8, 16, 24, 32, 48, 64, 100, 128, 200, 256, 512, 1000, 2048)
-NSLOTS = 4
 NGLOBALS = 6
 NINTERIOR = 4                   # GLOBL ginterior: interior pointers only
-PTR = {"amd64": 8, "arm": 4}
 
 
-@dataclass
-class Func:
-    name: str
-    frame: int
-    args: int
-    ops: list = field(default_factory=list)
-    retax: int | None = None        # slot left in AX/R0 at RET
+def _frame(rng, i: int, ps: int) -> tuple[int, int]:
+    frame = (rng.choice(FRAME_SIZES) + rng.choice((-8, 0, 0, 8))) // ps * ps
+    return frame, (rng.choice((0, 0, 2 * ps)) if i else 0)
 
 
-@dataclass
-class Program:
-    seed: int
-    arch: str
-    funcs: list[Func]
-    text: str = ""
-    nallocs: int = 0
-    sizes: list[int] = field(default_factory=list)       # requested size of allocation k
-    gc_live: list[set[int]] = field(default_factory=list)  # live allocation ids at each gc
-    gc_nallocs: list[int] = field(default_factory=list)   # allocations done before each gc
-    gc_interior_only: list[set[int]] = field(default_factory=list)  # live only through an interior pointer
+def _kinds(d: gen_ops.Draw) -> list[str]:
+    kinds = ["alloc", "alloc", "drop", "copy", "gstore", "gload", "gclear", "gc"]
+    if d.known:
+        kinds += ["fstore", "fstore", "fload", "ginterior", "ginterior"]
+    kinds += ["gintclear"]
+    if d.i + 1 < d.nfuncs and d.ncalls < 2:
+        kinds += ["call", "call"]
+    return kinds
+
+
+def _end_func(rng, d: gen_ops.Draw, fn: Func) -> None:
+    if rng.random() < 0.15:
+        fn.ops.append(("gc",))
+    if rng.random() < 0.6:
+        fn.retax = rng.randrange(NSLOTS)
+
+
+def _end_program(rng, funcs: list[Func]) -> None:
+    funcs[0].ops.append(("gc",))       # make sure main collects at least once at the end
+
+
+def _prologue(arch: str, fn: Func) -> list[str]:
+    """Zero the slots (only them: the rest of the frame is the callees' argument area)."""
+    if arch == "amd64":
+        return [f"mov {slot(arch, j)}, 0" for j in range(NSLOTS)]
+    return ["mov r1, #0"] + [f"str r1, {slot(arch, j)}" for j in range(NSLOTS)]
+
+
+def _epilogue(arch: str, fn: Func) -> list[str]:
+    if fn.retax is None:
+        return []
+    return [f"mov rax, {slot(arch, fn.retax)}" if arch == "amd64" else f"ldr r0, {slot(arch, fn.retax)}"]
+
+
+SPEC = gen_ops.Spec(
+    seed_prefix="", nfuncs=(2, 6), nops=(4, 14), alloc_sizes=ALLOC_SIZES, nglobals=NGLOBALS,
+    ninterior=NINTERIOR, frame=_frame, kinds=_kinds, end_func=_end_func, end_program=_end_program,
+    globals=lambda arch: [f"GLOBL gptrs, ${NGLOBALS * PTR[arch]}", f"GLOBL ginterior, ${NINTERIOR * PTR[arch]}"],
+    prologue=_prologue, epilogue=_epilogue)
 
 
 def generate(seed: int, arch: str) -> Program:
-    rng = random.Random(f"{arch}:{seed}")
-    ps = PTR[arch]
-    nfuncs = rng.randint(2, 6)
-    funcs = []
-    for i in range(nfuncs):
-        frame = (rng.choice(FRAME_SIZES) + rng.choice((-8, 0, 0, 8))) // ps * ps
-        args = rng.choice((0, 0, 2 * ps)) if i else 0
-        funcs.append(Func("main" if i == 0 else f"f{i}", frame, args))
-    for i, fn in enumerate(funcs):
-        known: dict[int, int] = {}          # slot -> size of the object it surely holds
-        ncalls = 0
-        for _ in range(rng.randint(4, 14)):
-            kinds = ["alloc", "alloc", "drop", "copy", "gstore", "gload", "gclear", "gc"]
-            if known:
-                kinds += ["fstore", "fstore", "fload", "ginterior", "ginterior"]
-            kinds += ["gintclear"]
-            if i + 1 < nfuncs and ncalls < 2:
-                kinds += ["call", "call"]
-            k = rng.choice(kinds)
-            j = rng.randrange(NSLOTS)
-            if k == "alloc":
-                size = rng.choice(ALLOC_SIZES)
-                fn.ops.append(("alloc", j, size))
-                known[j] = size
-            elif k == "drop":
-                fn.ops.append(("drop", j))
-                known.pop(j, None)
-            elif k == "copy":
-                d = rng.randrange(NSLOTS)
-                fn.ops.append(("copy", j, d))
-                if j in known:
-                    known[d] = known[j]
-                else:
-                    known.pop(d, None)
-            elif k == "gstore":
-                fn.ops.append(("gstore", j, rng.randrange(NGLOBALS)))
-            elif k == "gload":
-                fn.ops.append(("gload", rng.randrange(NGLOBALS), j))
-                known.pop(j, None)
-            elif k == "gclear":
-                fn.ops.append(("gclear", rng.randrange(NGLOBALS)))
-            elif k == "ginterior":
-                src = rng.choice(sorted(known))
-                fn.ops.append(("ginterior", src, rng.randrange(1, known[src]), rng.randrange(NINTERIOR)))
-            elif k == "gintclear":
-                fn.ops.append(("gintclear", rng.randrange(NINTERIOR)))
-            elif k == "gc":
-                fn.ops.append(("gc",))
-            elif k == "call":
-                fn.ops.append(("call", rng.randrange(i + 1, nfuncs)))
-                ncalls += 1
-            elif k in ("fstore", "fload"):
-                src = rng.choice(sorted(known))
-                off = rng.randrange(known[src] // ps) * ps
-                if k == "fstore":
-                    fn.ops.append(("fstore", src, off, j))
-                else:
-                    fn.ops.append(("fload", src, off, j))
-                    known.pop(j, None)
-        if rng.random() < 0.15:
-            fn.ops.append(("gc",))
-        if rng.random() < 0.6:
-            fn.retax = rng.randrange(NSLOTS)
-    prog = Program(seed, arch, funcs)
-    # make sure main collects at least once at the end
-    funcs[0].ops.append(("gc",))
-    prog.text = emit(prog)
+    prog = gen_ops.generate(SPEC, seed, arch)
     simulate(prog)
     return prog
-
-
-# -- emission ---------------------------------------------------------------------------------
-def emit(prog: Program) -> str:
-    out = [f"// generated: seed {prog.seed} arch {prog.arch}", f"GLOBL gptrs, ${NGLOBALS * PTR[prog.arch]}",
-           f"GLOBL ginterior, ${NINTERIOR * PTR[prog.arch]}"]
-    for fn in prog.funcs:
-        out.append(f"TEXT {fn.name}, ${fn.frame}-{fn.args}")
-        body = _amd64 if prog.arch == "amd64" else _arm
-        out += ["\t" + x for x in body(fn)]
-        out.append("")
-    return "\n".join(out) + "\n"
-
-
-def _amd64(fn: Func) -> list[str]:
-    s = lambda j: f"qword ptr [rsp + {16 + 8 * j}]"
-    o = [f"mov {s(j)}, 0" for j in range(NSLOTS)]
-    for op in fn.ops:
-        k = op[0]
-        if k == "alloc":
-            _, j, size = op
-            o += [f"mov qword ptr [rsp], {size}", "call runtime.new", "mov rax, qword ptr [rsp + 8]",
-                  f"mov {s(j)}, rax", "mov qword ptr [rsp], rax", "call runtime.printhex",
-                  "mov qword ptr [rsp], 0", "mov qword ptr [rsp + 8], 0"]
-        elif k == "drop":
-            o.append(f"mov {s(op[1])}, 0")
-        elif k == "copy":
-            o += [f"mov rax, {s(op[1])}", f"mov {s(op[2])}, rax"]
-        elif k == "gstore":
-            o += [f"mov rax, {s(op[1])}", "mov rcx, $gptrs", f"mov qword ptr [rcx + {8 * op[2]}], rax"]
-        elif k == "gload":
-            o += ["mov rcx, $gptrs", f"mov rax, qword ptr [rcx + {8 * op[1]}]", f"mov {s(op[2])}, rax"]
-        elif k == "gclear":
-            o += ["mov rcx, $gptrs", f"mov qword ptr [rcx + {8 * op[1]}], 0"]
-        elif k == "ginterior":
-            _, src, off, g = op
-            o += [f"mov rax, {s(src)}", f"add rax, {off}", "mov rcx, $ginterior", f"mov qword ptr [rcx + {8 * g}], rax"]
-        elif k == "gintclear":
-            o += ["mov rcx, $ginterior", f"mov qword ptr [rcx + {8 * op[1]}], 0"]
-        elif k == "fstore":
-            _, src, off, j = op
-            o += [f"mov rax, {s(src)}", f"mov rcx, {s(j)}", f"mov qword ptr [rax + {off}], rcx"]
-        elif k == "fload":
-            _, src, off, j = op
-            o += [f"mov rax, {s(src)}", f"mov rax, qword ptr [rax + {off}]", f"mov {s(j)}, rax"]
-        elif k == "call":
-            o.append(f"call f{op[1]}")
-        elif k == "gc":
-            o.append("call runtime.gc")
-    if fn.retax is not None:
-        o.append(f"mov rax, {s(fn.retax)}")
-    o.append("RET")
-    return o
-
-
-def _arm(fn: Func) -> list[str]:
-    s = lambda j: f"[sp, #{12 + 4 * j}]"
-    o = ["mov r1, #0"] + [f"str r1, {s(j)}" for j in range(NSLOTS)]
-    for op in fn.ops:
-        k = op[0]
-        if k == "alloc":
-            _, j, size = op
-            o += [f"mov r0, #{size}", "str r0, [sp, #4]", "bl runtime.new", "ldr r0, [sp, #8]",
-                  f"str r0, {s(j)}", "str r0, [sp, #4]", "bl runtime.printhex",
-                  "mov r1, #0", "str r1, [sp, #4]", "str r1, [sp, #8]"]
-        elif k == "drop":
-            o += ["mov r1, #0", f"str r1, {s(op[1])}"]
-        elif k == "copy":
-            o += [f"ldr r0, {s(op[1])}", f"str r0, {s(op[2])}"]
-        elif k == "gstore":
-            o += [f"ldr r0, {s(op[1])}", "ldr r1, =gptrs", f"str r0, [r1, #{4 * op[2]}]"]
-        elif k == "gload":
-            o += ["ldr r1, =gptrs", f"ldr r0, [r1, #{4 * op[1]}]", f"str r0, {s(op[2])}"]
-        elif k == "gclear":
-            o += ["ldr r1, =gptrs", "mov r0, #0", f"str r0, [r1, #{4 * op[1]}]"]
-        elif k == "ginterior":
-            _, src, off, g = op
-            o += [f"ldr r0, {s(src)}", f"ldr r1, ={off}", "add r0, r0, r1", "ldr r1, =ginterior",
-                  f"str r0, [r1, #{4 * g}]"]
-        elif k == "gintclear":
-            o += ["ldr r1, =ginterior", "mov r0, #0", f"str r0, [r1, #{4 * op[1]}]"]
-        elif k == "fstore":
-            _, src, off, j = op
-            o += [f"ldr r0, {s(src)}", f"ldr r1, {s(j)}", f"str r1, [r0, #{off}]"]
-        elif k == "fload":
-            _, src, off, j = op
-            o += [f"ldr r0, {s(src)}", f"ldr r0, [r0, #{off}]", f"str r0, {s(j)}"]
-        elif k == "call":
-            o.append(f"bl f{op[1]}")
-        elif k == "gc":
-            o.append("bl runtime.gc")
-    if fn.retax is not None:
-        o.append(f"ldr r0, {s(fn.retax)}")
-    o.append("RET")
-    return o
 
 
 # -- the liveness model -----------------------------------------------------------------------

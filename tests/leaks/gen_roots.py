@@ -17,173 +17,66 @@ writes it / leaves it (frame returned, program exited) before any read (dead).
 """
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "shared"))
+import gen_ops  # (the generator shared with tests/gc/gen_programs.py)
+from gen_ops import NSLOTS, PTR, Func, Program, slot
 
 FRAME_SIZES = (64, 120, 136, 1000, 3900, 4096, 5000)
 ALLOC_SIZES = (8, 16, 24, 32, 48, 64, 100, 128, 256, 512)
-NSLOTS = 4
 NGLOBALS = 4
-PTR = {"amd64": 8, "arm": 4}
 
 
-@dataclass
-class Func:
-    name: str
-    frame: int
-    ops: list = field(default_factory=list)
-    retax: int | None = None
+def _kinds(d: gen_ops.Draw) -> list[str]:
+    kinds = ["alloc", "alloc", "drop", "copy", "use", "use", "gstore", "gload", "gclear", "gc", "gc"]
+    if d.known:
+        kinds.append("fstore")
+    if d.i + 1 < d.nfuncs and d.ncalls < 2:
+        kinds += ["call", "call"]
+    return kinds
 
 
-@dataclass
-class Program:
-    seed: int
-    arch: str
-    funcs: list[Func]
-    text: str = ""
+def _end_func(rng, d: gen_ops.Draw, fn: Func) -> None:
+    if d.i and rng.random() < 0.5:
+        fn.retax = rng.randrange(NSLOTS)
 
 
-def generate(seed: int, arch: str) -> Program:
-    rng = random.Random(f"leaks:{arch}:{seed}")
-    ps = PTR[arch]
-    nfuncs = rng.randint(2, 5)
-    funcs = []
-    for i in range(nfuncs):
-        frame = max(64, rng.choice(FRAME_SIZES) // ps * ps)
-        funcs.append(Func("main" if i == 0 else f"f{i}", frame))
-    for i, fn in enumerate(funcs):
-        known: dict[int, int] = {}
-        ncalls = 0
-        for _ in range(rng.randint(5, 14)):
-            kinds = ["alloc", "alloc", "drop", "copy", "use", "use", "gstore", "gload", "gclear", "gc", "gc"]
-            if known:
-                kinds.append("fstore")
-            if i + 1 < nfuncs and ncalls < 2:
-                kinds += ["call", "call"]
-            k = rng.choice(kinds)
-            j = rng.randrange(NSLOTS)
-            if k == "alloc":
-                size = rng.choice(ALLOC_SIZES)
-                fn.ops.append(("alloc", j, size))
-                known[j] = size
-            elif k == "drop":
-                fn.ops.append(("drop", j))
-                known.pop(j, None)
-            elif k == "copy":
-                d = rng.randrange(NSLOTS)
-                fn.ops.append(("copy", j, d))
-                if j in known:
-                    known[d] = known[j]
-                else:
-                    known.pop(d, None)
-            elif k == "use":
-                fn.ops.append(("use", j))
-            elif k == "gstore":
-                fn.ops.append(("gstore", j, rng.randrange(NGLOBALS)))
-            elif k == "gload":
-                fn.ops.append(("gload", rng.randrange(NGLOBALS), j))
-                known.pop(j, None)
-            elif k == "gclear":
-                fn.ops.append(("gclear", rng.randrange(NGLOBALS)))
-            elif k == "fstore":
-                src = rng.choice(sorted(known))
-                fn.ops.append(("fstore", src, rng.randrange(known[src] // ps) * ps, j))
-            elif k == "call":
-                fn.ops.append(("call", rng.randrange(i + 1, nfuncs)))
-                ncalls += 1
-            elif k == "gc":
-                fn.ops.append(("gc",))
-        if i and rng.random() < 0.5:
-            fn.retax = rng.randrange(NSLOTS)
+def _end_program(rng, funcs: list[Func]) -> None:
     funcs[0].ops.append(("gc",))
     # main reads one global after its last collection, and leaves another untouched
     funcs[0].ops.append(("gload", rng.randrange(NGLOBALS), 0))
-    prog = Program(seed, arch, funcs)
-    prog.text = emit(prog)
-    return prog
 
 
-# -- emission ---------------------------------------------------------------------------------
-def emit(prog: Program) -> str:
-    out = [f"// generated: seed {prog.seed} arch {prog.arch}", f"GLOBL gptrs, ${NGLOBALS * PTR[prog.arch]}"]
-    body = _amd64 if prog.arch == "amd64" else _arm
-    for fn in prog.funcs:
-        out.append(f"TEXT {fn.name}, ${fn.frame}-0")
-        out += ["\t" + x for x in body(fn)]
-        out.append("")
-    return "\n".join(out) + "\n"
+def _prologue(arch: str, fn: Func) -> list[str]:
+    """Zero the whole frame (no stale word of an earlier frame is ever scanned), print SP."""
+    if arch == "amd64":
+        return ["mov rcx, 0", f"z_{fn.name}:", "mov qword ptr [rsp + rcx], 0", "add rcx, 8",
+                f"cmp rcx, {fn.frame}", f"jl z_{fn.name}",
+                "mov qword ptr [rsp], rsp", "call runtime.printhex", "mov qword ptr [rsp], 0"]
+    return ["mov r0, #0", "mov r1, #4", f"ldr r2, ={fn.frame + 4}", f"z_{fn.name}:", "str r0, [sp, r1]",
+            "add r1, r1, #4", "cmp r1, r2", f"blt z_{fn.name}",
+            "mov r0, sp", "str r0, [sp, #4]", "bl runtime.printhex", "mov r1, #0", "str r1, [sp, #4]"]
 
 
-def _amd64(fn: Func) -> list[str]:
-    s = lambda j: f"qword ptr [rsp + {16 + 8 * j}]"
-    o = ["mov rcx, 0", f"z_{fn.name}:", "mov qword ptr [rsp + rcx], 0", "add rcx, 8",
-         f"cmp rcx, {fn.frame}", f"jl z_{fn.name}",
-         "mov qword ptr [rsp], rsp", "call runtime.printhex", "mov qword ptr [rsp], 0"]
-    for op in fn.ops:
-        k = op[0]
-        if k == "alloc":
-            _, j, size = op
-            o += [f"mov qword ptr [rsp], {size}", "call runtime.new", "mov rax, qword ptr [rsp + 8]",
-                  f"mov {s(j)}, rax", "mov qword ptr [rsp], rax", "call runtime.printhex",
-                  "mov qword ptr [rsp], 0", "mov qword ptr [rsp + 8], 0"]
-        elif k == "drop":
-            o.append(f"mov {s(op[1])}, 0")
-        elif k == "copy":
-            o += [f"mov rax, {s(op[1])}", f"mov {s(op[2])}, rax"]
-        elif k == "use":
-            o.append(f"mov rax, {s(op[1])}")
-        elif k == "gstore":
-            o += [f"mov rax, {s(op[1])}", "mov rcx, $gptrs", f"mov qword ptr [rcx + {8 * op[2]}], rax"]
-        elif k == "gload":
-            o += ["mov rcx, $gptrs", f"mov rax, qword ptr [rcx + {8 * op[1]}]", f"mov {s(op[2])}, rax"]
-        elif k == "gclear":
-            o += ["mov rcx, $gptrs", f"mov qword ptr [rcx + {8 * op[1]}], 0"]
-        elif k == "fstore":
-            _, src, off, j = op
-            o += [f"mov rax, {s(src)}", f"mov rcx, {s(j)}", f"mov qword ptr [rax + {off}], rcx"]
-        elif k == "call":
-            o.append(f"call f{op[1]}")
-        elif k == "gc":
-            o.append("call runtime.gc")
-    o.append(f"mov rax, {s(fn.retax)}" if fn.retax is not None else "mov rax, 0")
-    o.append("RET")
-    return o
+def _epilogue(arch: str, fn: Func) -> list[str]:
+    if arch == "amd64":
+        return [f"mov rax, {slot(arch, fn.retax)}" if fn.retax is not None else "mov rax, 0"]
+    return [f"ldr r0, {slot(arch, fn.retax)}" if fn.retax is not None else "mov r0, #0"]
 
 
-def _arm(fn: Func) -> list[str]:
-    s = lambda j: f"[sp, #{12 + 4 * j}]"
-    o = ["mov r0, #0", "mov r1, #4", f"ldr r2, ={fn.frame + 4}", f"z_{fn.name}:", "str r0, [sp, r1]",
-         "add r1, r1, #4", "cmp r1, r2", f"blt z_{fn.name}",
-         "mov r0, sp", "str r0, [sp, #4]", "bl runtime.printhex", "mov r1, #0", "str r1, [sp, #4]"]
-    for op in fn.ops:
-        k = op[0]
-        if k == "alloc":
-            _, j, size = op
-            o += [f"mov r0, #{size}", "str r0, [sp, #4]", "bl runtime.new", "ldr r0, [sp, #8]",
-                  f"str r0, {s(j)}", "str r0, [sp, #4]", "bl runtime.printhex",
-                  "mov r1, #0", "str r1, [sp, #4]", "str r1, [sp, #8]"]
-        elif k == "drop":
-            o += ["mov r1, #0", f"str r1, {s(op[1])}"]
-        elif k == "copy":
-            o += [f"ldr r0, {s(op[1])}", f"str r0, {s(op[2])}"]
-        elif k == "use":
-            o.append(f"ldr r0, {s(op[1])}")
-        elif k == "gstore":
-            o += [f"ldr r0, {s(op[1])}", "ldr r1, =gptrs", f"str r0, [r1, #{4 * op[2]}]"]
-        elif k == "gload":
-            o += ["ldr r1, =gptrs", f"ldr r0, [r1, #{4 * op[1]}]", f"str r0, {s(op[2])}"]
-        elif k == "gclear":
-            o += ["ldr r1, =gptrs", "mov r0, #0", f"str r0, [r1, #{4 * op[1]}]"]
-        elif k == "fstore":
-            _, src, off, j = op
-            o += [f"ldr r0, {s(src)}", f"ldr r1, {s(j)}", f"str r1, [r0, #{off}]"]
-        elif k == "call":
-            o.append(f"bl f{op[1]}")
-        elif k == "gc":
-            o.append("bl runtime.gc")
-    o.append(f"ldr r0, {s(fn.retax)}" if fn.retax is not None else "mov r0, #0")
-    o.append("RET")
-    return o
+SPEC = gen_ops.Spec(
+    seed_prefix="leaks:", nfuncs=(2, 5), nops=(5, 14), alloc_sizes=ALLOC_SIZES, nglobals=NGLOBALS,
+    frame=lambda rng, i, ps: (max(64, rng.choice(FRAME_SIZES) // ps * ps), 0),
+    kinds=_kinds, end_func=_end_func, end_program=_end_program,
+    globals=lambda arch: [f"GLOBL gptrs, ${NGLOBALS * PTR[arch]}"],
+    prologue=_prologue, epilogue=_epilogue)
+
+
+def generate(seed: int, arch: str) -> Program:
+    return gen_ops.generate(SPEC, seed, arch)
 
 
 # -- the model ----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ class _Node:
 
 
 class _Tree(HTMLParser):
-    VOID = {"meta", "col", "br", "link", "img"}
+    VOID = frozenset({"meta", "col", "br", "link", "img"})
 
     def __init__(self, page):
         super().__init__()
@@ -86,7 +86,7 @@ def _table(root, tid):
 
 
 def test_html_two_columns_everywhere(page):
-    arch, res, html, root = page
+    _arch, _res, html, root = page
     trace = _table(root, "trace")
     ths = [th for th in trace.all("th")]
     assert [th.classes() for th in ths] == [{"a"}, {"b"}]
@@ -103,7 +103,7 @@ def test_html_two_columns_everywhere(page):
 
 
 def test_html_folds_hold_every_hidden_row(page):
-    arch, res, html, root = page
+    arch, res, _html, root = page
     trace = _table(root, "trace")
     folds = list(trace.all("details"))
     assert len(folds) >= 2 and max(int(d.attrs['data-rows']) for d in folds) > 10_000   # the prefix
@@ -131,7 +131,7 @@ def test_html_folds_hold_every_hidden_row(page):
 
 
 def test_html_gc_outcome_side_by_side(page):
-    arch, res, html, root = page
+    _arch, _res, _html, root = page
     for tid in ("collections", "trace"):
         t = _table(root, tid)
         heads = [tr for tr in t.all("tr") if "gc" in tr.classes()]
@@ -153,7 +153,7 @@ def test_html_gc_outcome_side_by_side(page):
 def test_html_columns_fit_their_half(page):
     """Layout by rule: fixed table layout, two 50% columns, cells that wrap (pre-wrap and break
     anywhere) -- a long line makes its row taller, never the page wider."""
-    arch, res, html, root = page
+    _arch, _res, _html, root = page
     css = next(root.all("style")).full_text()
     rules = dict(re.findall(r"([^{}]+)\{([^{}]*)\}", css))
     assert "table-layout:fixed" in rules["table.sbs"] and "width:100%" in rules["table.sbs"]
