@@ -81,6 +81,14 @@ def test_diff_arm_exact(traces):
     assert res.register_diffs and all(d["swapped"] for d in res.register_diffs)
     assert res.memory_diffs and all(d["swapped"] for d in res.memory_diffs)
     _gc_outcome(res)
+    j = res.to_json()
+    assert j["renamed"]["count"] == 16 and len(j["renamed"]["pairs"]) == 16
+    assert [o for o, _, _ in j["hunks"][0]["ops"]] == ["-", "+", "=", "+", "+"]
+    assert (j["hunks"][0]["a_span"], j["hunks"][0]["b_span"]) == (2, 4)
+    # each run's collections, with what they retained and through which root
+    (ga,), (gb,) = j["collections"]["a"], j["collections"]["b"]
+    assert "m0.cret" in [o["root"] for o in ga["retained"]] and "m0.cret" not in [o["root"] for o in gb["retained"]]
+    assert (ga["freed"], gb["freed"]) == (0, 1)
 
 
 @pytest.mark.parametrize("arch", ["amd64", "arm"])
