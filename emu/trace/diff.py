@@ -788,11 +788,14 @@ class _Cursor:
         self.reader = NativeReader(path)
         self.it = iter(self.reader)
         self.pos = 0
+        self.gcs: dict[int, Record] = {}      # the records of the first CAP collections, by index
 
     def next(self) -> Record | None:
         r = next(self.it, None)
         if r is not None:
             self.pos += 1
+            if r.events and len(self.gcs) < CAP and any(k == "gc" for k, _ in r.events):
+                self.gcs[r.index] = r
         return r
 
     def skip(self, n: int) -> None:
@@ -856,8 +859,16 @@ def format_html(res: DiffResult) -> str:
     A, B = res.a, res.b
     rows: list[str] = []
 
+    texts: tuple[dict, dict] = ({}, {})       # symbolized instruction text per pc, per side
+
+    def text(r: Record, side: int) -> str:
+        t = texts[side].get(r.pc)
+        if t is None:
+            t = texts[side][r.pc] = (sa, sb)[side].text(r.text)
+        return t
+
     def pair_row(ra: Record, rb: Record) -> str:
-        ta, tb = sa.text(ra.text), sb.text(rb.text)
+        ta, tb = text(ra, 0), text(rb, 1)
         cls = "ren" if ta != tb else "ctx"
         return (f"<tr class='{cls}' data-a='{ra.index}' data-b='{rb.index}'><td class='a'>"
                 f"{e(_line(ra, sa, p, ' ' if cls == 'ctx' else '~', 'a'))}</td><td class='b'>"
@@ -885,7 +896,7 @@ def format_html(res: DiffResult) -> str:
             if budget[0] > 0:
                 budget[0] -= 1
                 self.html.append(pair_row(ra, rb))
-            self.ren += sa.text(ra.text) != sb.text(rb.text)
+            self.ren += text(ra, 0) != text(rb, 1)
 
         def close(self) -> None:
             if not self.n:
@@ -940,6 +951,11 @@ def format_html(res: DiffResult) -> str:
         else:
             rest = min(A["records"] - ca.pos, B["records"] - cb.pos)
             gap(ca.pairs(cb, rest), rest, CONTEXT if res.hunks else 0, 0)
+        # every record was read once more: the collections' records were kept on the way
+        while ca.next() is not None:
+            pass
+        while cb.next() is not None:
+            pass
     finally:
         ca.close()
         cb.close()
@@ -950,15 +966,9 @@ def format_html(res: DiffResult) -> str:
         gb = res.gc_b[i] if i < len(res.gc_b) else None
         gcs.append((ga, gb))
     gc_rows: list[str] = []
-    if gcs:
-        with NativeReader(A["path"]) as RA, NativeReader(B["path"]) as RB:
-            want_a = {g["index"] for g, _ in gcs if g}
-            want_b = {g["index"] for _, g in gcs if g}
-            recs_a = {r.index: r for r in RA if r.index in want_a}
-            recs_b = {r.index: r for r in RB if r.index in want_b}
-        for ga, gb in gcs:
-            gc_rows += _gc_rows(recs_a.get(ga["index"]) if ga else None,
-                                recs_b.get(gb["index"]) if gb else None, e)
+    for ga, gb in gcs:
+        gc_rows += _gc_rows(ca.gcs.get(ga["index"]) if ga else None,
+                            cb.gcs.get(gb["index"]) if gb else None, e)
     text = format_text(res, color=False, fold=False)
     head = (f"<tr><th class='a'>a: {e(A['path'])} ({e(A['arch'])} {e(A['variant'])}, {A['records']} records)</th>"
             f"<th class='b'>b: {e(B['path'])} ({e(B['arch'])} {e(B['variant'])}, {B['records']} records)</th></tr>")
