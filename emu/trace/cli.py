@@ -42,10 +42,13 @@ def register(subparsers) -> None:
     d.add_argument("a")
     d.add_argument("b")
     d.add_argument("--json", action="store_true", help="machine-readable output")
-    d.add_argument("--html", metavar="OUT", type=writable, help="write a side-by-side HTML page")
+    d.add_argument("--html", metavar="OUT", type=writable,
+                   help="also write a side-by-side HTML page: both runs' collections, every hunk, every "
+                        "aligned stretch folded (README: Traces)")
     d.add_argument("--color", action="store_true", help="colour even when stdout is not a tty")
     d.add_argument("--expand", action="store_true",
-                   help="print every hunk in full (no folding of repeated hunks or renamed registers)")
+                   help="print every hunk in full (no folding of repeated hunks) and list every aligned "
+                        "instruction whose registers were renamed")
     d.set_defaults(handler=cmd_diff, trouble_exit=DIFF_TROUBLE)
 
     s = subparsers.add_parser("trace-show", help="print records of a native trace")
