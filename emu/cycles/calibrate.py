@@ -39,10 +39,13 @@ from ..errors import GoemuError, ToolMissing
 from .insn import InsnInfo
 from .model import CoreModel
 
-MCA_ARGS = {
-    "amd64": ["-mtriple=x86_64", "-mcpu=sandybridge", "-x86-asm-syntax=intel"],
-    "arm": ["-mtriple=armv7a", "-mcpu=cortex-a9"],
-}
+
+
+def mca_args(arch: str) -> list[str]:
+    """llvm-mca's target flags for the core of ``arch`` (emu/arch/<arch>/timing.py MCA_ARGS)."""
+    import importlib
+    return list(importlib.import_module(f"emu.arch.{arch}.timing").MCA_ARGS)
+
 ITERATIONS = (100, 200)
 MAPE_TARGET = 15.0
 INSTALL_HINT = "install LLVM (Debian/Ubuntu: apt-get install llvm) or set GOEMU_LLVM_MCA to the llvm-mca binary"
@@ -89,6 +92,7 @@ class ArchCalibration:
     dropped_terminators: int
     dropped_unsupported: Counter   # mnemonic -> instructions dropped because llvm-mca refused them
     unknown: Counter               # class keys that fell into the model's default class
+    unmodelled: list = field(default_factory=list)   # (func, addr, [refused instruction texts])
 
     def worst(self, n: int = 5) -> list[BlockResult]:
         return sorted(self.blocks, key=lambda b: -abs(b.error_pct))[:n]
@@ -101,6 +105,7 @@ class ArchCalibration:
                 "skipped_short": self.skipped_short, "dropped_terminators": self.dropped_terminators,
                 "dropped_unsupported": dict(sorted(self.dropped_unsupported.items())),
                 "unknown_classes": dict(sorted(self.unknown.items())),
+                "unmodelled_by_llvm_mca": [{"func": f, "addr": a, "refused": r} for f, a, r in self.unmodelled],
                 "blocks": [b.to_json() for b in self.blocks]}
 
 
@@ -120,7 +125,7 @@ def find_llvm_mca() -> str:
     raise ToolMissing(f"llvm-mca not found: {INSTALL_HINT}", "llvm-mca")
 
 
-def _mca_text(arch: str, insn) -> str:
+def mca_text(arch: str, insn) -> str:
     return f"{insn.mnemonic} {insn.op_str}".strip()
 
 
@@ -130,7 +135,7 @@ def _render(arch: str, blocks: list[tuple[str, list]]) -> tuple[str, dict[int, t
     for bi, (name, insns) in enumerate(blocks):
         lines.append(f"# LLVM-MCA-BEGIN {name}")
         for ii, insn in enumerate(insns):
-            lines.append(_mca_text(arch, insn))
+            lines.append(mca_text(arch, insn))
             where[len(lines)] = (bi, ii)
         lines.append("# LLVM-MCA-END")
     return "\n".join(lines) + "\n", where
@@ -145,7 +150,7 @@ def run_llvm_mca(mca: str, arch: str, blocks: list[tuple[str, list]], iterations
     (None, mnemonic llvm-mca refused)."""
     text, where = _render(arch, blocks)
     try:
-        proc = subprocess.run([mca, *MCA_ARGS[arch], f"-iterations={iterations}", "-json", "-"], input=text,
+        proc = subprocess.run([mca, *mca_args(arch), f"-iterations={iterations}", "-json", "-"], input=text,
                               capture_output=True, text=True, timeout=120, check=False)
     except FileNotFoundError:
         raise ToolMissing(f"llvm-mca not found at {mca}: {INSTALL_HINT}", "llvm-mca")
@@ -262,10 +267,14 @@ def calibrate(arch: str, variant: str = "buggy", include_short: bool = False) ->
         refused.add(bad)
     else:
         raise GoemuError(f"llvm-mca refused too many different instructions on {arch}")
+    unmodelled = []
     for b in blocks:
+        bad = [f"{i.mnemonic} {i.op_str}".strip() for i in b.insns if i.mnemonic in refused]
         for i in b.insns:
             if i.mnemonic in refused:
                 dropped[i.mnemonic] += 1
+        if bad:
+            unmodelled.append((b.func, b.addr, bad))
     core.unknown.clear()
     results = []
     lo, hi = ITERATIONS
@@ -277,5 +286,6 @@ def calibrate(arch: str, variant: str = "buggy", include_short: bool = False) ->
                                    [f"{i.mnemonic} {i.op_str}".strip() for i in insns]))
     mape = sum(abs(r.error_pct) for r in results) / len(results) if results else 0.0
     short = sum(1 for b in blocks if len([i for i in b.insns if i.mnemonic not in refused]) < min_len)
-    return ArchCalibration(arch, variant, core.name, MCA_ARGS[arch], results, mape, len(funcs), len(blocks),
-                           short, sum(1 for b in blocks if b.terminator), dropped, Counter(core.unknown))
+    return ArchCalibration(arch, variant, core.name, mca_args(arch), results, mape, len(funcs), len(blocks),
+                           short, sum(1 for b in blocks if b.terminator), dropped, Counter(core.unknown),
+                          unmodelled)

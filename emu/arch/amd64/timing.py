@@ -11,6 +11,9 @@ from ...cycles.insn import InsnInfo
 from ..flow import control_kind
 from .flow import classify as flow_classify
 
+CORE = "sandybridge"                 # emu/cycles/data/<CORE>.toml: the core this architecture's cycles model
+MCA_ARGS = ["-mtriple=x86_64", "-mcpu=sandybridge", "-x86-asm-syntax=intel"]   # llvm-mca's flags for the same core (goemu calibrate)
+STACK_POINTER = "rsp"
 _GPR = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp")
 _FULL: dict[str, str] = {}
 for _r in _GPR:
@@ -126,5 +129,6 @@ def classify(insn) -> InsnInfo:
     return InsnInfo(addr=insn.address, size=insn.size, text=f"{m} {insn.op_str}".strip(), key=key,
                     reads=frozenset(reads), addr_reads=frozenset(addr),
                     writes=frozenset(writes), load=load, store=store, load_kind=load_kind,
+                    has_imm=any(op.type == x86.X86_OP_IMM for op in ops),
                     stack_engine=m in ("push", "pop", "call", "ret", "retq"), control=control, target=target)
 

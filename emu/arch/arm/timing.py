@@ -12,6 +12,9 @@ from ...cycles.insn import InsnInfo
 from ..flow import control_kind
 from .flow import classify as flow_classify
 
+CORE = "cortex_a9"                 # emu/cycles/data/<CORE>.toml: the core this architecture's cycles model
+MCA_ARGS = ["-mtriple=armv7a", "-mcpu=cortex-a9"]   # llvm-mca's flags for the same core (goemu calibrate)
+STACK_POINTER = "sp"
 _CONDS = ("eq", "ne", "hs", "lo", "cs", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le", "al")
 _REG_SHIFTS = {arm.ARM_SFT_ASR_REG, arm.ARM_SFT_LSL_REG, arm.ARM_SFT_LSR_REG, arm.ARM_SFT_ROR_REG,
                arm.ARM_SFT_RRX_REG}
