@@ -40,7 +40,6 @@ from .insn import InsnInfo
 from .model import CoreModel
 
 
-
 def mca_args(arch: str) -> list[str]:
     """llvm-mca's target flags for the core of ``arch`` (emu/arch/<arch>/timing.py MCA_ARGS)."""
     import importlib
@@ -125,7 +124,15 @@ def find_llvm_mca() -> str:
     raise ToolMissing(f"llvm-mca not found: {INSTALL_HINT}", "llvm-mca")
 
 
+_ABS_TARGET = re.compile(r"^#?0x[0-9a-f]+$")
+
+
 def mca_text(arch: str, insn) -> str:
+    """The instruction as llvm-mca's assembler takes it.  A direct branch's
+    absolute target becomes a symbol: llvm-mca rejects ``jne 0x6003e4`` in
+    Intel syntax (and then silently leaves the instruction out)."""
+    if insn.mnemonic[:1] in ("j", "b", "c") and _ABS_TARGET.match(insn.op_str):
+        return f"{insn.mnemonic} .Ltarget"
     return f"{insn.mnemonic} {insn.op_str}".strip()
 
 

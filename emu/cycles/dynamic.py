@@ -87,7 +87,8 @@ class StreamResult:
     refused: Counter               # mnemonic -> instructions dropped because llvm-mca refused them
     passes: int
     model: float                   # cycles per pass
-    mca: float
+    mca: float                     # llvm-mca, the stream as the core runs it (emu.arch.<arch>.timing.mca_stream)
+    mca_raw: float                 # llvm-mca, every instruction as written
     executed: Counter = field(default_factory=Counter)   # instruction address -> times executed
 
     @property
@@ -98,6 +99,7 @@ class StreamResult:
         return {"workload": self.workload, "description": self.description, "instructions": self.instructions,
                 "taken_branches_removed": self.taken_removed, "refused_by_llvm_mca": dict(self.refused),
                 "passes": self.passes, "model": round(self.model, 3), "llvm_mca": round(self.mca, 3),
+                "llvm_mca_as_written": round(self.mca_raw, 3),
                 "error_pct": round(self.error_pct, 2)}
 
 
@@ -222,10 +224,8 @@ def straight_stream(core: CoreModel, mc, blocks: list[tuple[int, int]],
         last = insns[-1]
         info = core.info(last)
         nxt = blocks[i + 1][0] if i + 1 < len(blocks) else None
-        if info.control and nxt is not None and nxt != last.address + last.size:
-            out.extend(insns[:-1])
-            removed += 1
-        elif info.control and nxt is None and info.control != "cond":
+        taken = nxt != last.address + last.size if nxt is not None else info.control != "cond"
+        if info.control and taken:
             out.extend(insns[:-1])
             removed += 1
         else:
@@ -235,11 +235,18 @@ def straight_stream(core: CoreModel, mc, blocks: list[tuple[int, int]],
 
 # -- llvm-mca on one stream ------------------------------------------------------------------
 
-def _mca_total(mca: str, arch: str, insns: list, iterations: int) -> tuple[int | None, int | None]:
+def _mca_total(mca: str, arch: str, insns: list, iterations: int,
+               as_run: bool = True) -> tuple[int | None, int | None]:
     """llvm-mca's TotalCycles, or (None, index of the refused instruction)."""
+    import importlib
     import json
     import re
-    text = "\n".join(mca_text(arch, i) for i in insns) + "\n"
+    timing = importlib.import_module(f"emu.arch.{arch}.timing")
+    if as_run:
+        lines = timing.mca_stream(insns, lambda i: mca_text(arch, i))
+    else:
+        lines = [(mca_text(arch, i), k) for k, i in enumerate(insns)]
+    text = "\n".join(t for t, _k in lines) + "\n"
     try:
         proc = subprocess.run([mca, *mca_args(arch), f"-iterations={iterations}", "-json", "-"], input=text,
                               capture_output=True, text=True, timeout=600, check=False)
@@ -247,10 +254,10 @@ def _mca_total(mca: str, arch: str, insns: list, iterations: int) -> tuple[int |
         raise ToolMissing(f"llvm-mca not found at {mca}: {INSTALL_HINT}", "llvm-mca")
     except subprocess.TimeoutExpired:
         raise GoemuError(f"llvm-mca took longer than 600 s on a {len(insns)}-instruction {arch} stream")
+    m = re.search(r"^<stdin>:(\d+):\d+: error:", proc.stderr, re.MULTILINE)
+    if m:           # llvm-mca may report an error, leave the line out and still succeed
+        return None, lines[int(m.group(1)) - 1][1]
     if proc.returncode != 0:
-        m = re.search(r"^<stdin>:(\d+):\d+: error:", proc.stderr, re.MULTILINE)
-        if m:
-            return None, int(m.group(1)) - 1
         m = re.search(r"note: instruction:\s*(\S+)", proc.stderr)
         if m:
             bad = m.group(1)
@@ -267,7 +274,7 @@ def _filter_refused(mca: str, arch: str, insns: list) -> tuple[list, Counter]:
     dropped: Counter = Counter()
     for _ in range(64):
         kept = [i for i in insns if i.mnemonic not in refused]
-        total, bad = _mca_total(mca, arch, kept, 1)
+        _total, bad = _mca_total(mca, arch, kept, 1)
         if bad is None:
             for i in insns:
                 if i.mnemonic in refused:
@@ -302,8 +309,11 @@ def measure_stream(core: CoreModel, mca: str, arch: str, w: StreamWorkload) -> S
     lo, _ = _mca_total(mca, arch, kept, k)
     hi, _ = _mca_total(mca, arch, kept, 2 * k)
     mca_ss = (hi - lo) / k
+    lo, _ = _mca_total(mca, arch, kept, k, as_run=False)
+    hi, _ = _mca_total(mca, arch, kept, 2 * k, as_run=False)
+    raw = (hi - lo) / k
     return StreamResult(w.name, w.description, len(kept), removed, dropped, k, model_slope(core, kept, k), mca_ss,
-                        executed)
+                        raw, executed)
 
 
 # -- the block calibration weighted by execution -----------------------------------------------

@@ -57,7 +57,6 @@ from .pipeline import (
 )
 
 
-
 def core_name(arch: str) -> str:
     """The core that stands for ``arch`` (``emu.arch.<arch>.timing.CORE``)."""
     try:

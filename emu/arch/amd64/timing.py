@@ -132,3 +132,33 @@ def classify(insn) -> InsnInfo:
                     has_imm=any(op.type == x86.X86_OP_IMM for op in ops),
                     stack_engine=m in ("push", "pop", "call", "ret", "retq"), control=control, target=target)
 
+
+
+def mca_stream(insns, text) -> list[tuple[str, int]]:
+    """An executed stream as llvm-mca input lines, (text, index of the
+    instruction it stands for).  llvm-mca's Sandy Bridge model has no stack
+    engine: it gives PUSH/POP a 5-6 cycle dependency through RSP, so a run of
+    them is serialised (push rax; push rbx; pop rbx; pop rax: 22 cycles per
+    pass instead of 2).  Sandy Bridge updates RSP in the front end (Agner Fog,
+    microarchitecture, Sandy Bridge "stack engine"), so PUSH/POP are written
+    here as what the stack engine executes: a store to / load from
+    ``[rsp + offset]`` with the offset tracked, and the synchronisation uop
+    (``lea rsp, [rsp + offset]``) before the next instruction that names RSP."""
+    out: list[tuple[str, int]] = []
+    delta = 0
+    for k, insn in enumerate(insns):
+        m = insn.mnemonic
+        info = classify(insn)
+        if m == "push" and insn.op_str and "ptr" not in insn.op_str:
+            delta -= 8
+            out.append((f"mov qword ptr [rsp {'-' if delta < 0 else '+'} {abs(delta)}], {insn.op_str}", k))
+            continue
+        if m == "pop" and insn.op_str and "ptr" not in insn.op_str:
+            out.append((f"mov {insn.op_str}, qword ptr [rsp {'-' if delta < 0 else '+'} {abs(delta)}]", k))
+            delta += 8
+            continue
+        if delta and ("rsp" in info.reads or "rsp" in info.addr_reads or "rsp" in info.writes):
+            out.append((f"lea rsp, [rsp {'-' if delta < 0 else '+'} {abs(delta)}]", k))
+            delta = 0
+        out.append((text(insn), k))
+    return out

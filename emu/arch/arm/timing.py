@@ -123,3 +123,10 @@ def classify(insn) -> InsnInfo:
                     load_kind=load_kind, fast_src=load and not cond and m in ("ldr", "ldrb", "ldrh"),
                     fast_dst=m in _FAST_DST and shift is None and key not in ("shift_imm", "shift_reg"),
                     control=control, target=target)
+
+
+def mca_stream(insns, text) -> list[tuple[str, int]]:
+    """An executed stream as llvm-mca input lines, (text, index of the
+    instruction it stands for): one line each (what llvm-mca cannot schedule,
+    LDM/STM/PUSH/POP, is left out by the caller)."""
+    return [(text(i), k) for k, i in enumerate(insns)]
