@@ -172,7 +172,8 @@ class CycleAccount:
         br = self.core.branch
         self.penalty = int(br["mispredict_penalty"])
         self.predictor = BranchPredictor(int(br["bht_entries"]), int(br["btb_entries"]),
-                                         int(br["ras_entries"]), align_bits(self.arch))
+                                         int(br["ras_entries"]), align_bits(self.arch),
+                                         int(br.get("history_bits", 0)))
         self.hier = CacheHierarchy(self.core.caches)
         self._l1i = self.hier.l1i
         self._classify = flow_of(self.arch)
@@ -257,7 +258,7 @@ class CycleAccount:
         br = self.core.branch
         landing = sum(1 << PHASES.index(p) for p in LANDING)
         nat.configure(self.penalty, self.predictor.shift, int(br["bht_entries"]), int(br["btb_entries"]),
-                      int(br["ras_entries"]), self.hier, landing, self.pipe.cfg)
+                      int(br["ras_entries"]), self.hier, landing, self.pipe.cfg, self.predictor.history_mask)
         nat.state.mode = PHASES.index(self.mode)
         nat.state.counter = ctypes.addressof(self._engine.counter.state)
         nat.state.starts = ctypes.addressof(self._engine.starts_c)
@@ -332,7 +333,7 @@ class CycleAccount:
             None if rec is None else (rec.kind, rec.index, _copy(rec)), self._rec_misses0,
             self._prev, self._prev_addr, self._late, self._tap_block, self._tap_pen, list(self._tap_segs),
             self._tap_phase, list(self._tap_per), self.pipe.save(),
-            (list(pred.bht), list(pred.btb_tag), list(pred.btb_target), list(pred.ras), dict(pred.seen),
+            (list(pred.bht), pred.ghr, list(pred.btb_tag), list(pred.btb_target), list(pred.ras), dict(pred.seen),
              dict(pred.mispredicts), pred.ras_underflows, pred.ras_overflows),
             tuple(([list(x) for x in c.sets], c.hits, c.misses) for c in (hier.l1i, hier.l1d, hier.l2)),
         )
@@ -353,7 +354,7 @@ class CycleAccount:
             (self.splits if kind == "split" else self.unsplits)[index] = self._rec
         self._tap_segs = list(tap_segs)
         pred = self.predictor
-        bht, tag, target, ras, seen, mis, pred.ras_underflows, pred.ras_overflows = pred_st
+        bht, pred.ghr, tag, target, ras, seen, mis, pred.ras_underflows, pred.ras_overflows = pred_st
         pred.bht[:], pred.btb_tag[:], pred.btb_target[:], pred.ras[:] = bht, tag, target, ras
         pred.seen, pred.mispredicts = dict(seen), dict(mis)
         for c, (sets, c.hits, c.misses) in zip((self.hier.l1i, self.hier.l1d, self.hier.l2), caches):

@@ -91,14 +91,15 @@ def state_type():
                     ("pen_mis", u64), ("pen_icache", u64), ("pen_dcache", u64),
                     ("seen", u64 * NKIND), ("mispredicts", u64 * NKIND),
                     ("ras_underflows", u64), ("ras_overflows", u64), ("mode", u32), ("ras_n", u32),
-                    ("nsplits", u32), ("nunsplits", u32), ("rec_open", u32), ("pad0", u32),
+                    ("nsplits", u32), ("nunsplits", u32), ("rec_open", u32), ("ghr", u32),
                     ("rec_misses0", u64), ("rec", Rec), ("prev_valid", u32), ("prev_kind", u8),
                     ("prev_taken", u8), ("prev_has_target", u8), ("pad1", u8), ("prev_flow_pc", u64),
                     ("prev_ft", u64), ("prev_target", u64), ("prev_end", u64), ("prev_addr", u64),
                     ("pipe", _pipe(lim)), ("end_of_state", u64),
                     ("counter", vp), ("starts", vp), ("cmiss", vp), ("drain", vp), ("penalty", u64),
                     ("width", u32), ("window", u32), ("sync_ports", u32), ("rsp_bit", u32),
-                    ("shift", u32), ("nbht", u32), ("nbtb", u32), ("nras", u32), ("line_size", u64),
+                    ("shift", u32), ("nbht", u32), ("nbtb", u32), ("nras", u32), ("hist_mask", u32), ("pad3", u32),
+                    ("line_size", u64),
                     ("l2pen_i", u64), ("l2pen_d", u64), ("mem_lat", u64), ("landing", u32), ("errors", u32),
                     ("table_misses", u64), ("flushes", u64), ("counted", u64),
                     ("bht", u8 * lim["bht"]), ("btb_tag", u64 * lim["btb"]), ("btb_target", u64 * lim["btb"]),
@@ -174,9 +175,11 @@ class NativeCycles:
         ctypes.memmove(ctypes.addressof(self.state.stage_ops), data, len(data))
 
     def configure(self, penalty: int, shift: int, nbht: int, nbtb: int, nras: int, hier, landing: int,
-                  pipeline) -> None:
-        """``pipeline``: the core's pipeline.Config."""
+                  pipeline, history_mask: int = 0) -> None:
+        """``pipeline``: the core's pipeline.Config; ``history_mask``: the
+        predictor's global-history mask (predict.BranchPredictor)."""
         st = self.state
+        st.hist_mask = history_mask
         lim = limits()
         from ..cycles import pipeline as py
         if (lim["port_ring"], lim["max_ports"], lim["max_regs"], lim["max_window"]) != \

@@ -268,7 +268,7 @@ typedef struct {
     uint64_t ras_underflows, ras_overflows;
     uint32_t mode, ras_n;
     uint32_t nsplits, nunsplits;      /* records opened so far, per kind */
-    uint32_t rec_open, pad0;
+    uint32_t rec_open, ghr;           /* ghr: the last conditional outcomes, newest in bit 0 */
     uint64_t rec_misses0;
     goemu_crec rec;
     uint32_t prev_valid;
@@ -283,7 +283,7 @@ typedef struct {
     goemu_drain_fn drain;
     uint64_t penalty;
     uint32_t width, window, sync_ports, rsp_bit;   /* the pipeline's configuration (pipeline.py Config) */
-    uint32_t shift, nbht, nbtb, nras;
+    uint32_t shift, nbht, nbtb, nras, hist_mask, pad3;
     uint64_t line_size, l2pen_i, l2pen_d, mem_lat;
     uint32_t landing;                 /* bit p: a mispredict landing in phase p is charged there */
     uint32_t errors;                  /* a stage or ring that could not be used (run stopped) */
@@ -538,11 +538,12 @@ static int observe(goemu_cycles *a, uint32_t kind, uint64_t pc, uint64_t target,
     int wrong = 0;
     switch (kind) {
     case K_COND: {
-        uint32_t i = (uint32_t)((pc >> a->shift) % a->nbht);
+        uint32_t i = (uint32_t)(((pc >> a->shift) ^ (uint64_t)a->ghr) % a->nbht);
         uint8_t c = a->bht[i];
         int taken = target != ft;
         wrong = (c >= 2) != taken;
         a->bht[i] = taken ? (c < 3 ? c + 1 : 3) : (c > 0 ? c - 1 : 0);
+        a->ghr = ((a->ghr << 1) | (uint32_t)taken) & a->hist_mask;
         break;
     }
     case K_RET:
