@@ -137,12 +137,16 @@ def mca_text(arch: str, insn) -> str:
 
 
 def _render(arch: str, blocks: list[tuple[str, list]]) -> tuple[str, dict[int, tuple[int, int]]]:
-    """The llvm-mca input, and line number -> (block index, insn index)."""
+    """The llvm-mca input, and line number -> (block index, insn index).  Each
+    block is written as the core runs it (``emu.arch.<arch>.timing.mca_stream``:
+    e.g. amd64 PUSH/POP as the stack engine executes them)."""
+    import importlib
+    timing = importlib.import_module(f"emu.arch.{arch}.timing")
     lines, where = [], {}
     for bi, (name, insns) in enumerate(blocks):
         lines.append(f"# LLVM-MCA-BEGIN {name}")
-        for ii, insn in enumerate(insns):
-            lines.append(mca_text(arch, insn))
+        for text, ii in timing.mca_stream(insns, lambda i: mca_text(arch, i)):
+            lines.append(text)
             where[len(lines)] = (bi, ii)
         lines.append("# LLVM-MCA-END")
     return "\n".join(lines) + "\n", where
@@ -163,11 +167,11 @@ def run_llvm_mca(mca: str, arch: str, blocks: list[tuple[str, list]], iterations
         raise ToolMissing(f"llvm-mca not found at {mca}: {INSTALL_HINT}", "llvm-mca")
     except subprocess.TimeoutExpired:
         raise GoemuError(f"llvm-mca took longer than 120 s on {len(blocks)} {arch} blocks")
+    m = _ERR_LINE.search(proc.stderr)      # (llvm-mca may leave a bad line out and still succeed)
+    if m and int(m.group(1)) in where:
+        bi, ii = where[int(m.group(1))]
+        return None, blocks[bi][1][ii].mnemonic
     if proc.returncode != 0:
-        m = _ERR_LINE.search(proc.stderr)
-        if m and int(m.group(1)) in where:
-            bi, ii = where[int(m.group(1))]
-            return None, blocks[bi][1][ii].mnemonic
         m = _NOTE_INSN.search(proc.stderr)
         if m:
             return None, m.group(1).split()[0]

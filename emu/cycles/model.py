@@ -99,6 +99,7 @@ class CoreModel:
         pipe = data["pipeline"]
         self.width: int = pipe["dispatch_width"]
         self.window: int = pipe.get("window", 0)
+        self.rs: int = pipe.get("scheduler", 0)
         self.ports: tuple[str, ...] = tuple(pipe["ports"])
         self.groups: dict[str, tuple[str, ...]] = {g: tuple(ps) for g, ps in pipe["groups"].items()}
         self.memory: dict = dict(data["memory"])
@@ -127,7 +128,7 @@ class CoreModel:
         self._md = None
         self._reg_bits: dict[str, int] = {}
         self.fusion: dict = dict(pipe.get("fusion", {}))
-        if len(self.ports) > MAX_PORTS or self.window > MAX_WINDOW:
+        if len(self.ports) > MAX_PORTS or self.window > MAX_WINDOW or self.rs > MAX_WINDOW:
             raise GoemuError(f"core {self.name}: more than {MAX_PORTS} ports or a window over {MAX_WINDOW}")
 
     # -- construction -------------------------------------------------------
@@ -198,7 +199,7 @@ class CoreModel:
     def config(self) -> Config:
         return Config(self.width, self.window, len(self.ports),
                       self._ports(self.stack_sync) if self.stack_sync else 0,
-                      self.reg_bit(self._timing.STACK_POINTER))
+                      self.reg_bit(self._timing.STACK_POINTER), self.rs)
 
     def op_of(self, info: InsnInfo, fused_first: bool = False, fused_second: bool = False) -> Op:
         """The pipeline description of one instruction.  ``fused_first`` /

@@ -76,6 +76,7 @@ class Config:
     nports: int
     sync_ports: int                # stack-engine synchronisation uop (0: none)
     rsp_bit: int                   # bit index of the stack pointer (for the stack engine)
+    rs: int = 0                    # scheduler (reservation station) entries; 0: not modelled
 
 
 def _bits(mask: int) -> tuple[int, ...]:
@@ -91,7 +92,7 @@ def _bits(mask: int) -> tuple[int, ...]:
 class Pipeline:
     """The scheduler with its carried state (see the module docstring)."""
 
-    __slots__ = ("cfg", "fast", "high", "k", "ready", "retire", "ring", "slot", "stack_offset")
+    __slots__ = ("cfg", "fast", "high", "issued", "k", "ready", "retire", "ring", "slot", "stack_offset")
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
@@ -103,6 +104,7 @@ class Pipeline:
         self.fast = [0] * MAX_REGS
         self.ring = [[0] * PORT_RING for _ in range(MAX_PORTS)]
         self.retire = [0] * MAX_WINDOW
+        self.issued = [0] * MAX_WINDOW
         self.k = 0
         self.stack_offset = 0
         self.high = 0
@@ -110,12 +112,12 @@ class Pipeline:
     # -- the state contract (reverse execution) -------------------------------------
     def save(self) -> tuple:
         return (self.slot, list(self.ready), list(self.fast), [list(r) for r in self.ring], list(self.retire),
-                self.k, self.stack_offset, self.high)
+                list(self.issued), self.k, self.stack_offset, self.high)
 
     def restore(self, st: tuple) -> None:
-        slot, ready, fast, ring, retire, self.k, self.stack_offset, self.high = st
+        slot, ready, fast, ring, retire, issued, self.k, self.stack_offset, self.high = st
         self.slot = slot
-        self.ready[:], self.fast[:], self.retire[:] = ready, fast, retire
+        self.ready[:], self.fast[:], self.retire[:], self.issued[:] = ready, fast, retire, issued
         for r, saved in zip(self.ring, ring):
             r[:] = saved
 
@@ -165,6 +167,14 @@ class Pipeline:
         d = self.slot // width
         if window and self.k >= window:
             r = self.retire[(self.k - window) % MAX_WINDOW]
+            if r > d:
+                d = r
+                self.slot = d * width
+        rs = cfg.rs
+        if rs and self.k >= rs:
+            # the scheduler holds ``rs`` instructions waiting to issue: taken in order,
+            # instruction k enters when instruction k - rs has issued its last uop
+            r = self.issued[(self.k - rs) % MAX_WINDOW]
             if r > d:
                 d = r
                 self.slot = d * width
@@ -239,6 +249,8 @@ class Pipeline:
         if window:
             prev = self.retire[(self.k - 1) % MAX_WINDOW] if self.k else 0
             self.retire[self.k % MAX_WINDOW] = max(complete, prev)
+        if rs:
+            self.issued[self.k % MAX_WINDOW] = last
         self.k += 1
         if complete > self.high:
             add = complete - self.high

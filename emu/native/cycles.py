@@ -69,7 +69,8 @@ def _pipe(lim):
     class Pipe(ctypes.Structure):
         _fields_ = [("slot", u64), ("k", u64), ("stack_offset", u64), ("high", u64),
                     ("ready", u64 * lim["max_regs"]), ("fast", u64 * lim["max_regs"]),
-                    ("retire", u64 * lim["max_window"]), ("ring", (u64 * lim["port_ring"]) * lim["max_ports"])]
+                    ("retire", u64 * lim["max_window"]), ("issued", u64 * lim["max_window"]),
+                    ("ring", (u64 * lim["port_ring"]) * lim["max_ports"])]
     return Pipe
 
 
@@ -97,7 +98,8 @@ def state_type():
                     ("prev_ft", u64), ("prev_target", u64), ("prev_end", u64), ("prev_addr", u64),
                     ("pipe", _pipe(lim)), ("end_of_state", u64),
                     ("counter", vp), ("starts", vp), ("cmiss", vp), ("drain", vp), ("penalty", u64),
-                    ("width", u32), ("window", u32), ("sync_ports", u32), ("rsp_bit", u32),
+                    ("width", u32), ("window", u32), ("sync_ports", u32), ("rsp_bit", u32), ("rs", u32),
+                    ("pad4", u32),
                     ("shift", u32), ("nbht", u32), ("nbtb", u32), ("nras", u32), ("hist_mask", u32), ("pad3", u32),
                     ("line_size", u64),
                     ("l2pen_i", u64), ("l2pen_d", u64), ("mem_lat", u64), ("landing", u32), ("errors", u32),
@@ -185,10 +187,11 @@ class NativeCycles:
         if (lim["port_ring"], lim["max_ports"], lim["max_regs"], lim["max_window"]) != \
                 (py.PORT_RING, py.MAX_PORTS, py.MAX_REGS, py.MAX_WINDOW):
             raise NativeBuildError("native hook library: pipeline table sizes differ from emu/cycles/pipeline.py")
-        if pipeline.width < 1 or pipeline.nports > lim["max_ports"] or pipeline.window > lim["max_window"]:
+        if pipeline.width < 1 or pipeline.nports > lim["max_ports"] or pipeline.window > lim["max_window"] \
+                or pipeline.rs > lim["max_window"]:
             raise NativeBuildError(f"pipeline configuration {pipeline} does not fit the native tables")
-        st.width, st.window, st.sync_ports, st.rsp_bit = (pipeline.width, pipeline.window, pipeline.sync_ports,
-                                                          pipeline.rsp_bit)
+        st.width, st.window, st.sync_ports, st.rsp_bit, st.rs = (pipeline.width, pipeline.window,
+                                                                 pipeline.sync_ports, pipeline.rsp_bit, pipeline.rs)
         st.penalty, st.shift, st.nbht, st.nbtb, st.nras = penalty, shift, nbht, nbtb, nras
         for i in range(nbht):
             st.bht[i] = 1

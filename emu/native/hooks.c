@@ -230,7 +230,7 @@ typedef struct {
 typedef struct {
     uint64_t slot, k, stack_offset, high;
     uint64_t ready[MAX_REGS], fast[MAX_REGS];
-    uint64_t retire[MAX_WINDOW];
+    uint64_t retire[MAX_WINDOW], issued[MAX_WINDOW];
     uint64_t ring[MAX_PORTS][PORT_RING];       /* slot c % PORT_RING holds c + 1 while cycle c is taken */
 } goemu_pipe;
 
@@ -283,6 +283,7 @@ typedef struct {
     goemu_drain_fn drain;
     uint64_t penalty;
     uint32_t width, window, sync_ports, rsp_bit;   /* the pipeline's configuration (pipeline.py Config) */
+    uint32_t rs, pad4;
     uint32_t shift, nbht, nbtb, nras, hist_mask, pad3;
     uint64_t line_size, l2pen_i, l2pen_d, mem_lat;
     uint32_t landing;                 /* bit p: a mispredict landing in phase p is charged there */
@@ -360,6 +361,11 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
         uint64_t r = q->retire[(q->k - window) % MAX_WINDOW];
         if (r > d) { d = r; q->slot = d * width; }
     }
+    uint64_t rs = a->rs;
+    if (rs && q->k >= rs) {                       /* the scheduler's entries, taken in order */
+        uint64_t r = q->issued[(q->k - rs) % MAX_WINDOW];
+        if (r > d) { d = r; q->slot = d * width; }
+    }
     uint32_t fl = op->flags, sync = 0;
     if (a->sync_ports) {
         if (fl & OPF_STACK_ENGINE) q->stack_offset = 1;
@@ -428,6 +434,7 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
         uint64_t prev = q->k ? q->retire[(q->k - 1) % MAX_WINDOW] : 0;
         q->retire[q->k % MAX_WINDOW] = umax(complete, prev);
     }
+    if (rs) q->issued[q->k % MAX_WINDOW] = last;
     q->k++;
     if (complete > q->high) {
         uint64_t add = complete - q->high;

@@ -127,6 +127,17 @@ def classify(insn) -> InsnInfo:
 
 def mca_stream(insns, text) -> list[tuple[str, int]]:
     """An executed stream as llvm-mca input lines, (text, index of the
-    instruction it stands for): one line each (what llvm-mca cannot schedule,
-    LDM/STM/PUSH/POP, is left out by the caller)."""
-    return [(text(i), k) for k, i in enumerate(insns)]
+    instruction it stands for), one line each; what llvm-mca cannot schedule
+    (LDM/STM/PUSH/POP) is left out by the caller.  A conditional BL/BLX in
+    the stream is one whose condition failed (a taken one was removed): it
+    runs as a branch that falls through and writes no LR, so it is written
+    as the conditional B it then is (llvm-mca's Cortex-A9 model stalls
+    dispatch behind every BL: 21 extra cycles per pass of the cold call)."""
+    out = []
+    for k, insn in enumerate(insns):
+        line = text(insn)
+        if insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID) and base_mnemonic(insn) in ("bl", "blx"):
+            cond = insn.mnemonic[len(base_mnemonic(insn)):]
+            line = f"b{cond} .Ltarget"
+        out.append((line, k))
+    return out
