@@ -344,3 +344,46 @@ def calibrate_dynamic(arch: str, workloads=WORKLOADS) -> DynamicCalibration:
     cal = calibrate(arch, include_short=True)
     pct, n = weighted_blocks(cal, executions)
     return DynamicCalibration(arch, core.name, mca_args(arch), streams, pct, n, cal.unmodelled)
+
+
+# -- the hot-split figures per piece (goemu bench hot-split) -------------------------------------
+
+SPLIT_PHASES = ("morestack", "newstack", "gogocall")
+UNSPLIT_PHASES = ("lessstack", "oldstack", "gogo")
+
+
+def hot_split_pieces(arch: str) -> dict[str, tuple[float, float]]:
+    """One turn of the hot loop cut by runtime phase -- the split (morestack
+    through gogocall), the unsplit (lessstack through gogo), the rest (the
+    plain call and loop) -- and one turn of the cold loop (a plain call):
+    each piece's executed stream, taken branches removed, on goemu's
+    pipeline and on llvm-mca: {piece: (goemu, llvm-mca) cycles per pass}."""
+    from .account import CycleAccount
+    mca = find_llvm_mca()
+    core = CoreModel.for_arch(arch)
+    out: dict[str, tuple[float, float]] = {}
+    for w in WORKLOADS:
+        if w.name not in ("hot-split", "cold-call"):
+            continue
+        blocks, mc = executed_blocks(arch, w)
+        stream, _removed = straight_stream(core, mc, blocks)
+        static = CycleAccount(mc, core)._static
+        pieces: dict[str, list] = {"split": [], "unsplit": [], "call": []}
+        mode = "body"
+        for insn in stream:
+            mode = static(insn.address) or mode
+            piece = "split" if mode in SPLIT_PHASES else "unsplit" if mode in UNSPLIT_PHASES else "call"
+            pieces[piece].append(insn)
+        if w.name == "cold-call":
+            pieces = {"cold call": pieces["call"]}
+        else:
+            pieces["hot call"] = pieces.pop("call")
+        for name, insns in pieces.items():
+            kept, _dropped = _filter_refused(mca, arch, insns)
+            if not kept:
+                continue
+            k = max(1, math.ceil(MIN_INSNS / len(kept)))
+            lo, _ = _mca_total(mca, arch, kept, k)
+            hi, _ = _mca_total(mca, arch, kept, 2 * k)
+            out[name] = (model_slope(core, kept, k), (hi - lo) / k)
+    return out
