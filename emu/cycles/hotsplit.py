@@ -23,6 +23,7 @@ from ..errors import EmulationError
 from ..run import load_program, new_machine
 from .account import PHASES, CycleAccount
 
+
 def program(arch: str, hot: bool, n: int) -> str:
     """The goasm text: main calls descend(n) (hot) or cold(n)."""
     import importlib
