@@ -4,11 +4,16 @@
 ``caches=True``, memory hooks) through ``machine.hooks``; ``detach()``
 removes them.  Nothing attached costs nothing.
 
-Per executed block it adds the block's static cost (the core's
-``block_cost`` of its Capstone instructions, computed once per block), asks
+Per executed block it runs the block's instructions through the core's
+pipeline (``emu/cycles/pipeline.py``: the block is described once, as
+integer per-instruction records, by the core's ``ops_of``; the pipeline's
+state -- dispatch, window, ports, register readiness -- carries from one
+executed block to the next, so a correctly predicted branch costs no drain)
+and adds the cycles each instruction advances the latest completion, asks
 the branch predictor about the transfer that ended the previous block
 (where execution actually went is this block's address) and adds the
-mispredict penalty, and fetches the block's lines through the I-cache.  With
+mispredict penalty (and drains the pipeline: the block dispatches after
+everything older has completed), and fetches the block's lines through the I-cache.  With
 ``caches=True`` every load and store also goes through the L1D/L2.
 
 Every cycle is attributed to exactly one phase (``PHASES``):
@@ -78,7 +83,9 @@ class Core(Protocol):
     branch: dict
     caches: dict
 
-    def block_cost(self, insns: list) -> BlockCost: ...
+    def ops_of(self, insns: list) -> tuple: ...      # emu.cycles.pipeline.Op per instruction
+
+    def pipeline(self) -> Any: ...                     # an idle emu.cycles.pipeline.Pipeline
 
 
 def default_core(arch_name: str) -> Core:
@@ -140,13 +147,13 @@ class CycleResult:
 
 
 class _Block:
-    __slots__ = ("end", "first", "flow", "flow_pc", "index", "line0", "lines", "n", "one_line", "per", "segs")
+    __slots__ = ("end", "first", "flow", "flow_pc", "index", "line0", "lines", "n", "one_line", "ops", "segs")
 
-    def __init__(self, n, segs, flow, flow_pc, lines, end, per=(), index=None):
+    def __init__(self, n, segs, flow, flow_pc, lines, end, ops=(), index=None):
         self.n = n
-        self.per = per              # static cycles of each instruction (sums to the block's cost)
+        self.ops = ops              # the pipeline's description of each instruction
         self.index = index or {}    # instruction address -> position in the block
-        self.segs = segs            # [(static phase or None, cycles, ninsns, start, end)]
+        self.segs = segs            # [(static phase or None, ninsns, start, end)]
         self.first = segs[0][0] if segs else None
         self.flow = flow            # Flow of the last instruction when it transfers control, else None
         self.flow_pc = flow_pc
@@ -165,7 +172,8 @@ class CycleAccount:
         br = self.core.branch
         self.penalty = int(br["mispredict_penalty"])
         self.predictor = BranchPredictor(int(br["bht_entries"]), int(br["btb_entries"]),
-                                         int(br["ras_entries"]), align_bits(self.arch))
+                                         int(br["ras_entries"]), align_bits(self.arch),
+                                         int(br.get("history_bits", 0)))
         self.hier = CacheHierarchy(self.core.caches)
         self._l1i = self.hier.l1i
         self._classify = flow_of(self.arch)
@@ -173,6 +181,7 @@ class CycleAccount:
         self._cs.detail = True
         self._static = self._phase_map()
         self._blocks: dict[tuple[int, int], _Block] = {}
+        self.pipe = self.core.pipeline()
         self._handles: list = []
         self.mode = "other"
         self.total = 0
@@ -192,6 +201,7 @@ class CycleAccount:
         self.tap = False
         self._tap_block: _Block | None = None
         self._tap_pen = 0
+        self._tap_per: list[int] = []
         self._tap_segs: list[tuple[int, int, str, str | None]] = []
         self._late = 0              # cycles owed by the instruction that just finished
         self._tap_phase: str | None = None
@@ -248,7 +258,7 @@ class CycleAccount:
         br = self.core.branch
         landing = sum(1 << PHASES.index(p) for p in LANDING)
         nat.configure(self.penalty, self.predictor.shift, int(br["bht_entries"]), int(br["btb_entries"]),
-                      int(br["ras_entries"]), self.hier, landing)
+                      int(br["ras_entries"]), self.hier, landing, self.pipe.cfg, self.predictor.history_mask)
         nat.state.mode = PHASES.index(self.mode)
         nat.state.counter = ctypes.addressof(self._engine.counter.state)
         nat.state.starts = ctypes.addressof(self._engine.starts_c)
@@ -277,9 +287,9 @@ class CycleAccount:
             b = self._blocks.get((addr, size)) or self._analyze(addr, size)
             st = self._native.state
             stage = st.stage
-            if len(b.segs) > len(st.stage_cyc):
-                raise UsageError(f"block at {addr:#x}: {len(b.segs)} phase segments, more than the native "
-                                 f"table takes ({len(st.stage_cyc)})")
+            if len(b.segs) > len(st.stage_n) or b.n > len(st.stage_ops):
+                raise UsageError(f"block at {addr:#x}: {len(b.segs)} phase segments and {b.n} instructions, "
+                                 f"more than the native table takes ({len(st.stage_n)}, {len(st.stage_ops)})")
             stage.n, stage.nseg = b.n, len(b.segs)
             stage.first = PHASES.index(b.first) if b.first is not None else -1
             f = b.flow
@@ -290,9 +300,10 @@ class CycleAccount:
             stage.fallthrough = f.fallthrough if f is not None else 0
             stage.flow_pc, stage.end = b.flow_pc, b.end
             stage.line0, stage.nlines = b.lines.start, len(b.lines)
-            for i, (ph, cyc, n, _s0, _e0) in enumerate(b.segs):
+            for i, (ph, n, _s0, _e0) in enumerate(b.segs):
                 st.stage_phase[i] = PHASES.index(ph) if ph is not None else -1
-                st.stage_cyc[i], st.stage_n[i] = cyc, n
+                st.stage_n[i] = n
+            self._native.stage_ops(b.ops)
             return 0
         except BaseException as e:  # noqa: BLE001 - re-raised after emu_start
             hooks.fail(e)
@@ -321,8 +332,8 @@ class CycleAccount:
             dict(self.penalties), len(self.splits), len(self.unsplits),
             None if rec is None else (rec.kind, rec.index, _copy(rec)), self._rec_misses0,
             self._prev, self._prev_addr, self._late, self._tap_block, self._tap_pen, list(self._tap_segs),
-            self._tap_phase,
-            (list(pred.bht), list(pred.btb_tag), list(pred.btb_target), list(pred.ras), dict(pred.seen),
+            self._tap_phase, list(self._tap_per), self.pipe.save(),
+            (list(pred.bht), pred.ghr, list(pred.btb_tag), list(pred.btb_target), list(pred.ras), dict(pred.seen),
              dict(pred.mispredicts), pred.ras_underflows, pred.ras_overflows),
             tuple(([list(x) for x in c.sets], c.hits, c.misses) for c in (hier.l1i, hier.l1d, hier.l2)),
         )
@@ -330,7 +341,9 @@ class CycleAccount:
     def restore_state(self, st: tuple) -> None:
         (self.mode, self.total, self.instructions, phase_cycles, phase_insns, penalties, nsplits, nunsplits,
          rec, self._rec_misses0, self._prev, self._prev_addr, self._late, self._tap_block, self._tap_pen,
-         tap_segs, self._tap_phase, pred_st, caches) = st
+         tap_segs, self._tap_phase, tap_per, pipe, pred_st, caches) = st
+        self._tap_per = list(tap_per)
+        self.pipe.restore(pipe)
         self.phase_cycles, self.phase_insns, self.penalties = dict(phase_cycles), dict(phase_insns), dict(penalties)
         del self.splits[nsplits:]
         del self.unsplits[nunsplits:]
@@ -341,7 +354,7 @@ class CycleAccount:
             (self.splits if kind == "split" else self.unsplits)[index] = self._rec
         self._tap_segs = list(tap_segs)
         pred = self.predictor
-        bht, tag, target, ras, seen, mis, pred.ras_underflows, pred.ras_overflows = pred_st
+        bht, pred.ghr, tag, target, ras, seen, mis, pred.ras_underflows, pred.ras_overflows = pred_st
         pred.bht[:], pred.btb_tag[:], pred.btb_target[:], pred.ras[:] = bht, tag, target, ras
         pred.seen, pred.mispredicts = dict(seen), dict(mis)
         for c, (sets, c.hits, c.misses) in zip((self.hier.l1i, self.hier.l1d, self.hier.l2), caches):
@@ -372,23 +385,22 @@ class CycleAccount:
 
     def _analyze(self, addr: int, size: int) -> _Block:
         insns = list(self._cs.disasm(self.mc.read(addr, size), addr))
-        cost = self.core.block_cost(insns) if insns else None
-        per = tuple(int(c) for c in cost.per_insn) if cost else ()
-        segs: list[tuple[str | None, int, int, int, int]] = []
+        ops = self.core.ops_of(insns) if insns else ()
+        segs: list[tuple[str | None, int, int, int]] = []
         for i, insn in enumerate(insns):
             ph = self._static(insn.address)
             if segs and segs[-1][0] == ph:
-                p, c, n, s, _e = segs[-1]
-                segs[-1] = (p, c + per[i], n + 1, s, i + 1)
+                p, n, s, _e = segs[-1]
+                segs[-1] = (p, n + 1, s, i + 1)
             else:
-                segs.append((ph, per[i], 1, i, i + 1))
+                segs.append((ph, 1, i, i + 1))
         flow = self._classify(insns[-1]) if insns else None
         if flow is not None and flow.kind == "none":
             flow = None
         line = self.hier.line
         lines = range(addr // line, (addr + max(size, 1) - 1) // line + 1)
         b = _Block(len(insns), segs, flow, insns[-1].address if insns else addr, lines, addr + size,
-                   per, {insn.address: i for i, insn in enumerate(insns)})
+                   ops, {insn.address: i for i, insn in enumerate(insns)})
         self._blocks[(addr, size)] = b
         return b
 
@@ -437,6 +449,7 @@ class CycleAccount:
         else:
             wrong = [f.kind] if pred.observe(f.kind, prev.flow_pc, addr, f.fallthrough) else []
         if wrong:
+            self.pipe.drain()
             self.penalties["mispredict"] += self.penalty
             self._charge(first if first in LANDING else mode, self.penalty)
             if first not in LANDING:
@@ -488,18 +501,23 @@ class CycleAccount:
                 self._charge(first, pen)
         segs = b.segs
         tap = self.tap
+        step = self.pipe.step
         if tap:
+            per = [step(op) for op in b.ops]
+            self._tap_per = per
             self._tap_block, self._tap_segs = b, []
             self._tap_pen = self.total - total0 - (self._late - late0)
         if len(segs) == 1 and self._rec is None and (segs[0][0] or mode) == mode:
-            cyc = segs[0][1]
+            cyc = sum(per) if tap else sum(step(op) for op in b.ops)
             self.phase_cycles[mode] += cyc
             self.total += cyc
             self.phase_insns[mode] += b.n
             if tap:
                 self._tap_segs.append((0, b.n, mode, None))
         else:
-            for ph, cyc, n, s0, e0 in segs:
+            ops = b.ops
+            for ph, n, s0, e0 in segs:
+                cyc = sum(per[s0:e0]) if tap else sum(step(ops[i]) for i in range(s0, e0))
                 p = ph or mode
                 if p != mode:
                     self._open(p)
@@ -544,7 +562,7 @@ class CycleAccount:
         if i is None:
             self._tap_phase = self.mode
             return 0, self.mode, None
-        cyc = b.per[i] + (self._tap_pen if i == 0 else 0)
+        cyc = self._tap_per[i] + (self._tap_pen if i == 0 else 0)
         for s0, e0, p, within in self._tap_segs:
             if s0 <= i < e0:
                 self._tap_phase = p

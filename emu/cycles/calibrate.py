@@ -39,10 +39,12 @@ from ..errors import GoemuError, ToolMissing
 from .insn import InsnInfo
 from .model import CoreModel
 
-MCA_ARGS = {
-    "amd64": ["-mtriple=x86_64", "-mcpu=sandybridge", "-x86-asm-syntax=intel"],
-    "arm": ["-mtriple=armv7a", "-mcpu=cortex-a9"],
-}
+
+def mca_args(arch: str) -> list[str]:
+    """llvm-mca's target flags for the core of ``arch`` (emu/arch/<arch>/timing.py MCA_ARGS)."""
+    import importlib
+    return list(importlib.import_module(f"emu.arch.{arch}.timing").MCA_ARGS)
+
 ITERATIONS = (100, 200)
 MAPE_TARGET = 15.0
 INSTALL_HINT = "install LLVM (Debian/Ubuntu: apt-get install llvm) or set GOEMU_LLVM_MCA to the llvm-mca binary"
@@ -89,6 +91,7 @@ class ArchCalibration:
     dropped_terminators: int
     dropped_unsupported: Counter   # mnemonic -> instructions dropped because llvm-mca refused them
     unknown: Counter               # class keys that fell into the model's default class
+    unmodelled: list = field(default_factory=list)   # (func, addr, [refused instruction texts])
 
     def worst(self, n: int = 5) -> list[BlockResult]:
         return sorted(self.blocks, key=lambda b: -abs(b.error_pct))[:n]
@@ -101,6 +104,7 @@ class ArchCalibration:
                 "skipped_short": self.skipped_short, "dropped_terminators": self.dropped_terminators,
                 "dropped_unsupported": dict(sorted(self.dropped_unsupported.items())),
                 "unknown_classes": dict(sorted(self.unknown.items())),
+                "unmodelled_by_llvm_mca": [{"func": f, "addr": a, "refused": r} for f, a, r in self.unmodelled],
                 "blocks": [b.to_json() for b in self.blocks]}
 
 
@@ -120,17 +124,29 @@ def find_llvm_mca() -> str:
     raise ToolMissing(f"llvm-mca not found: {INSTALL_HINT}", "llvm-mca")
 
 
-def _mca_text(arch: str, insn) -> str:
+_ABS_TARGET = re.compile(r"^#?0x[0-9a-f]+$")
+
+
+def mca_text(arch: str, insn) -> str:
+    """The instruction as llvm-mca's assembler takes it.  A direct branch's
+    absolute target becomes a symbol: llvm-mca rejects ``jne 0x6003e4`` in
+    Intel syntax (and then silently leaves the instruction out)."""
+    if insn.mnemonic[:1] in ("j", "b", "c") and _ABS_TARGET.match(insn.op_str):
+        return f"{insn.mnemonic} .Ltarget"
     return f"{insn.mnemonic} {insn.op_str}".strip()
 
 
 def _render(arch: str, blocks: list[tuple[str, list]]) -> tuple[str, dict[int, tuple[int, int]]]:
-    """The llvm-mca input, and line number -> (block index, insn index)."""
+    """The llvm-mca input, and line number -> (block index, insn index).  Each
+    block is written as the core runs it (``emu.arch.<arch>.timing.mca_stream``:
+    e.g. amd64 PUSH/POP as the stack engine executes them)."""
+    import importlib
+    timing = importlib.import_module(f"emu.arch.{arch}.timing")
     lines, where = [], {}
     for bi, (name, insns) in enumerate(blocks):
         lines.append(f"# LLVM-MCA-BEGIN {name}")
-        for ii, insn in enumerate(insns):
-            lines.append(_mca_text(arch, insn))
+        for text, ii in timing.mca_stream(insns, lambda i: mca_text(arch, i)):
+            lines.append(text)
             where[len(lines)] = (bi, ii)
         lines.append("# LLVM-MCA-END")
     return "\n".join(lines) + "\n", where
@@ -145,17 +161,17 @@ def run_llvm_mca(mca: str, arch: str, blocks: list[tuple[str, list]], iterations
     (None, mnemonic llvm-mca refused)."""
     text, where = _render(arch, blocks)
     try:
-        proc = subprocess.run([mca, *MCA_ARGS[arch], f"-iterations={iterations}", "-json", "-"], input=text,
+        proc = subprocess.run([mca, *mca_args(arch), f"-iterations={iterations}", "-json", "-"], input=text,
                               capture_output=True, text=True, timeout=120, check=False)
     except FileNotFoundError:
         raise ToolMissing(f"llvm-mca not found at {mca}: {INSTALL_HINT}", "llvm-mca")
     except subprocess.TimeoutExpired:
         raise GoemuError(f"llvm-mca took longer than 120 s on {len(blocks)} {arch} blocks")
+    m = _ERR_LINE.search(proc.stderr)      # (llvm-mca may leave a bad line out and still succeed)
+    if m and int(m.group(1)) in where:
+        bi, ii = where[int(m.group(1))]
+        return None, blocks[bi][1][ii].mnemonic
     if proc.returncode != 0:
-        m = _ERR_LINE.search(proc.stderr)
-        if m and int(m.group(1)) in where:
-            bi, ii = where[int(m.group(1))]
-            return None, blocks[bi][1][ii].mnemonic
         m = _NOTE_INSN.search(proc.stderr)
         if m:
             return None, m.group(1).split()[0]
@@ -262,10 +278,14 @@ def calibrate(arch: str, variant: str = "buggy", include_short: bool = False) ->
         refused.add(bad)
     else:
         raise GoemuError(f"llvm-mca refused too many different instructions on {arch}")
+    unmodelled = []
     for b in blocks:
+        bad = [f"{i.mnemonic} {i.op_str}".strip() for i in b.insns if i.mnemonic in refused]
         for i in b.insns:
             if i.mnemonic in refused:
                 dropped[i.mnemonic] += 1
+        if bad:
+            unmodelled.append((b.func, b.addr, bad))
     core.unknown.clear()
     results = []
     lo, hi = ITERATIONS
@@ -277,5 +297,6 @@ def calibrate(arch: str, variant: str = "buggy", include_short: bool = False) ->
                                    [f"{i.mnemonic} {i.op_str}".strip() for i in insns]))
     mape = sum(abs(r.error_pct) for r in results) / len(results) if results else 0.0
     short = sum(1 for b in blocks if len([i for i in b.insns if i.mnemonic not in refused]) < min_len)
-    return ArchCalibration(arch, variant, core.name, MCA_ARGS[arch], results, mape, len(funcs), len(blocks),
-                           short, sum(1 for b in blocks if b.terminator), dropped, Counter(core.unknown))
+    return ArchCalibration(arch, variant, core.name, mca_args(arch), results, mape, len(funcs), len(blocks),
+                           short, sum(1 for b in blocks if b.terminator), dropped, Counter(core.unknown),
+                          unmodelled)

@@ -23,122 +23,12 @@ from ..errors import EmulationError
 from ..run import load_program, new_machine
 from .account import PHASES, CycleAccount
 
-_AMD64 = """
-TEXT leaf, $16-16
-	mov rax, qword ptr [FP]
-	add rax, rax
-	add rax, 1
-	mov qword ptr [FP + 8], rax
-	RET
-
-// descend(n): recurse while the next call still fits above the guard, then loop.
-TEXT descend, $32-16
-	mov rcx, qword ptr fs:[-16]
-	lea rax, [rsp - 8]
-	cmp rax, qword ptr [rcx + g_stackguard]
-	jbe bottom
-	mov rax, qword ptr [FP]
-	mov qword ptr [rsp], rax
-	call descend
-	mov rax, qword ptr [rsp + 8]
-	mov qword ptr [FP + 8], rax
-	RET
-bottom:
-{loop}
-
-TEXT cold, $32-16
-{loop}
-
-TEXT main, $32-0
-	mov qword ptr [rsp], {n}
-	call {entry}
-	mov rax, qword ptr [rsp + 8]
-	mov qword ptr [rsp], rax
-	call runtime.printint
-	RET
-"""
-
-_AMD64_LOOP = """	mov rax, qword ptr [FP]
-	mov qword ptr [rsp + 16], rax
-	mov qword ptr [rsp + 24], 0
-again:
-	cmp qword ptr [rsp + 16], 0
-	je done
-	mov rax, qword ptr [rsp + 16]
-	mov qword ptr [rsp], rax
-	call leaf
-	mov rax, qword ptr [rsp + 8]
-	add qword ptr [rsp + 24], rax
-	dec qword ptr [rsp + 16]
-	jmp again
-done:
-	mov rax, qword ptr [rsp + 24]
-	mov qword ptr [FP + 8], rax
-	RET"""
-
-_ARM = """
-TEXT leaf, $16-8
-	ldr r0, [FP]
-	add r0, r0, r0
-	add r0, r0, #1
-	str r0, [FP, #4]
-	RET
-
-// descend(n): recurse while the next call still fits above the guard, then loop.
-TEXT descend, $32-8
-	ldr r1, [r10, #g_stackguard]
-	cmp sp, r1
-	blo bottom
-	ldr r0, [FP]
-	str r0, [sp, #4]
-	bl descend
-	ldr r0, [sp, #8]
-	str r0, [FP, #4]
-	RET
-bottom:
-{loop}
-
-TEXT cold, $32-8
-{loop}
-
-TEXT main, $32-0
-	ldr r0, ={n}
-	str r0, [sp, #4]
-	bl {entry}
-	ldr r0, [sp, #8]
-	str r0, [sp, #4]
-	bl runtime.printint
-	RET
-"""
-
-_ARM_LOOP = """	ldr r0, [FP]
-	str r0, [sp, #12]
-	mov r0, #0
-	str r0, [sp, #16]
-again:
-	ldr r0, [sp, #12]
-	cmp r0, #0
-	beq done
-	str r0, [sp, #4]
-	bl leaf
-	ldr r0, [sp, #8]
-	ldr r1, [sp, #16]
-	add r1, r1, r0
-	str r1, [sp, #16]
-	ldr r0, [sp, #12]
-	sub r0, r0, #1
-	str r0, [sp, #12]
-	b again
-done:
-	ldr r0, [sp, #16]
-	str r0, [FP, #4]
-	RET"""
-
 
 def program(arch: str, hot: bool, n: int) -> str:
     """The goasm text: main calls descend(n) (hot) or cold(n)."""
-    tmpl, loop = (_AMD64, _AMD64_LOOP) if arch == "amd64" else (_ARM, _ARM_LOOP)
-    return tmpl.format(loop=loop, n=n, entry="descend" if hot else "cold")
+    import importlib
+    text = importlib.import_module(f"emu.arch.{arch}.hotsplit")
+    return text.PROGRAM.format(loop=text.LOOP, n=n, entry="descend" if hot else "cold")
 
 
 @dataclass
@@ -169,14 +59,25 @@ class HotSplit:
     core: str
     hot: LoopCost
     cold: LoopCost
+    streams: dict | None = None      # piece -> (goemu, llvm-mca) on the executed stream, penalties aside
+
+    def per_event(self, phases) -> float:
+        """Cycles per split (SPLIT_PHASES) or unsplit (UNSPLIT_PHASES) in the hot loop."""
+        n = self.hot.splits if phases[0] == "morestack" else self.hot.unsplits
+        return sum(self.hot.phases[p] for p in phases) / n if n else 0.0
 
     @property
     def ratio(self) -> float:
         return self.hot.per_call / self.cold.per_call if self.cold.per_call else 0.0
 
     def to_json(self) -> dict:
+        from .dynamic import SPLIT_PHASES, UNSPLIT_PHASES
         return {"arch": self.arch, "core": self.core, "iterations": self.hot.calls,
-                "hot": self.hot.to_json(), "cold": self.cold.to_json(), "ratio": round(self.ratio, 3)}
+                "hot": self.hot.to_json(), "cold": self.cold.to_json(), "ratio": round(self.ratio, 3),
+                "cycles_per_split": round(self.per_event(SPLIT_PHASES), 3),
+                "cycles_per_unsplit": round(self.per_event(UNSPLIT_PHASES), 3),
+                "streams_penalties_aside": None if self.streams is None else
+                {k: {"goemu": round(g, 3), "llvm_mca": round(m, 3)} for k, (g, m) in self.streams.items()}}
 
 
 def _markers(mc, text: str, entry: str) -> tuple[int, int]:
@@ -221,12 +122,23 @@ def _loop(arch: str, hot: bool, n: int, core, caches: bool) -> LoopCost:
                     {k: b["mispredicts"][k] - a["mispredicts"].get(k, 0) for k in b["mispredicts"]})
 
 
-def measure(arch: str, iterations: int = 1000, core=None, caches: bool = False) -> HotSplit:
+def measure(arch: str, iterations: int = 1000, core=None, caches: bool = False,
+            streams: bool = False) -> HotSplit:
+    """``streams``: also the executed-stream figures of goemu's pipeline and
+    llvm-mca (penalties aside) per piece, when llvm-mca is installed."""
     if core is None:
         from .account import default_core
         core = default_core(arch)
-    return HotSplit(arch, core.name, _loop(arch, True, iterations, core, caches),
-                    _loop(arch, False, iterations, core, caches))
+    r = HotSplit(arch, core.name, _loop(arch, True, iterations, core, caches),
+                 _loop(arch, False, iterations, core, caches))
+    if streams:
+        from ..errors import ToolMissing
+        from .dynamic import hot_split_pieces
+        try:
+            r.streams = hot_split_pieces(arch)
+        except ToolMissing:
+            r.streams = None
+    return r
 
 
 def summary(r: HotSplit) -> str:
@@ -241,6 +153,21 @@ def summary(r: HotSplit) -> str:
     for p in PHASES:
         if r.hot.phases[p]:
             out.append(f"    {p:10} {r.hot.phases[p] / n:9.1f}")
+    from .dynamic import SPLIT_PHASES, UNSPLIT_PHASES
+    st = r.streams or {}
+
+    def beside(piece):
+        if piece not in st:
+            return ""
+        g, m = st[piece]
+        return f"   [stream, penalties aside: goemu {g:6.1f}, llvm-mca {m:6.1f}]"
+    out.append(f"  per split   (morestack..gogocall): {r.per_event(SPLIT_PHASES):9.1f}{beside('split')}")
+    out.append(f"  per unsplit (lessstack..gogo):     {r.per_event(UNSPLIT_PHASES):9.1f}{beside('unsplit')}")
+    rest = r.hot.per_call - r.per_event(SPLIT_PHASES) - r.per_event(UNSPLIT_PHASES)
+    out.append(f"  rest of a hot call:                {rest:9.1f}{beside('hot call')}")
+    out.append(f"  per plain (cold) call:             {r.cold.per_call:9.1f}{beside('cold call')}")
+    if r.streams is None:
+        out.append("  (llvm-mca not found: no stream figures)")
     ras = r.hot.mispredicts.get("ret", 0) / n if n else 0.0
     allm = sum(r.hot.mispredicts.values()) / n if n else 0.0
     out.append(f"  hot loop mispredicts per call: {allm:.2f}, of which RAS (returns): {ras:.2f} "
@@ -253,7 +180,7 @@ def cmd_hot_split(ns) -> int:
     if ns.iterations < 1:
         raise UsageError("--iterations must be at least 1")
     archs = [ns.arch] if ns.arch else list(ARCH_NAMES)
-    results = [measure(a, ns.iterations, caches=ns.cache_model) for a in archs]
+    results = [measure(a, ns.iterations, caches=ns.cache_model, streams=not ns.no_llvm_mca) for a in archs]
     if ns.json:
         print(json.dumps([r.to_json() for r in results] if len(results) > 1 else results[0].to_json(),
                          indent=2))
@@ -271,4 +198,6 @@ def register(sub) -> None:
     h.add_argument("--iterations", type=int, default=1000, metavar="N", help="calls per loop (default 1000)")
     h.add_argument("--cache-model", action="store_true", help="also model the data caches")
     h.add_argument("--json", action="store_true", help="print JSON")
+    h.add_argument("--no-llvm-mca", action="store_true",
+                   help="leave out the executed-stream figures of goemu's pipeline and llvm-mca")
     h.set_defaults(func=cmd_hot_split)

@@ -25,6 +25,7 @@ class InsnInfo:
     load_kind: str = "word"         # "word", "complex" (amd64 index/large disp), "byte", "shift_reg" (ARM)
     fast_src: bool = False          # ARM: a load whose result may be fast-forwarded
     fast_dst: bool = False          # ARM: a data-processing op that can take a fast-forwarded load
+    has_imm: bool = False           # an immediate operand (amd64 macro-fusion rule)
     stack_engine: bool = False      # amd64 PUSH/POP/CALL/RET: RSP updated by the front end's stack engine
     control: str | None = None      # one of CONTROL_KINDS, or None
     target: int | None = None       # direct branch/call target

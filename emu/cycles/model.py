@@ -38,8 +38,33 @@ except ModuleNotFoundError:  # Python 3.10
 
 from ..errors import GoemuError
 from .insn import InsnInfo
+from .pipeline import (
+    F_CONTROL,
+    F_CTL_RESULT,
+    F_FAST_DST,
+    F_FAST_SRC,
+    F_LOAD,
+    F_NAMES_RSP,
+    F_STACK_ENGINE,
+    F_STORE,
+    MAX_OPUOPS,
+    MAX_PORTS,
+    MAX_REGS,
+    MAX_WINDOW,
+    Config,
+    Op,
+    Pipeline,
+)
 
-CORES = {"amd64": "sandybridge", "arm": "cortex_a9"}
+
+def core_name(arch: str) -> str:
+    """The core that stands for ``arch`` (``emu.arch.<arch>.timing.CORE``)."""
+    try:
+        timing = importlib.import_module(f"emu.arch.{arch}.timing")
+    except ModuleNotFoundError:
+        raise GoemuError(f"no core model for architecture {arch!r}") from None
+    return timing.CORE
+
 DEFAULT_CLASS = "default"
 # Iterations simulated for steady_state: the slope between these two points.
 _WARM, _RUNS = 100, 200
@@ -74,6 +99,7 @@ class CoreModel:
         pipe = data["pipeline"]
         self.width: int = pipe["dispatch_width"]
         self.window: int = pipe.get("window", 0)
+        self.rs: int = pipe.get("scheduler", 0)
         self.ports: tuple[str, ...] = tuple(pipe["ports"])
         self.groups: dict[str, tuple[str, ...]] = {g: tuple(ps) for g, ps in pipe["groups"].items()}
         self.memory: dict = dict(data["memory"])
@@ -100,6 +126,10 @@ class CoreModel:
         self._steady_cache: dict[tuple, float] = {}
         self.unknown: Counter[str] = Counter()      # keys that fell into the default class
         self._md = None
+        self._reg_bits: dict[str, int] = {}
+        self.fusion: dict = dict(pipe.get("fusion", {}))
+        if len(self.ports) > MAX_PORTS or self.window > MAX_WINDOW or self.rs > MAX_WINDOW:
+            raise GoemuError(f"core {self.name}: more than {MAX_PORTS} ports or a window over {MAX_WINDOW}")
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -107,14 +137,14 @@ class CoreModel:
         try:
             text = resources.files("emu.cycles").joinpath("data").joinpath(f"{core_name}.toml").read_text()
         except FileNotFoundError:
-            raise GoemuError(f"no core data for {core_name!r} (known: {', '.join(sorted(CORES.values()))})")
+            data = resources.files("emu.cycles").joinpath("data")
+            known = ", ".join(sorted(p.name[:-5] for p in data.iterdir() if p.name.endswith(".toml")))
+            raise GoemuError(f"no core data for {core_name!r} (known: {known})")
         return cls(tomllib.loads(text))
 
     @classmethod
     def for_arch(cls, arch: str) -> CoreModel:
-        if arch not in CORES:
-            raise GoemuError(f"no core model for architecture {arch!r}")
-        return cls.load(CORES[arch])
+        return cls.load(core_name(arch))
 
     # -- instructions -------------------------------------------------------
     def info(self, insn) -> InsnInfo:
@@ -142,19 +172,137 @@ class CoreModel:
             self._md.detail = True
         return list(self._md.disasm(code, addr))
 
+    # -- the pipeline's view -----------------------------------------------------
+    def reg_bit(self, name: str) -> int:
+        """The bit of register ``name`` in the pipeline's masks (assigned on first use)."""
+        b = self._reg_bits.get(name)
+        if b is None:
+            b = len(self._reg_bits)
+            if b >= MAX_REGS:
+                raise GoemuError(f"core {self.name}: more than {MAX_REGS} registers named ({name!r})")
+            self._reg_bits[name] = b
+        return b
+
+    def _mask(self, regs) -> int:
+        m = 0
+        for r in regs:
+            m |= 1 << self.reg_bit(r)
+        return m
+
+    def _ports(self, group: str) -> int:
+        m = 0
+        for p in self.groups[group]:
+            m |= 1 << self.ports.index(p)
+        return m
+
+    @property
+    def config(self) -> Config:
+        return Config(self.width, self.window, len(self.ports),
+                      self._ports(self.stack_sync) if self.stack_sync else 0,
+                      self.reg_bit(self._timing.STACK_POINTER), self.rs)
+
+    def op_of(self, info: InsnInfo, fused_first: bool = False, fused_second: bool = False) -> Op:
+        """The pipeline description of one instruction.  ``fused_first`` /
+        ``fused_second``: the two halves of a macro-fused pair (the first
+        becomes the pair's one uop, on the fusion port; the second takes no
+        slot and no port)."""
+        cls = self.class_of(info)
+        mem = self.memory
+        per_cycle = mem.get("multiple_regs_per_cycle", 1)
+        mem_cycles = max(1, math.ceil(info.nregs / per_cycle)) if per_cycle > 1 else 1
+        flags = 0
+        load_ports = load_occ = load_lat = load_fast = 0
+        load_occ = 1
+        if info.load:
+            flags |= F_LOAD
+            lat = mem["load_latency"]
+            occ = mem_cycles
+            if info.load_kind == "complex":
+                lat = mem.get("load_latency_complex", lat)
+            elif info.load_kind == "byte":
+                lat = mem.get("load_latency_byte", lat)
+                occ = max(occ, mem.get("load_agu_byte", 1))
+            elif info.load_kind == "shift_reg":
+                lat = mem.get("load_latency_shift_reg", lat)
+            load_ports, load_occ, load_lat = self._ports(mem["load_ports"]), occ, lat + mem_cycles - 1
+            fast = mem.get("load_latency_fast")
+            if fast and info.fast_src:
+                flags |= F_FAST_SRC
+                load_fast = fast + mem_cycles - 1
+        sa_ports = sd_ports = 0
+        if info.store:
+            flags |= F_STORE
+            sa_ports = self._ports(mem["store_address_ports"])
+            if mem.get("store_data_ports"):
+                sd_ports = self._ports(mem["store_data_ports"])
+        op_groups = () if (cls.fold and (info.load or info.store)) else cls.ports
+        ops = tuple((self._ports(g), max(1, round(cls.rthroughput * len(self.groups[g]) / len(op_groups))))
+                    for g in op_groups)
+        slots = max(1, cls.uops)
+        if fused_second:
+            slots, ops = 0, ()
+        elif fused_first:
+            ops = ((self._ports(self.fusion["port"]), 1),)
+        if len(ops) > MAX_OPUOPS:
+            raise GoemuError(f"core {self.name}: class {cls.name} has more than {MAX_OPUOPS} execution uops")
+        if info.fast_dst:
+            flags |= F_FAST_DST
+        if info.stack_engine:
+            flags |= F_STACK_ENGINE
+        sp = self._timing.STACK_POINTER
+        if sp in info.reads or sp in info.addr_reads or sp in info.writes:
+            flags |= F_NAMES_RSP
+        if info.control:
+            flags |= F_CONTROL
+            if info.writes - {"flags"}:
+                flags |= F_CTL_RESULT
+        return Op(slots=slots, flags=flags, reads=self._mask(info.reads), addr=self._mask(info.addr_reads),
+                  writes=self._mask(info.writes), base=self._mask(info.base_writes), latency=cls.latency,
+                  ops=ops, load_ports=load_ports, load_occ=load_occ, load_lat=load_lat, load_fast=load_fast,
+                  sa_ports=sa_ports, sa_occ=mem_cycles, sd_ports=sd_ports)
+
+    def fuses(self, a: InsnInfo, b: InsnInfo) -> bool:
+        """Whether ``a`` then ``b`` decode as one macro-fused uop (the core's
+        [pipeline.fusion] rule: first key, second key, no memory operand
+        together with an immediate)."""
+        f = self.fusion
+        if not f or a.key not in f["first"] or b.key not in f["second"]:
+            return False
+        return not ((a.load or a.store) and a.has_imm)
+
+    def ops_of(self, insns) -> tuple[Op, ...]:
+        """The pipeline description of a straight sequence (a block, or a stream)."""
+        infos = [self.info(i) for i in insns]
+        out: list[Op] = []
+        i = 0
+        while i < len(infos):
+            if i + 1 < len(infos) and self.fuses(infos[i], infos[i + 1]):
+                out.append(self.op_of(infos[i], fused_first=True))
+                out.append(self.op_of(infos[i + 1], fused_second=True))
+                i += 2
+            else:
+                out.append(self.op_of(infos[i]))
+                i += 1
+        return tuple(out)
+
+    def pipeline(self) -> Pipeline:
+        """A fresh (idle) pipeline of this core."""
+        return Pipeline(self.config)
+
     # -- costs --------------------------------------------------------------
     def block_cost(self, insns) -> BlockCost:
+        """One execution of the block from an idle core."""
         infos = [self.info(i) for i in insns]
         key = tuple((i.addr, i.text) for i in infos)
         got = self._block_cache.get(key)
         if got is None:
-            done = _Sched(self).run(infos, 1)
-            per, high = [], 0
-            for c in done:
-                per.append(max(0, c - high))
-                high = max(high, c)
-            got = self._block_cache[key] = BlockCost(high, tuple(per))
+            per = self.pipeline().run(self.ops_of(infos))
+            got = self._block_cache[key] = BlockCost(sum(per), tuple(per))
         return got
+
+    def stream_cost(self, insns) -> int:
+        """Cycles of a straight instruction stream from an idle core."""
+        return sum(self.pipeline().run(self.ops_of(insns)))
 
     def steady_state(self, insns) -> float:
         """Cycles per iteration of the block run back to back (loop-carried
@@ -165,153 +313,15 @@ class CoreModel:
         key = tuple((i.addr, i.text) for i in infos)
         got = self._steady_cache.get(key)
         if got is None:
-            done = _Sched(self).run(infos, _RUNS)
-            n = len(infos)
-            t_warm = max(done[:_WARM * n])
-            t_end = max(done)
-            got = self._steady_cache[key] = (t_end - t_warm) / (_RUNS - _WARM)
+            ops = self.ops_of(infos)
+            pipe = self.pipeline()
+            for _ in range(_WARM):
+                pipe.run(ops)
+            t_warm = pipe.high
+            for _ in range(_RUNS - _WARM):
+                pipe.run(ops)
+            got = self._steady_cache[key] = (pipe.high - t_warm) / (_RUNS - _WARM)
         return got
 
     def cost_of_bytes(self, code: bytes, addr: int) -> BlockCost:
         return self.block_cost(self.disassemble(code, addr))
-
-
-class _Sched:
-    """One run of the scheduler over fresh core state."""
-
-    def __init__(self, core: CoreModel):
-        self.core = core
-        self.nxt: dict[str, dict[int, int]] = {p: {} for p in core.ports}   # busy cycle -> a later cycle
-        self.ready: dict[str, tuple[int, int]] = {}
-        self.slot = 0
-        self.retire: list[int] = []
-        self.stack_offset = False      # the stack engine holds an RSP delta the back end has not seen
-
-    def _sync_needed(self, info: InsnInfo) -> bool:
-        if info.stack_engine:
-            self.stack_offset = True
-            return False
-        if self.stack_offset and ("rsp" in info.reads or "rsp" in info.addr_reads or "rsp" in info.writes):
-            self.stack_offset = False
-            return True
-        return False
-
-    def _ready(self, regs, fast: bool = False) -> int:
-        t = 0
-        for r in regs:
-            v = self.ready.get(r)
-            if v is not None:
-                t = max(t, v[1] if fast else v[0])
-        return t
-
-    def _free(self, p: str, c: int) -> int:
-        """First free cycle >= c on port p (a "next free" forest with path compression)."""
-        nxt = self.nxt[p]
-        root = c
-        while root in nxt:
-            root = nxt[root]
-        while c in nxt and nxt[c] != root:
-            nxt[c], c = root, nxt[c]
-        return root
-
-    def _issue(self, group: str, t: int, occ: int = 1) -> int:
-        best_c, best_p = None, None
-        for p in self.core.groups[group]:
-            c = self._free(p, t)
-            while occ > 1:
-                c2 = c
-                for k in range(1, occ):
-                    if c + k in self.nxt[p]:
-                        c2 = self._free(p, c + k)
-                        break
-                if c2 == c:
-                    break
-                c = c2
-            if best_c is None or c < best_c:
-                best_c, best_p = c, p
-        nxt = self.nxt[best_p]
-        for k in range(occ):
-            nxt[best_c + k] = best_c + k + 1
-        return best_c
-
-    def run(self, infos: list[InsnInfo], iterations: int) -> list[int]:
-        core, mem = self.core, self.core.memory
-        width, window = core.width, core.window
-        per_cycle = mem.get("multiple_regs_per_cycle", 1)
-        classes = [core.class_of(i) for i in infos]
-        done: list[int] = []
-        for _ in range(iterations):
-            for info, cls in zip(infos, classes):
-                k = len(done)
-                d = self.slot // width
-                if window and k >= window and self.retire[k - window] > d:
-                    d = self.retire[k - window]
-                    self.slot = d * width
-                sync = core.stack_sync and self._sync_needed(info)
-                self.slot += max(1, cls.uops) + (1 if sync else 0)
-                if sync:
-                    t = self._issue(core.stack_sync, max(d, self._ready(("rsp",))))
-                    self.ready["rsp"] = (t + 1, t + 1)
-                issued = [d]
-                t_addr = max(d, self._ready(info.addr_reads))
-                load_done = load_fast = None
-                agu_t = None
-                mem_cycles = max(1, math.ceil(info.nregs / per_cycle)) if per_cycle > 1 else 1
-                if info.load:
-                    lat = mem["load_latency"]
-                    occ = mem_cycles
-                    if info.load_kind == "complex":
-                        lat = mem.get("load_latency_complex", lat)
-                    elif info.load_kind == "byte":
-                        lat = mem.get("load_latency_byte", lat)
-                        occ = max(occ, mem.get("load_agu_byte", 1))
-                    elif info.load_kind == "shift_reg":
-                        lat = mem.get("load_latency_shift_reg", lat)
-                    agu_t = self._issue(mem["load_ports"], t_addr, occ)
-                    issued.append(agu_t)
-                    load_done = agu_t + lat + (mem_cycles - 1)
-                    fast = mem.get("load_latency_fast")
-                    load_fast = agu_t + fast + (mem_cycles - 1) if (fast and info.fast_src) else load_done
-                op_ports = () if (cls.fold and (info.load or info.store)) else cls.ports
-                t_data = max(d, self._ready(info.reads, info.fast_dst))
-                if info.load and op_ports:
-                    t_data = max(t_data, load_fast if info.fast_dst else load_done)
-                first = None
-                for g in op_ports:
-                    occ = max(1, round(cls.rthroughput * len(core.groups[g]) / len(op_ports)))
-                    t = self._issue(g, t_data if first is None else first, occ)
-                    issued.append(t)
-                    if first is None:
-                        first = t
-                if op_ports:
-                    result = first + cls.latency
-                    result_fast = result
-                elif info.load:
-                    result, result_fast = load_done, load_fast
-                else:
-                    result = result_fast = t_data + cls.latency
-                if info.store:
-                    t_sa = self._issue(mem["store_address_ports"], t_addr, mem_cycles)
-                    issued.append(t_sa)
-                    agu_t = t_sa if agu_t is None else agu_t
-                    if mem.get("store_data_ports"):
-                        src = result if op_ports else t_data
-                        issued.append(self._issue(mem["store_data_ports"], max(d, src)))
-                    else:
-                        issued.append(max(t_data, result if op_ports else t_data))
-                for w in info.writes:
-                    self.ready[w] = (result, result_fast)
-                if info.base_writes:
-                    tb = (agu_t if agu_t is not None else t_addr) + 1
-                    for w in info.base_writes:
-                        self.ready[w] = (tb, tb)
-                if info.control:
-                    # Predicted correctly (the block-cost assumption), a branch does not hold up
-                    # what follows: it costs its dispatch slot and ports, not its inputs' latency.
-                    complete = max([d + 1] + [result for w in info.writes if w != "flags"])
-                else:
-                    complete = max(result, max(issued) + 1)
-                done.append(complete)
-                if window:
-                    self.retire.append(max(complete, self.retire[-1]) if self.retire else complete)
-        return done

@@ -1,7 +1,13 @@
-"""A branch predictor as data: bimodal counters, a BTB and a return stack.
+"""A branch predictor as data: 2-bit counters with global history, a BTB and
+a return stack.
 
 - Conditional branches: a table of ``bht_entries`` 2-bit saturating
-  counters indexed by the branch address (predict taken at 2 and 3).
+  counters (predict taken at 2 and 3) indexed gshare-style: the branch
+  address (shifted by the instruction alignment) XOR the outcomes of the
+  last ``history_bits`` conditional branches, modulo the table size.  With
+  ``history_bits = 0`` it is the plain bimodal table.  History lets a
+  branch whose outcome follows a pattern -- a loop exit after the same
+  number of turns, the split check that alternates -- be predicted.
 - Indirect jumps and calls: a direct-mapped BTB of ``btb_entries`` (tag =
   the branch address) holding the last target; a miss or a changed target
   is a mispredict.
@@ -22,10 +28,15 @@ from ..arch.flow import KINDS
 
 
 class BranchPredictor:
-    def __init__(self, bht_entries: int, btb_entries: int, ras_entries: int, align_bits: int = 0):
+    def __init__(self, bht_entries: int, btb_entries: int, ras_entries: int, align_bits: int = 0,
+                 history_bits: int = 0):
         if bht_entries <= 0 or btb_entries <= 0 or ras_entries <= 0:
             raise ValueError("predictor tables need at least one entry")
+        if not 0 <= history_bits <= 31:
+            raise ValueError("history_bits must be 0..31")
         self.shift = align_bits
+        self.history_mask = (1 << history_bits) - 1
+        self.ghr = 0                          # the last outcomes, newest in bit 0
         self.bht = [1] * bht_entries          # weakly not taken
         self.btb_tag = [-1] * btb_entries
         self.btb_target = [0] * btb_entries
@@ -59,10 +70,11 @@ class BranchPredictor:
 
     def _bht(self, pc: int, taken: bool) -> bool:
         bht = self.bht
-        i = (pc >> self.shift) % len(bht)
+        i = ((pc >> self.shift) ^ self.ghr) % len(bht)
         c = bht[i]
         wrong = (c >= 2) != taken
         bht[i] = min(c + 1, 3) if taken else max(c - 1, 0)
+        self.ghr = ((self.ghr << 1) | int(taken)) & self.history_mask
         return wrong
 
     # -- one transfer ----------------------------------------------------------

@@ -11,13 +11,15 @@ state saved for reverse execution.  The arithmetic is the account's
 from __future__ import annotations
 
 import ctypes
+import struct
 from collections.abc import Callable
 
 from . import NativeBuildError, library
 
 NPH, NKIND = 10, 7
 u8, i8, u32, u64, i64 = ctypes.c_uint8, ctypes.c_int8, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int64
-_LIMITS = ("blocks", "segments", "stage", "bht", "btb", "ras", "l1", "l2", "records")
+_LIMITS = ("blocks", "segments", "stage", "bht", "btb", "ras", "l1", "l2", "records", "ops", "stage_ops",
+           "port_ring", "max_ports", "max_regs", "max_window")
 
 
 def limits() -> dict[str, int]:
@@ -36,7 +38,40 @@ class Rec(ctypes.Structure):
 class Block(ctypes.Structure):
     _fields_ = [("key_addr", u64), ("flow_pc", u64), ("fallthrough", u64), ("target", u64), ("end", u64),
                 ("line0", u64), ("key_size", u32), ("n", u32), ("seg0", u32), ("nseg", u32), ("nlines", u32),
-                ("first", i8), ("kind", u8), ("taken", u8), ("has_target", u8)]
+                ("op0", u32), ("first", i8), ("kind", u8), ("taken", u8), ("has_target", u8)]
+
+
+class OpC(ctypes.Structure):
+    """hooks.c goemu_op: emu.cycles.pipeline.Op packed."""
+    _fields_ = [("reads", u32), ("addr", u32), ("writes", u32), ("base", u32), ("slots", u8), ("flags", u8),
+                ("latency", u8), ("nops", u8), ("op_ports", u8 * 3), ("op_occ", u8 * 3), ("load_ports", u8),
+                ("load_occ", u8), ("load_lat", u8), ("load_fast", u8), ("sa_ports", u8), ("sa_occ", u8),
+                ("sd_ports", u8), ("pad", u8 * 3)]
+
+
+_OP = struct.Struct("<4I4B3B3B4B3B3x")
+assert _OP.size == ctypes.sizeof(OpC)
+
+
+def pack_op(op) -> bytes:
+    """One pipeline.Op as the bytes of a goemu_op (every field must fit its C type)."""
+    ports = [p for p, _o in op.ops] + [0] * (3 - len(op.ops))
+    occ = [o for _p, o in op.ops] + [0] * (3 - len(op.ops))
+    try:
+        return _OP.pack(op.reads, op.addr, op.writes, op.base, op.slots, op.flags, op.latency, len(op.ops),
+                        *ports, *occ, op.load_ports, op.load_occ, op.load_lat, op.load_fast, op.sa_ports,
+                        op.sa_occ, op.sd_ports)
+    except struct.error as e:
+        raise NativeBuildError(f"a pipeline description does not fit the native table ({e}): {op}") from None
+
+
+def _pipe(lim):
+    class Pipe(ctypes.Structure):
+        _fields_ = [("slot", u64), ("k", u64), ("stack_offset", u64), ("high", u64),
+                    ("ready", u64 * lim["max_regs"]), ("fast", u64 * lim["max_regs"]),
+                    ("retire", u64 * lim["max_window"]), ("issued", u64 * lim["max_window"]),
+                    ("ring", (u64 * lim["port_ring"]) * lim["max_ports"])]
+    return Pipe
 
 
 def _lru(n: int):
@@ -57,22 +92,26 @@ def state_type():
                     ("pen_mis", u64), ("pen_icache", u64), ("pen_dcache", u64),
                     ("seen", u64 * NKIND), ("mispredicts", u64 * NKIND),
                     ("ras_underflows", u64), ("ras_overflows", u64), ("mode", u32), ("ras_n", u32),
-                    ("nsplits", u32), ("nunsplits", u32), ("rec_open", u32), ("pad0", u32),
+                    ("nsplits", u32), ("nunsplits", u32), ("rec_open", u32), ("ghr", u32),
                     ("rec_misses0", u64), ("rec", Rec), ("prev_valid", u32), ("prev_kind", u8),
                     ("prev_taken", u8), ("prev_has_target", u8), ("pad1", u8), ("prev_flow_pc", u64),
                     ("prev_ft", u64), ("prev_target", u64), ("prev_end", u64), ("prev_addr", u64),
-                    ("end_of_state", u64),
+                    ("pipe", _pipe(lim)), ("end_of_state", u64),
                     ("counter", vp), ("starts", vp), ("cmiss", vp), ("drain", vp), ("penalty", u64),
-                    ("shift", u32), ("nbht", u32), ("nbtb", u32), ("nras", u32), ("line_size", u64),
+                    ("width", u32), ("window", u32), ("sync_ports", u32), ("rsp_bit", u32), ("rs", u32),
+                    ("pad4", u32),
+                    ("shift", u32), ("nbht", u32), ("nbtb", u32), ("nras", u32), ("hist_mask", u32), ("pad3", u32),
+                    ("line_size", u64),
                     ("l2pen_i", u64), ("l2pen_d", u64), ("mem_lat", u64), ("landing", u32), ("errors", u32),
                     ("table_misses", u64), ("flushes", u64), ("counted", u64),
                     ("bht", u8 * lim["bht"]), ("btb_tag", u64 * lim["btb"]), ("btb_target", u64 * lim["btb"]),
                     ("ras", u64 * lim["ras"]), ("l1i", L1), ("l1d", L1), ("l2", L2),
-                    ("nrec", u32), ("pool_used", u32), ("ring", Rec * lim["records"]),
-                    ("stage", Block), ("stage_phase", i8 * lim["stage"]), ("stage_cyc", u32 * lim["stage"]),
-                    ("stage_n", u32 * lim["stage"]), ("table", Block * lim["blocks"]),
-                    ("seg_phase", i8 * lim["segments"]), ("seg_cyc", u32 * lim["segments"]),
-                    ("seg_n", u32 * lim["segments"])]
+                    ("nrec", u32), ("pool_used", u32), ("ops_used", u32), ("pad2", u32),
+                    ("ring", Rec * lim["records"]),
+                    ("stage", Block), ("stage_phase", i8 * lim["stage"]), ("stage_n", u32 * lim["stage"]),
+                    ("stage_ops", OpC * lim["stage_ops"]), ("table", Block * lim["blocks"]),
+                    ("seg_phase", i8 * lim["segments"]), ("seg_n", u32 * lim["segments"]),
+                    ("ops", OpC * lim["ops"])]
     lib = library()
     lib.goemu_cycles_size.restype = ctypes.c_uint32
     if ctypes.sizeof(State) != lib.goemu_cycles_size():
@@ -110,6 +149,7 @@ class NativeCycles:
         self.state.drain = ctypes.cast(self._drain, ctypes.c_void_p)
         self.failure: Callable[[BaseException], None] | None = None
         self._ranges: list[tuple[int, int]] = []
+        self._packed: dict = {}
 
     @property
     def after_hook(self) -> int:
@@ -124,8 +164,34 @@ class NativeCycles:
     def address(self) -> int:
         return ctypes.addressof(self.state)
 
-    def configure(self, penalty: int, shift: int, nbht: int, nbtb: int, nras: int, hier, landing: int) -> None:
+    def stage_ops(self, ops) -> None:
+        """The pipeline descriptions of the staged block's instructions."""
+        cache = self._packed
+        raw = []
+        for op in ops:
+            b = cache.get(op)
+            if b is None:
+                b = cache[op] = pack_op(op)
+            raw.append(b)
+        data = b"".join(raw)
+        ctypes.memmove(ctypes.addressof(self.state.stage_ops), data, len(data))
+
+    def configure(self, penalty: int, shift: int, nbht: int, nbtb: int, nras: int, hier, landing: int,
+                  pipeline, history_mask: int = 0) -> None:
+        """``pipeline``: the core's pipeline.Config; ``history_mask``: the
+        predictor's global-history mask (predict.BranchPredictor)."""
         st = self.state
+        st.hist_mask = history_mask
+        lim = limits()
+        from ..cycles import pipeline as py
+        if (lim["port_ring"], lim["max_ports"], lim["max_regs"], lim["max_window"]) != \
+                (py.PORT_RING, py.MAX_PORTS, py.MAX_REGS, py.MAX_WINDOW):
+            raise NativeBuildError("native hook library: pipeline table sizes differ from emu/cycles/pipeline.py")
+        if pipeline.width < 1 or pipeline.nports > lim["max_ports"] or pipeline.window > lim["max_window"] \
+                or pipeline.rs > lim["max_window"]:
+            raise NativeBuildError(f"pipeline configuration {pipeline} does not fit the native tables")
+        st.width, st.window, st.sync_ports, st.rsp_bit, st.rs = (pipeline.width, pipeline.window,
+                                                                 pipeline.sync_ports, pipeline.rsp_bit, pipeline.rs)
         st.penalty, st.shift, st.nbht, st.nbtb, st.nras = penalty, shift, nbht, nbtb, nras
         for i in range(nbht):
             st.bht[i] = 1

@@ -194,6 +194,14 @@ void goemu_event_hook(void *uc, uint64_t addr, uint32_t size, void *user_data) {
 #define L1_MAX 4096u                  /* lines (sets x ways) */
 #define L2_MAX 65536u
 #define REC_SLOTS 64u
+#define OP_POOL 131072u               /* instruction descriptions (emu/cycles/pipeline.py Op) */
+#define STAGE_OPS 8192u
+#define PORT_RING 512u                /* pipeline.py PORT_RING, MAX_PORTS, MAX_REGS, MAX_WINDOW */
+#define MAX_PORTS 8u
+#define MAX_REGS 32u
+#define MAX_WINDOW 256u
+enum { OPF_LOAD = 1, OPF_STORE = 2, OPF_CONTROL = 4, OPF_FAST_DST = 8, OPF_STACK_ENGINE = 16,
+       OPF_NAMES_RSP = 32, OPF_FAST_SRC = 64, OPF_CTL_RESULT = 128 };
 
 enum { K_NONE, K_COND, K_JUMP, K_CALL, K_RET, K_IJ, K_IC };
 enum { P_MORESTACK = 1, P_GOGOCALL = 3, P_LESSSTACK = 5, P_GOGO = 7 };
@@ -209,9 +217,26 @@ typedef struct {
     uint8_t norder, nmorder, complete, pad[5];
 } goemu_crec;
 
+/* one instruction as the pipeline sees it (pipeline.py Op) */
+typedef struct {
+    uint32_t reads, addr, writes, base;
+    uint8_t slots, flags, latency, nops;
+    uint8_t op_ports[3], op_occ[3];
+    uint8_t load_ports, load_occ, load_lat, load_fast;
+    uint8_t sa_ports, sa_occ, sd_ports, pad[3];
+} goemu_op;
+
+/* the pipeline's carried state (pipeline.py Pipeline) */
+typedef struct {
+    uint64_t slot, k, stack_offset, high;
+    uint64_t ready[MAX_REGS], fast[MAX_REGS];
+    uint64_t retire[MAX_WINDOW], issued[MAX_WINDOW];
+    uint64_t ring[MAX_PORTS][PORT_RING];       /* slot c % PORT_RING holds c + 1 while cycle c is taken */
+} goemu_pipe;
+
 typedef struct {
     uint64_t key_addr, flow_pc, fallthrough, target, end, line0;
-    uint32_t key_size, n, seg0, nseg, nlines;
+    uint32_t key_size, n, seg0, nseg, nlines, op0;
     int8_t first;                     /* static phase of the first segment, -1: inherit */
     uint8_t kind, taken, has_target;
 } goemu_cblock;
@@ -243,12 +268,13 @@ typedef struct {
     uint64_t ras_underflows, ras_overflows;
     uint32_t mode, ras_n;
     uint32_t nsplits, nunsplits;      /* records opened so far, per kind */
-    uint32_t rec_open, pad0;
+    uint32_t rec_open, ghr;           /* ghr: the last conditional outcomes, newest in bit 0 */
     uint64_t rec_misses0;
     goemu_crec rec;
     uint32_t prev_valid;
     uint8_t prev_kind, prev_taken, prev_has_target, pad1;
     uint64_t prev_flow_pc, prev_ft, prev_target, prev_end, prev_addr;
+    goemu_pipe pipe;
     uint64_t end_of_state;
     /* ---- configuration */
     goemu_counter *counter;
@@ -256,7 +282,9 @@ typedef struct {
     goemu_cmiss_fn cmiss;
     goemu_drain_fn drain;
     uint64_t penalty;
-    uint32_t shift, nbht, nbtb, nras;
+    uint32_t width, window, sync_ports, rsp_bit;   /* the pipeline's configuration (pipeline.py Config) */
+    uint32_t rs, pad4;
+    uint32_t shift, nbht, nbtb, nras, hist_mask, pad3;
     uint64_t line_size, l2pen_i, l2pen_d, mem_lat;
     uint32_t landing;                 /* bit p: a mispredict landing in phase p is charged there */
     uint32_t errors;                  /* a stage or ring that could not be used (run stopped) */
@@ -268,14 +296,16 @@ typedef struct {
     uint64_t ras[RAS_MAX];
     goemu_lru l1i, l1d;
     goemu_lru_big l2;
-    uint32_t nrec, pool_used;
+    uint32_t nrec, pool_used, ops_used, pad2;
     goemu_crec ring[REC_SLOTS];
     goemu_cblock stage;               /* filled by cmiss */
     int8_t stage_phase[STAGE_SEGS];
-    uint32_t stage_cyc[STAGE_SEGS], stage_n[STAGE_SEGS];
+    uint32_t stage_n[STAGE_SEGS];
+    goemu_op stage_ops[STAGE_OPS];
     goemu_cblock table[CB_SLOTS];
     int8_t seg_phase[SEG_POOL];
-    uint32_t seg_cyc[SEG_POOL], seg_n[SEG_POOL];
+    uint32_t seg_n[SEG_POOL];
+    goemu_op ops[OP_POOL];
 } goemu_cycles;
 
 uint32_t goemu_cycles_size(void) { return (uint32_t)sizeof(goemu_cycles); }
@@ -283,13 +313,135 @@ uint32_t goemu_cycles_limits(uint32_t which) {
     switch (which) {
     case 0: return CB_SLOTS; case 1: return SEG_POOL; case 2: return STAGE_SEGS; case 3: return BHT_MAX;
     case 4: return BTB_MAX; case 5: return RAS_MAX; case 6: return L1_MAX; case 7: return L2_MAX;
-    case 8: return REC_SLOTS; default: return 0;
+    case 8: return REC_SLOTS; case 9: return OP_POOL; case 10: return STAGE_OPS; case 11: return PORT_RING;
+    case 12: return MAX_PORTS; case 13: return MAX_REGS; case 14: return MAX_WINDOW; default: return 0;
     }
 }
 
 void goemu_cycles_forget(goemu_cycles *a) {
     for (uint32_t i = 0; i < CB_SLOTS; i++) a->table[i].key_size = 0;
     a->pool_used = 0;
+    a->ops_used = 0;
+}
+
+/* ---- the pipeline: pipeline.py Pipeline._issue / drain / step, the same arithmetic */
+static uint64_t pipe_issue(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t occ) {
+    int64_t best_c = -1;
+    uint32_t best_p = 0;
+    for (uint32_t p = 0; p < MAX_PORTS && ports; p++, ports >>= 1) {
+        if (!(ports & 1)) continue;
+        const uint64_t *ring = q->ring[p];
+        uint64_t c = t;
+        for (;;) {
+            while (ring[c % PORT_RING] == c + 1) c++;
+            uint32_t k = 1;
+            while (k < occ && ring[(c + k) % PORT_RING] != c + k + 1) k++;
+            if (k >= occ) break;
+            c += k;
+        }
+        if (best_c < 0 || (int64_t)c < best_c) { best_c = (int64_t)c; best_p = p; }
+    }
+    uint64_t *ring = q->ring[best_p];
+    for (uint32_t k = 0; k < occ; k++) ring[((uint64_t)best_c + k) % PORT_RING] = (uint64_t)best_c + k + 1;
+    return (uint64_t)best_c;
+}
+
+static inline uint64_t umax(uint64_t x, uint64_t y) { return x > y ? x : y; }
+
+static void pipe_drain(goemu_cycles *a) {
+    uint64_t w = a->width;
+    if (a->pipe.slot < a->pipe.high * w) a->pipe.slot = a->pipe.high * w;
+}
+
+static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
+    goemu_pipe *q = &a->pipe;
+    uint64_t width = a->width, window = a->window;
+    uint64_t d = q->slot / width;
+    if (window && q->k >= window) {
+        uint64_t r = q->retire[(q->k - window) % MAX_WINDOW];
+        if (r > d) { d = r; q->slot = d * width; }
+    }
+    uint64_t rs = a->rs;
+    if (rs && q->k >= rs) {                       /* the scheduler's entries, taken in order */
+        uint64_t r = q->issued[(q->k - rs) % MAX_WINDOW];
+        if (r > d) { d = r; q->slot = d * width; }
+    }
+    uint32_t fl = op->flags, sync = 0;
+    if (a->sync_ports) {
+        if (fl & OPF_STACK_ENGINE) q->stack_offset = 1;
+        else if (q->stack_offset && (fl & OPF_NAMES_RSP)) { q->stack_offset = 0; sync = 1; }
+    }
+    q->slot += op->slots + sync;
+    if (sync) {
+        uint32_t rb = a->rsp_bit;
+        uint64_t t = pipe_issue(q, a->sync_ports, umax(d, q->ready[rb]), 1);
+        q->ready[rb] = q->fast[rb] = t + 1;
+    }
+    uint64_t last = d, t_addr = d;
+    for (uint32_t m = op->addr, r = 0; m; m >>= 1, r++) if ((m & 1) && q->ready[r] > t_addr) t_addr = q->ready[r];
+    int has_agu = 0;
+    uint64_t agu = 0, load_done = 0, load_fast = 0;
+    if (fl & OPF_LOAD) {
+        agu = pipe_issue(q, op->load_ports, t_addr, op->load_occ);
+        has_agu = 1;
+        if (agu > last) last = agu;
+        load_done = agu + op->load_lat;
+        load_fast = (fl & OPF_FAST_SRC) ? agu + op->load_fast : load_done;
+    }
+    const uint64_t *src = (fl & OPF_FAST_DST) ? q->fast : q->ready;
+    uint64_t t_data = d;
+    for (uint32_t m = op->reads, r = 0; m; m >>= 1, r++) if ((m & 1) && src[r] > t_data) t_data = src[r];
+    if ((fl & OPF_LOAD) && op->nops) {
+        uint64_t ld = (fl & OPF_FAST_DST) ? load_fast : load_done;
+        if (ld > t_data) t_data = ld;
+    }
+    int64_t first = -1;
+    for (uint32_t i = 0; i < op->nops; i++) {
+        uint64_t t = pipe_issue(q, op->op_ports[i], first < 0 ? t_data : (uint64_t)first, op->op_occ[i]);
+        if (t > last) last = t;
+        if (first < 0) first = (int64_t)t;
+    }
+    uint64_t result, result_fast;
+    if (op->nops) result = result_fast = (uint64_t)first + op->latency;
+    else if (fl & OPF_LOAD) { result = load_done; result_fast = load_fast; }
+    else result = result_fast = t_data + op->latency;
+    if (fl & OPF_STORE) {
+        uint64_t t_sa = pipe_issue(q, op->sa_ports, t_addr, op->sa_occ);
+        if (t_sa > last) last = t_sa;
+        if (!has_agu) { agu = t_sa; has_agu = 1; }
+        if (op->sd_ports) {
+            uint64_t sv = op->nops ? result : t_data;
+            uint64_t t_sd = pipe_issue(q, op->sd_ports, umax(d, sv), 1);
+            if (t_sd > last) last = t_sd;
+        } else {
+            uint64_t sv = umax(t_data, op->nops ? result : t_data);
+            if (sv > last) last = sv;
+        }
+    }
+    for (uint32_t m = op->writes, r = 0; m; m >>= 1, r++) if (m & 1) { q->ready[r] = result; q->fast[r] = result_fast; }
+    if (op->base) {
+        uint64_t tb = (has_agu ? agu : t_addr) + 1;
+        for (uint32_t m = op->base, r = 0; m; m >>= 1, r++) if (m & 1) q->ready[r] = q->fast[r] = tb;
+    }
+    uint64_t complete;
+    if (fl & OPF_CONTROL) {
+        complete = d + 1;
+        if ((fl & OPF_CTL_RESULT) && result > complete) complete = result;
+    } else {
+        complete = umax(result, last + 1);
+    }
+    if (window) {
+        uint64_t prev = q->k ? q->retire[(q->k - 1) % MAX_WINDOW] : 0;
+        q->retire[q->k % MAX_WINDOW] = umax(complete, prev);
+    }
+    if (rs) q->issued[q->k % MAX_WINDOW] = last;
+    q->k++;
+    if (complete > q->high) {
+        uint64_t add = complete - q->high;
+        q->high = complete;
+        return add;
+    }
+    return 0;
 }
 
 static inline int lru_touch(uint32_t nsets, uint32_t ways, uint64_t *hits, uint64_t *misses,
@@ -393,11 +545,12 @@ static int observe(goemu_cycles *a, uint32_t kind, uint64_t pc, uint64_t target,
     int wrong = 0;
     switch (kind) {
     case K_COND: {
-        uint32_t i = (uint32_t)((pc >> a->shift) % a->nbht);
+        uint32_t i = (uint32_t)(((pc >> a->shift) ^ (uint64_t)a->ghr) % a->nbht);
         uint8_t c = a->bht[i];
         int taken = target != ft;
         wrong = (c >= 2) != taken;
         a->bht[i] = taken ? (c < 3 ? c + 1 : 3) : (c > 0 ? c - 1 : 0);
+        a->ghr = ((a->ghr << 1) | (uint32_t)taken) & a->hist_mask;
         break;
     }
     case K_RET:
@@ -434,8 +587,11 @@ static goemu_cblock *lookup(goemu_cycles *a, void *uc, uint64_t addr, uint32_t s
     a->table_misses++;
     if (!a->cmiss || a->cmiss(addr, size) < 0) return 0;
     goemu_cblock *st = &a->stage;
-    if (st->nseg > STAGE_SEGS || st->nseg == 0) { a->errors++; return 0; }
-    if (a->pool_used + st->nseg > SEG_POOL) {     /* pool full: forget every block, start again */
+    if (st->nseg > STAGE_SEGS || st->nseg == 0 || st->n > STAGE_OPS) { a->errors++; return 0; }
+    uint64_t nops = 0;                            /* the segments run at most the block's instructions */
+    for (uint32_t i = 0; i < st->nseg; i++) nops += a->stage_n[i];
+    if (nops > st->n) { a->errors++; return 0; }
+    if (a->pool_used + st->nseg > SEG_POOL || a->ops_used + st->n > OP_POOL) {   /* pools full: start again */
         goemu_cycles_forget(a);
         a->flushes++;
     }
@@ -445,10 +601,12 @@ static goemu_cblock *lookup(goemu_cycles *a, void *uc, uint64_t addr, uint32_t s
     b->seg0 = a->pool_used;
     for (uint32_t i = 0; i < st->nseg; i++) {
         a->seg_phase[b->seg0 + i] = a->stage_phase[i];
-        a->seg_cyc[b->seg0 + i] = a->stage_cyc[i];
         a->seg_n[b->seg0 + i] = a->stage_n[i];
     }
     a->pool_used += st->nseg;
+    b->op0 = a->ops_used;
+    for (uint32_t i = 0; i < st->n; i++) a->ops[b->op0 + i] = a->stage_ops[i];
+    a->ops_used += st->n;
     (void)uc;
     return b;
 }
@@ -494,6 +652,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
             wrong[nw++] = k;
         }
         if (nw) {
+            pipe_drain(a);
             a->pen_mis += a->penalty;
             charge(a, (a->landing >> first) & 1 ? first : mode, a->penalty);
             if (a->rec_open) for (uint32_t i = 0; i < nw; i++) rec_mis(a, wrong[i]);
@@ -516,8 +675,11 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
             charge(a, first, pen);
         }
     }
+    const goemu_op *op = &a->ops[b->op0];
     for (uint32_t i = 0; i < b->nseg; i++) {
         uint32_t j = b->seg0 + i;
+        uint64_t cyc = 0;
+        for (uint32_t e = 0; e < a->seg_n[j]; e++) cyc += pipe_step(a, op++);
         int8_t ph = a->seg_phase[j];
         uint32_t p = ph >= 0 ? (uint32_t)ph : mode;
         if (p != mode) {
@@ -525,7 +687,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
             rec_close(a, uc, p);
             a->mode = mode = p;
         }
-        charge(a, p, a->seg_cyc[j]);
+        charge(a, p, cyc);
         a->phase_insns[p] += a->seg_n[j];
     }
     a->instructions += b->n;

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emu.cycles.pipeline import Config, Op, Pipeline
+
 
 @dataclass(frozen=True)
 class FakeBlockCost:
@@ -23,6 +25,16 @@ class FakeCore:
                        "l1i": {"size": 4096, "ways": 2, "latency": 1},
                        "l1d": {"size": 4096, "ways": 2, "latency": 2},
                        "l2": {"size": 32768, "ways": 4, "latency": 10}}
+
+    def ops_of(self, insns) -> tuple[Op, ...]:
+        """Each instruction one dispatch slot on a 1-wide core: 1 cycle each
+        (``per_insn`` > 1: the first instruction of an idle pipeline still 1)."""
+        return tuple(Op(slots=self.per, flags=0, reads=0, addr=0, writes=0, base=0, latency=0) for _ in insns)
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.config)
+
+    config = Config(width=1, window=0, nports=1, sync_ports=0, rsp_bit=0)
 
     def block_cost(self, insns) -> FakeBlockCost:
         per = tuple(self.per for _ in insns)

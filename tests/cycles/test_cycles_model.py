@@ -83,7 +83,7 @@ def test_core_data_is_complete_and_sourced(arch, name):
     core = CoreModel.for_arch(arch)
     assert (core.name, core.arch) == (name, arch)
     assert core.sources and all(s["url"].startswith("https://") and s["title"] for s in core.sources)
-    assert set(core.branch) == {"mispredict_penalty", "ras_entries", "btb_entries", "bht_entries"}
+    assert set(core.branch) == {"mispredict_penalty", "ras_entries", "btb_entries", "bht_entries", "history_bits"}
     assert all(isinstance(v, int) and v > 0 for v in core.branch.values())
     assert {"line", "memory_latency", "l1i", "l1d", "l2"} <= set(core.caches)
     for level in ("l1i", "l1d", "l2"):

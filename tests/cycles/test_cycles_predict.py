@@ -104,3 +104,30 @@ def test_amd64_flow(text, kind):
     assert f.fallthrough == 0x1000 + insn.size
     if kind in ("call", "jump", "cond"):
         assert f.target == 0x2000
+
+
+def test_global_history_learns_a_loop_exit():
+    """A loop of 4 turns run many times: the bimodal table mispredicts every
+    exit; with 8 bits of history the exit's pattern (3 taken, 1 not) is learnt."""
+    def run(bits):
+        p = BranchPredictor(256, 16, 8, 0, bits)
+        wrong = 0
+        for trip in range(200):
+            for turn in range(4):
+                taken = turn < 3
+                wrong += p.observe("cond", 0x40, 0x30 if taken else 0x44, 0x44) and trip >= 50
+        return wrong
+    assert run(0) == 150                  # every exit of the last 150 trips
+    assert run(8) == 0
+
+
+def test_history_index_is_address_xor_outcomes():
+    p = BranchPredictor(64, 16, 8, 0, 3)
+    for taken in (True, False, True):
+        p.observe("cond", 0x10, 0x20 if taken else 0x11, 0x11)
+    assert p.ghr == 0b101
+    before = list(p.bht)
+    p.observe("cond", 0x10, 0x20, 0x11)
+    changed = [i for i in range(64) if p.bht[i] != before[i]]
+    assert changed == [(0x10 ^ 0b101) % 64]
+    assert p.ghr == 0b011                 # three bits kept, newest in bit 0

@@ -29,9 +29,17 @@ def _hooks(nat):
     return block
 
 
+def _op(cyc):
+    """An instruction that adds exactly ``cyc`` cycles to the pipeline below
+    (its one port busy for ``cyc`` cycles, its result ``cyc`` cycles after issue)."""
+    from emu.cycles.pipeline import Op
+    return Op(slots=1, flags=0, reads=0, addr=0, writes=0, base=0, latency=cyc, ops=((1, cyc),))
+
+
 def _standalone(nsegs_of):
     """A C account over a C counter, no machine: blocks (addr, size) whose
-    stage is made up here; each block's segments alternate body / gc."""
+    stage is made up here; each block's segments alternate body / gc, segment
+    i one instruction of 1 + i % 5 cycles."""
     counter = NativeCounter(mc=None)
     cst = counter.state
     n_of = lambda size: size // 4
@@ -47,14 +55,15 @@ def _standalone(nsegs_of):
         asked.append((addr, size))
         st = holder["nat"].state
         stage, nseg = st.stage, nsegs_of(addr, size)
-        if nseg > len(st.stage_cyc):
+        if nseg > len(st.stage_n):
             stage.nseg = nseg              # the C side must refuse it
             return 0
         stage.n, stage.nseg, stage.first, stage.kind = n_of(size), nseg, PHASES.index("body"), 0
         stage.flow_pc, stage.end, stage.line0, stage.nlines = addr, addr + size, addr // 64, 1
         for i in range(nseg):
             st.stage_phase[i] = PHASES.index("body" if i % 2 == 0 else "gc")
-            st.stage_cyc[i], st.stage_n[i] = 1 + i % 5, 1
+            st.stage_n[i] = 1
+        holder["nat"].stage_ops([_op(1 + i % 5) for i in range(nseg)])
         return 0
     nat = NativeCycles(on_miss, lambda recs: None)
     # the state in a buffer with a canary after it (nothing may be written past the struct)
@@ -66,7 +75,8 @@ def _standalone(nsegs_of):
     nat.state.drain = ctypes.cast(nat._drain, ctypes.c_void_p)
     holder["nat"] = nat
     core = CoreModel.for_arch("amd64")
-    nat.configure(15, 0, 4096, 4096, 16, CacheHierarchy(core.caches), 0)
+    from emu.cycles.pipeline import Config
+    nat.configure(15, 0, 4096, 4096, 16, CacheHierarchy(core.caches), 0, Config(8, 16, 1, 0, 0))
     starts = ctypes.c_uint64(1)
     nat.state.counter = ctypes.addressof(cst)
     nat.state.starts = ctypes.addressof(starts)

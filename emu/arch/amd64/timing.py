@@ -11,6 +11,9 @@ from ...cycles.insn import InsnInfo
 from ..flow import control_kind
 from .flow import classify as flow_classify
 
+CORE = "sandybridge"                 # emu/cycles/data/<CORE>.toml: the core this architecture's cycles model
+MCA_ARGS = ["-mtriple=x86_64", "-mcpu=sandybridge", "-x86-asm-syntax=intel"]   # llvm-mca's flags for the same core (goemu calibrate)
+STACK_POINTER = "rsp"
 _GPR = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp")
 _FULL: dict[str, str] = {}
 for _r in _GPR:
@@ -126,5 +129,36 @@ def classify(insn) -> InsnInfo:
     return InsnInfo(addr=insn.address, size=insn.size, text=f"{m} {insn.op_str}".strip(), key=key,
                     reads=frozenset(reads), addr_reads=frozenset(addr),
                     writes=frozenset(writes), load=load, store=store, load_kind=load_kind,
+                    has_imm=any(op.type == x86.X86_OP_IMM for op in ops),
                     stack_engine=m in ("push", "pop", "call", "ret", "retq"), control=control, target=target)
 
+
+
+def mca_stream(insns, text) -> list[tuple[str, int]]:
+    """An executed stream as llvm-mca input lines, (text, index of the
+    instruction it stands for).  llvm-mca's Sandy Bridge model has no stack
+    engine: it gives PUSH/POP a 5-6 cycle dependency through RSP, so a run of
+    them is serialised (push rax; push rbx; pop rbx; pop rax: 22 cycles per
+    pass instead of 2).  Sandy Bridge updates RSP in the front end (Agner Fog,
+    microarchitecture, Sandy Bridge "stack engine"), so PUSH/POP are written
+    here as what the stack engine executes: a store to / load from
+    ``[rsp + offset]`` with the offset tracked, and the synchronisation uop
+    (``lea rsp, [rsp + offset]``) before the next instruction that names RSP."""
+    out: list[tuple[str, int]] = []
+    delta = 0
+    for k, insn in enumerate(insns):
+        m = insn.mnemonic
+        info = classify(insn)
+        if m == "push" and insn.op_str and "ptr" not in insn.op_str:
+            delta -= 8
+            out.append((f"mov qword ptr [rsp {'-' if delta < 0 else '+'} {abs(delta)}], {insn.op_str}", k))
+            continue
+        if m == "pop" and insn.op_str and "ptr" not in insn.op_str:
+            out.append((f"mov {insn.op_str}, qword ptr [rsp {'-' if delta < 0 else '+'} {abs(delta)}]", k))
+            delta += 8
+            continue
+        if delta and ("rsp" in info.reads or "rsp" in info.addr_reads or "rsp" in info.writes):
+            out.append((f"lea rsp, [rsp {'-' if delta < 0 else '+'} {abs(delta)}]", k))
+            delta = 0
+        out.append((text(insn), k))
+    return out

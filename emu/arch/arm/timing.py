@@ -12,6 +12,9 @@ from ...cycles.insn import InsnInfo
 from ..flow import control_kind
 from .flow import classify as flow_classify
 
+CORE = "cortex_a9"                 # emu/cycles/data/<CORE>.toml: the core this architecture's cycles model
+MCA_ARGS = ["-mtriple=armv7a", "-mcpu=cortex-a9"]   # llvm-mca's flags for the same core (goemu calibrate)
+STACK_POINTER = "sp"
 _CONDS = ("eq", "ne", "hs", "lo", "cs", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le", "al")
 _REG_SHIFTS = {arm.ARM_SFT_ASR_REG, arm.ARM_SFT_LSL_REG, arm.ARM_SFT_LSR_REG, arm.ARM_SFT_ROR_REG,
                arm.ARM_SFT_RRX_REG}
@@ -120,3 +123,21 @@ def classify(insn) -> InsnInfo:
                     load_kind=load_kind, fast_src=load and not cond and m in ("ldr", "ldrb", "ldrh"),
                     fast_dst=m in _FAST_DST and shift is None and key not in ("shift_imm", "shift_reg"),
                     control=control, target=target)
+
+
+def mca_stream(insns, text) -> list[tuple[str, int]]:
+    """An executed stream as llvm-mca input lines, (text, index of the
+    instruction it stands for), one line each; what llvm-mca cannot schedule
+    (LDM/STM/PUSH/POP) is left out by the caller.  A conditional BL/BLX in
+    the stream is one whose condition failed (a taken one was removed): it
+    runs as a branch that falls through and writes no LR, so it is written
+    as the conditional B it then is (llvm-mca's Cortex-A9 model stalls
+    dispatch behind every BL: 21 extra cycles per pass of the cold call)."""
+    out = []
+    for k, insn in enumerate(insns):
+        line = text(insn)
+        if insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID) and base_mnemonic(insn) in ("bl", "blx"):
+            cond = insn.mnemonic[len(base_mnemonic(insn)):]
+            line = f"b{cond} .Ltarget"
+        out.append((line, k))
+    return out
