@@ -8,6 +8,7 @@ read this object and contain no architecture-specific branches of their own.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,8 +104,21 @@ class Arch:
     # Image layout, first pass: symbols not placed yet sit this far past the
     # text base, far enough that every reference gets its longest encoding.
     far_placeholder: int = 0x1000000
+    # Source mnemonics (lower case, matched whole) that call, and that jump
+    # unconditionally: "is this a call?" for the assembler's leaf test, the
+    # linker's NOSPLIT stack check and the debugger's next/finish.
+    call_mnemonics: str = ""
+    jump_mnemonics: str = ""
     # How Keystone's output is checked against the source (emu/asm/verify.py).
     asm_rules: AsmRules = field(default_factory=lambda: AsmRules())
+
+    def is_call(self, mnemonic: str) -> bool:
+        """Whether the instruction ``mnemonic`` (any case) calls."""
+        return re.fullmatch(self.call_mnemonics, mnemonic.lower()) is not None
+
+    def is_jump(self, mnemonic: str) -> bool:
+        """Whether ``mnemonic`` jumps unconditionally (a tail call when it names a function)."""
+        return re.fullmatch(self.jump_mnemonics, mnemonic.lower()) is not None
 
     @property
     def arch_dir(self) -> Path:

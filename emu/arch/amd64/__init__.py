@@ -39,7 +39,7 @@ StackSmall, StackBig = 128, 4096
 
 
 def _trampoline(frame: int, args: int) -> list[str]:
-    """6l's choice of morestack entry and the sizes it passes (reference §5)."""
+    """6l's choice of morestack entry and the sizes it passes (Go 1.0's src/cmd/6l/pass.c, dostkoff)."""
     const1 = (frame + 160) & ~7 if frame + 160 + args > 4096 else 0
     const2 = args
     if const1 == 0 and const2 == 0:
@@ -122,7 +122,7 @@ ARCH = Arch(
     expand=expand, nop=b"\x90", pad=b"\xcc",
     hypercall_insn=X.UC_X86_INS_SYSCALL, on_interrupt=on_interrupt,
     frame_pointer="rbp", c_call_sp="rbx", split_caller=split_caller,
-    far_placeholder=0x1000000, asm_rules=Amd64AsmRules(),
+    call_mnemonics="call", jump_mnemonics="jmp", far_placeholder=0x1000000, asm_rules=Amd64AsmRules(),
     mnemonic_aliases={"movabs": "mov", "jnbe": "ja", "jnb": "jae", "jnc": "jae", "jc": "jb",
                       "jnae": "jb", "jna": "jbe", "jz": "je", "jnz": "jne", "jnle": "jg",
                       "jnl": "jge", "jnge": "jl", "jng": "jle", "sal": "shl", "int3": "int3"},

@@ -132,7 +132,9 @@ ARCH = Arch(
     expand=expand, nop=b"\x00\xf0\x20\xe3", pad=b"\xf0\x00\xf0\xe7",   # udf #0xf: a trap
     literal_pool=True, on_interrupt=on_interrupt,
     frame_pointer="r11", c_call_sp="r4", split_caller=split_caller,
-    far_placeholder=0x100000, asm_rules=ArmAsmRules(),
+    # bl/blx with any condition call (blt/blo are conditional branches, not calls)
+    call_mnemonics=r"blx?(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?",
+    jump_mnemonics=r"b(?:al)?", far_placeholder=0x100000, asm_rules=ArmAsmRules(),
     reg_aliases={"sb": "r9", "sl": "r10", "fp": "r11", "ip": "r12", "r13": "sp", "r14": "lr",
                  "r15": "pc"},
     mnemonic_aliases={"movw": "mov", "stmdb": "push", "ldmia": "pop"},
