@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from .arch import ARCH_NAMES, get_arch
 from .run import load_program, new_machine
 
+
 def alloc_program(arch: str, n: int, k: int, size: int = 16) -> str:
     return get_arch(arch).program("alloc").format(n=n, k=k, size=size)
 

@@ -39,7 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-ARCHES = ("amd64", "arm")
+from .arch import ARCH_NAMES as ARCHES
 
 
 @dataclass
@@ -58,8 +58,8 @@ class Row:
 
 
 def _machine(arch: str, n: int):
-    from .run import load_program, new_machine
     from .arch import get_arch
+    from .run import load_program, new_machine
     text = get_arch(arch).program("sum").format(n=n)
     return new_machine(arch, "buggy", load_program(None, text=text, name=f"sum{n}.s"))
 
