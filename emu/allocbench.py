@@ -8,13 +8,14 @@ measure it:
 - ``alloc_program(arch, n, k, size)``: main allocates n objects of ``size``
   bytes, each linked onto a global list (so all stay live); the cost is
   counted over the last k allocations, when the heap already holds n - k
-  objects.  The programs' text is each architecture's
-  ``emu/arch/<arch>/programs/{alloc,split}.s``.
+  objects (each architecture's ``emu/arch/<arch>/programs/alloc.s``).
 - ``split_program(arch, depth, n, leaf_frame)``: main recurses ``depth`` frames
   of 512 bytes, then descends (32-byte frames) until one more call would
   cross the stack guard, and there calls ``leaf`` n times, each call splitting
   and unsplitting (a FixedStack segment for a small leaf frame, a heap
-  segment above 3072 bytes).
+  segment above 3072 bytes).  This is the hot-split workload's program
+  (emu/workloads/hot_split_<arch>.s) with its parameters and leaf's frame
+  filled in.
 
 ``measure_alloc`` / ``measure_split`` run one and return instructions per
 operation, counted between the loop's markers (boot, set-up and exit left
@@ -22,6 +23,7 @@ out).  ``bench(cfg)`` is the ``make bench`` measurement.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .arch import ARCH_NAMES, get_arch
@@ -33,7 +35,18 @@ def alloc_program(arch: str, n: int, k: int, size: int = 16) -> str:
 
 
 def split_program(arch: str, depth: int, n: int, leaf_frame: int = 16) -> str:
-    return get_arch(arch).program("split").format(depth=depth, n=n, leaf=leaf_frame)
+    """The hot-split workload's program (emu/workloads/hot_split_<arch>.s) with
+    ``depth`` and ``n`` as its parameters' initial values and leaf's frame
+    declared ``leaf_frame`` bytes."""
+    from .workloads import get
+    text = get("hot-split").path(arch).read_text()
+    for pattern, value in ((r"^(DATA param_depth\+0/\d+, \$)\d+$", depth),
+                           (r"^(DATA param_calls\+0/\d+, \$)\d+$", n),
+                           (r"^(TEXT leaf, \$)\d+(?=-)", leaf_frame)):
+        text, count = re.subn(pattern, lambda m, v=value: f"{m.group(1)}{v}", text, flags=re.MULTILINE)
+        if count != 1:
+            raise ValueError(f"hot_split_{arch}.s: expected one line matching {pattern!r}")
+    return text
 
 
 def _label_addr(mc, text: str, func: str, label: str) -> int:

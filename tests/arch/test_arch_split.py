@@ -128,7 +128,7 @@ def test_every_arch_option_offers_the_registry():
 def test_arch_programs_exist_for_every_architecture():
     """The benchmark and generator programs each architecture ships (Arch.program)."""
     names = {p.name for p in (ARCH_DIR / ARCH_NAMES[0] / "programs").glob("*.s")}
-    assert names >= {"sum.s", "alloc.s", "split.s", "deep.s", "gc_list.s", "repeated_leak.s",
+    assert names >= {"sum.s", "alloc.s", "deep.s", "gc_list.s", "repeated_leak.s",
                      "repeated_leak_call.s"}
     for name in ARCH_NAMES[1:]:
         assert {p.name for p in (ARCH_DIR / name / "programs").glob("*.s")} == names, name
