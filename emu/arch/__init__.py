@@ -21,9 +21,3 @@ def get_arch(name: str) -> Arch:
     if name not in ARCH_NAMES:
         raise UsageError(f"unknown architecture {name!r}: choose {' or '.join(ARCH_NAMES)}")
     return importlib.import_module(f"{__name__}.{name}").ARCH
-
-
-def arch_module(name: str, module: str):
-    """``emu.arch.<name>.<module>`` (relocation tables, flow classifiers, ...)."""
-    get_arch(name)
-    return importlib.import_module(f"{__name__}.{name}.{module}")

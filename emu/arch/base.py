@@ -77,9 +77,7 @@ class Arch:
     unwind: Callable[..., tuple[int, int]] | None = None
     crash_addresses: dict[int, str] = field(default_factory=dict)
     expand: Callable[[FuncDecl, dict[str, int]], Expansion] | None = None
-    nop: bytes = b""
     pad: bytes = b""            # filler between functions (a trap)
-    literal_pool: bool = False  # ARM: Keystone appends a literal pool after the code
     reg_aliases: dict[str, str] = field(default_factory=dict)
     mnemonic_aliases: dict[str, str] = field(default_factory=dict)
     # How far the PC has already moved past the hypercall instruction when

@@ -119,7 +119,7 @@ ARCH = Arch(
     crash_addresses={0x1003: "newstack returned into morestack",
                      0x1004: "oldstack returned into lessstack",
                      345: "gogocall returned into newstack"},
-    expand=expand, nop=b"\x90", pad=b"\xcc",
+    expand=expand, pad=b"\xcc",
     hypercall_insn=X.UC_X86_INS_SYSCALL, on_interrupt=on_interrupt,
     frame_pointer="rbp", c_call_sp="rbx", split_caller=split_caller,
     call_mnemonics="call", jump_mnemonics="jmp", far_placeholder=0x1000000, asm_rules=Amd64AsmRules(),

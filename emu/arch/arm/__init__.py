@@ -129,8 +129,8 @@ ARCH = Arch(
     crash_addresses={0x1003: "newstack returned into morestack",
                      0x1004: "oldstack returned into lessstack",
                      345: "gogocall returned into newstack"},
-    expand=expand, nop=b"\x00\xf0\x20\xe3", pad=b"\xf0\x00\xf0\xe7",   # udf #0xf: a trap
-    literal_pool=True, on_interrupt=on_interrupt,
+    expand=expand, pad=b"\xf0\x00\xf0\xe7",   # udf #0xf: a trap
+    on_interrupt=on_interrupt,
     frame_pointer="r11", c_call_sp="r4", split_caller=split_caller,
     # bl/blx with any condition call (blt/blo are conditional branches, not calls)
     call_mnemonics=r"blx?(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?",
