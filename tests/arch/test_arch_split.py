@@ -132,3 +132,24 @@ def test_arch_programs_exist_for_every_architecture():
                      "repeated_leak_call.s"}
     for name in ARCH_NAMES[1:]:
         assert {p.name for p in (ARCH_DIR / name / "programs").glob("*.s")} == names, name
+
+
+@pytest.mark.parametrize("arch,calls,not_calls", [
+    ("amd64", ["call", "CALL"], ["jmp", "ja", "ret", "callq"]),
+    # ARM: bl/blx with any condition call; blt/blo/ble are conditional branches (b + lt/lo/le)
+    ("arm", ["bl", "blx", "bllo", "blxeq", "BL", "blal"], ["b", "blt", "blo", "ble", "bx", "bne", "bls"]),
+])
+def test_is_call(arch, calls, not_calls):
+    a = get_arch(arch)
+    assert [m for m in calls if not a.is_call(m)] == []
+    assert [m for m in not_calls if a.is_call(m)] == []
+
+
+@pytest.mark.parametrize("arch,jumps,not_jumps", [
+    ("amd64", ["jmp"], ["je", "call", "ret"]),
+    ("arm", ["b", "bal"], ["bne", "bl", "bx", "blt"]),
+])
+def test_is_jump(arch, jumps, not_jumps):
+    a = get_arch(arch)
+    assert [m for m in jumps if not a.is_jump(m)] == []
+    assert [m for m in not_jumps if a.is_jump(m)] == []
