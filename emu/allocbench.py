@@ -8,12 +8,14 @@ measure it:
 - ``alloc_program(arch, n, k, size)``: main allocates n objects of ``size``
   bytes, each linked onto a global list (so all stay live); the cost is
   counted over the last k allocations, when the heap already holds n - k
-  objects.
+  objects (each architecture's ``emu/arch/<arch>/programs/alloc.s``).
 - ``split_program(arch, depth, n, leaf_frame)``: main recurses ``depth`` frames
   of 512 bytes, then descends (32-byte frames) until one more call would
   cross the stack guard, and there calls ``leaf`` n times, each call splitting
   and unsplitting (a FixedStack segment for a small leaf frame, a heap
-  segment above 3072 bytes).
+  segment above 3072 bytes).  This is the hot-split workload's program
+  (emu/workloads/hot_split_<arch>.s) with its parameters and leaf's frame
+  filled in.
 
 ``measure_alloc`` / ``measure_split`` run one and return instructions per
 operation, counted between the loop's markers (boot, set-up and exit left
@@ -21,228 +23,30 @@ out).  ``bench(cfg)`` is the ``make bench`` measurement.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from .arch import ARCH_NAMES, get_arch
 from .run import load_program, new_machine
-
-_ALLOC = {
-    "amd64": """
-GLOBL head, $8
-
-TEXT main, $32-0
-	mov qword ptr [rsp + 16], {n}
-again:
-	cmp qword ptr [rsp + 16], 0
-	je done
-	cmp qword ptr [rsp + 16], {k}
-	jne skip
-	nop
-mark:
-	nop
-skip:
-	mov qword ptr [rsp], {size}
-	call runtime.new
-	mov rax, qword ptr [rsp + 8]
-	mov rcx, $head
-	mov rdx, qword ptr [rcx]
-	mov qword ptr [rax], rdx
-	mov qword ptr [rcx], rax
-	dec qword ptr [rsp + 16]
-	jmp again
-done:
-	mov qword ptr [rsp], {n}
-	call runtime.printint
-	RET
-""",
-    "arm": """
-GLOBL head, $4
-
-TEXT main, $32-0
-	ldr r0, ={n}
-	str r0, [sp, #16]
-again:
-	ldr r0, [sp, #16]
-	cmp r0, #0
-	beq done
-	ldr r1, ={k}
-	cmp r0, r1
-	bne skip
-	nop
-mark:
-	nop
-skip:
-	ldr r0, ={size}
-	str r0, [sp, #4]
-	bl runtime.new
-	ldr r0, [sp, #8]
-	ldr r1, =head
-	ldr r2, [r1]
-	str r2, [r0]
-	str r0, [r1]
-	ldr r0, [sp, #16]
-	sub r0, r0, #1
-	str r0, [sp, #16]
-	b again
-done:
-	ldr r0, ={n}
-	str r0, [sp, #4]
-	bl runtime.printint
-	RET
-""",
-}
-
-_SPLIT = {
-    "amd64": """
-TEXT leaf, ${leaf}-16
-	mov rax, qword ptr [FP]
-	add rax, rax
-	add rax, 1
-	mov qword ptr [FP + 8], rax
-	RET
-
-TEXT descend, $32-16
-	mov rcx, qword ptr fs:[-16]
-	lea rax, [rsp - 8]
-	cmp rax, qword ptr [rcx + g_stackguard]
-	jbe bottom
-	mov rax, qword ptr [FP]
-	mov qword ptr [rsp], rax
-	call descend
-	mov rax, qword ptr [rsp + 8]
-	mov qword ptr [FP + 8], rax
-	RET
-bottom:
-	mov rax, qword ptr [FP]
-	mov qword ptr [rsp + 16], rax
-	mov qword ptr [rsp + 24], 0
-again:
-	cmp qword ptr [rsp + 16], 0
-	je done
-	mov rax, qword ptr [rsp + 16]
-	mov qword ptr [rsp], rax
-	call leaf
-	mov rax, qword ptr [rsp + 8]
-	add qword ptr [rsp + 24], rax
-	dec qword ptr [rsp + 16]
-	jmp again
-done:
-	mov rax, qword ptr [rsp + 24]
-	mov qword ptr [FP + 8], rax
-	RET
-
-// down(d, n): d frames of 512 bytes, then descend(n)
-TEXT down, $512-24
-	mov rax, qword ptr [FP]
-	cmp rax, 0
-	jne deeper
-	mov rax, qword ptr [FP + 8]
-	mov qword ptr [rsp], rax
-	call descend
-	mov rax, qword ptr [rsp + 8]
-	mov qword ptr [FP + 16], rax
-	RET
-deeper:
-	dec rax
-	mov qword ptr [rsp], rax
-	mov rax, qword ptr [FP + 8]
-	mov qword ptr [rsp + 8], rax
-	call down
-	mov rax, qword ptr [rsp + 16]
-	mov qword ptr [FP + 16], rax
-	RET
-
-TEXT main, $32-0
-	mov qword ptr [rsp], {depth}
-	mov qword ptr [rsp + 8], {n}
-	call down
-	mov rax, qword ptr [rsp + 16]
-	mov qword ptr [rsp], rax
-	call runtime.printint
-	RET
-""",
-    "arm": """
-TEXT leaf, ${leaf}-8
-	ldr r0, [FP]
-	add r0, r0, r0
-	add r0, r0, #1
-	str r0, [FP, #4]
-	RET
-
-TEXT descend, $32-8
-	ldr r1, [r10, #g_stackguard]
-	cmp sp, r1
-	blo bottom
-	ldr r0, [FP]
-	str r0, [sp, #4]
-	bl descend
-	ldr r0, [sp, #8]
-	str r0, [FP, #4]
-	RET
-bottom:
-	ldr r0, [FP]
-	str r0, [sp, #12]
-	mov r0, #0
-	str r0, [sp, #16]
-again:
-	ldr r0, [sp, #12]
-	cmp r0, #0
-	beq done
-	str r0, [sp, #4]
-	bl leaf
-	ldr r0, [sp, #8]
-	ldr r1, [sp, #16]
-	add r1, r1, r0
-	str r1, [sp, #16]
-	ldr r0, [sp, #12]
-	sub r0, r0, #1
-	str r0, [sp, #12]
-	b again
-done:
-	ldr r0, [sp, #16]
-	str r0, [FP, #4]
-	RET
-
-// down(d, n): d frames of 512 bytes, then descend(n)
-TEXT down, $512-12
-	ldr r0, [FP]
-	cmp r0, #0
-	bne deeper
-	ldr r0, [FP, #4]
-	str r0, [sp, #4]
-	bl descend
-	ldr r0, [sp, #8]
-	str r0, [FP, #8]
-	RET
-deeper:
-	sub r0, r0, #1
-	str r0, [sp, #4]
-	ldr r0, [FP, #4]
-	str r0, [sp, #8]
-	bl down
-	ldr r0, [sp, #12]
-	str r0, [FP, #8]
-	RET
-
-TEXT main, $32-0
-	ldr r0, ={depth}
-	str r0, [sp, #4]
-	ldr r0, ={n}
-	str r0, [sp, #8]
-	bl down
-	ldr r0, [sp, #12]
-	str r0, [sp, #4]
-	bl runtime.printint
-	RET
-""",
-}
 
 
 def alloc_program(arch: str, n: int, k: int, size: int = 16) -> str:
-    return _ALLOC[arch].format(n=n, k=k, size=size)
+    return get_arch(arch).program("alloc").format(n=n, k=k, size=size)
 
 
 def split_program(arch: str, depth: int, n: int, leaf_frame: int = 16) -> str:
-    return _SPLIT[arch].format(depth=depth, n=n, leaf=leaf_frame)
+    """The hot-split workload's program (emu/workloads/hot_split_<arch>.s) with
+    ``depth`` and ``n`` as its parameters' initial values and leaf's frame
+    declared ``leaf_frame`` bytes."""
+    from .workloads import get
+    text = get("hot-split").path(arch).read_text()
+    for pattern, value in ((r"^(DATA param_depth\+0/\d+, \$)\d+$", depth),
+                           (r"^(DATA param_calls\+0/\d+, \$)\d+$", n),
+                           (r"^(TEXT leaf, \$)\d+(?=-)", leaf_frame)):
+        text, count = re.subn(pattern, lambda m, v=value: f"{m.group(1)}{v}", text, flags=re.MULTILINE)
+        if count != 1:
+            raise ValueError(f"hot_split_{arch}.s: expected one line matching {pattern!r}")
+    return text
 
 
 def _label_addr(mc, text: str, func: str, label: str) -> int:
@@ -317,7 +121,7 @@ def bench(cfg) -> list:
     and per split (top of the stack vs 1,500 frames of 512 bytes), both archs."""
     from .bench import Row
     rows = []
-    for arch in ("amd64", "arm"):
+    for arch in ARCH_NAMES:
         small, big = measure_alloc(arch, 1000, 1000), measure_alloc(arch, 100_000, 1000)
         rows.append(Row("alloc insns/new(16)", arch,
                         f"{small.per_op:.1f} vs {big.per_op:.1f}",

@@ -39,7 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-ARCHES = ("amd64", "arm")
+from .arch import ARCH_NAMES as ARCHES
 
 
 @dataclass
@@ -57,64 +57,11 @@ class Row:
     detail: str = ""
 
 
-SUM = {
-    "amd64": """
-TEXT sum, $64-16
-	mov rax, qword ptr [FP]
-	cmp rax, 0
-	jne recurse
-	mov qword ptr [FP+8], 0
-	RET
-recurse:
-	mov qword ptr [rsp+32], rax
-	dec rax
-	mov qword ptr [rsp], rax
-	call sum
-	mov rax, qword ptr [rsp+8]
-	add rax, qword ptr [rsp+32]
-	mov qword ptr [FP+8], rax
-	RET
-TEXT main, $32-0
-	mov qword ptr [rsp], {n}
-	call sum
-	mov rax, qword ptr [rsp+8]
-	mov qword ptr [rsp], rax
-	call runtime.printint
-	RET
-""",
-    "arm": """
-TEXT sum, $64-8
-	ldr r0, [FP]
-	cmp r0, #0
-	bne recurse
-	mov r1, #0
-	str r1, [FP, #4]
-	RET
-recurse:
-	str r0, [sp, #32]
-	sub r0, r0, #1
-	str r0, [sp, #4]
-	bl sum
-	ldr r0, [sp, #8]
-	ldr r1, [sp, #32]
-	add r0, r0, r1
-	str r0, [FP, #4]
-	RET
-TEXT main, $32-0
-	ldr r0, ={n}
-	str r0, [sp, #4]
-	bl sum
-	ldr r0, [sp, #8]
-	str r0, [sp, #4]
-	bl runtime.printint
-	RET
-""",
-}
-
-
 def _machine(arch: str, n: int):
+    from .arch import get_arch
     from .run import load_program, new_machine
-    return new_machine(arch, "buggy", load_program(None, text=SUM[arch].format(n=n), name=f"sum{n}.s"))
+    text = get_arch(arch).program("sum").format(n=n)
+    return new_machine(arch, "buggy", load_program(None, text=text, name=f"sum{n}.s"))
 
 
 def _raw_seconds(raw, insns: int) -> float:

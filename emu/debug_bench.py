@@ -12,60 +12,15 @@ from __future__ import annotations
 
 import time
 
-DEEP = {
-    "amd64": """
-TEXT bottom, $0-0
-	RET
-
-TEXT rec, $64-8
-	mov rax, qword ptr [FP]
-	test rax, rax
-	jz done
-	dec rax
-	mov qword ptr [rsp], rax
-	call rec
-	RET
-done:
-	call bottom
-	RET
-
-TEXT main, $16-0
-	mov qword ptr [rsp], DEPTH
-	call rec
-	RET
-""",
-    "arm": """
-TEXT bottom, $0-0
-	RET
-
-TEXT rec, $64-4
-	ldr r0, [FP]
-	cmp r0, #0
-	beq done
-	sub r0, r0, #1
-	str r0, [sp, #4]
-	bl rec
-	RET
-done:
-	bl bottom
-	RET
-
-TEXT main, $16-0
-	ldr r0, =DEPTH
-	str r0, [sp, #4]
-	bl rec
-	RET
-""",
-}
-
 # a register the hot-split workload never writes (so the watch costs without stopping)
-QUIET = {"amd64": "$r9", "arm": "$r9"}    # ARM: R9 is m
+QUIET = "$r9"    # on both architectures (ARM: R9 is m)
 
 
 def _bt_row(arch: str, depth: int, Row):
+    from .arch import get_arch
     from .debugger import new_debugger
     from .run import load_program
-    text = DEEP[arch].replace("DEPTH", str(depth))
+    text = get_arch(arch).program("deep").replace("DEPTH", str(depth))
     d = new_debugger(arch, "buggy", load_program(None, text=text, name="deep.s"), budget=50_000_000)
     d.add_break("bottom")
     st = d.cont()
@@ -86,7 +41,7 @@ def _watch_rows(arch: str, calls: int, Row):
     from .debugger import Debugger
     out = []
     res = {}
-    for label, expr in (("no watchpoint", None), (f"watch {QUIET[arch]}", QUIET[arch])):
+    for label, expr in (("no watchpoint", None), (f"watch {QUIET}", QUIET)):
         d = Debugger(_hot_machine(arch, calls))
         if expr:
             d.add_watch(expr)

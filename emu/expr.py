@@ -464,10 +464,8 @@ class Evaluator:
     def register(self, name: str) -> Value:
         a = self.mc.arch
         low = name.lower()
-        low = {"pc": a.pc, "sp": a.sp, "ps": a.flags}.get(low, low)
-        low = getattr(a, "reg_aliases", {}).get(low, low) if getattr(a, "reg_aliases", None) else low
-        if low == "fp" and a.name == "amd64":
-            low = "rbp"
+        low = {"pc": a.pc, "sp": a.sp, "ps": a.flags, "fp": a.frame_pointer or "fp"}.get(low, low)
+        low = a.reg_aliases.get(low, low)
         if low not in a.regs:
             raise BadExpression(f"no register ${name}")
         t = Type("int", self.ps, "code") if low == a.pc else Type("int", self.ps, "long", signed=True)

@@ -1,6 +1,6 @@
 """A conservative mark-sweep collector over emulated memory, as Go 1.0's.
 
-Roots, as mgc0.c's mark() found them (reference §7):
+Roots, as mark() in Go 1.0's src/pkg/runtime/mgc0.c found them:
   1. data and bss, skipping the heap's own metadata (runtime·mheap), which
      is where m0, g0, allm and allg live -- so every word of m0 is a root;
   2. every goroutine on allg (not g0: g0 is not on allg), from its saved SP

@@ -64,53 +64,8 @@ class PeakRSS:
 def list_program(arch: str, n: int) -> str:
     """Build an n-node list (16-byte nodes, next at +0) headed by a global,
     collect, drop the head, collect."""
-    if arch == "amd64":
-        return f"""GLOBL head, $8
-TEXT main, $32-0
-	mov qword ptr [rsp + 16], {n}
-build:
-	mov qword ptr [rsp], 16
-	call runtime.new
-	mov rax, qword ptr [rsp + 8]
-	mov rcx, $head
-	mov rdx, qword ptr [rcx]
-	mov qword ptr [rax], rdx
-	mov qword ptr [rcx], rax
-	dec qword ptr [rsp + 16]
-	jnz build
-	mov qword ptr [rsp + 8], 0
-	call runtime.gc
-	mov rcx, $head
-	mov qword ptr [rcx], 0
-	call runtime.gc
-	RET
-"""
-    return f"""GLOBL head, $4
-TEXT main, $32-0
-	ldr r0, ={n}
-	str r0, [sp, #16]
-build:
-	mov r0, #16
-	str r0, [sp, #4]
-	bl runtime.new
-	ldr r0, [sp, #8]
-	ldr r1, =head
-	ldr r2, [r1]
-	str r2, [r0]
-	str r0, [r1]
-	ldr r0, [sp, #16]
-	subs r0, r0, #1
-	str r0, [sp, #16]
-	bne build
-	mov r0, #0
-	str r0, [sp, #8]
-	bl runtime.gc
-	ldr r1, =head
-	mov r0, #0
-	str r0, [r1]
-	bl runtime.gc
-	RET
-"""
+    from .arch import get_arch
+    return get_arch(arch).program("gc_list").format(n=n)
 
 
 def heap_capacity(mc, size: int = 16) -> int | None:

@@ -203,7 +203,7 @@ def build_image(arch_name: str, variant: str, program: Unit | None = None) -> Im
     text = arch.regions["text"]
     # Pass 1: sizes, with every symbol at a far placeholder (longest encodings).
     names = list(seen) + list(placed) + sorted(c_names)
-    far = 0x1000000 if arch.name == "amd64" else 0x100000
+    far = arch.far_placeholder
     sizes: dict[str, int] = {}
     addrs: dict[str, int] = {}
     for _ in range(4):

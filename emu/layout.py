@@ -13,6 +13,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
+from .arch import get_arch
 from .errors import BuildError
 
 #: The structs the rest of goemu reads.  (zasm prefix, C name)
@@ -171,7 +172,7 @@ def read_layouts(objects: list[Path], arch: str) -> Layouts:
     """Collect the STRUCTS and all enumerators from the DWARF of ``objects``."""
     structs: dict[str, StructLayout] = {}
     constants: dict[str, int] = {}
-    ptrsize = 8 if arch == "amd64" else 4
+    ptrsize = get_arch(arch).ptrsize
     for path in objects:
         with open(path, "rb") as f:
             elf = ELFFile(f)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import unicorn
-from unicorn import Uc, UcError, x86_const
+from unicorn import Uc, UcError
 from unicorn.unicorn_py3.unicorn import uclib
 
 from .arch.base import Arch
@@ -126,11 +126,9 @@ class Machine:
 
     def _install_hooks(self) -> None:
         self.hooks.invalid_mem(self._on_invalid)
-        if self.arch.name == "amd64":
-            self.hooks.instruction(x86_const.UC_X86_INS_SYSCALL, self._on_hypercall)
-            self.hooks.interrupt(self._on_x86_interrupt)
-        else:
-            self.hooks.interrupt(self._on_arm_interrupt)
+        if self.arch.hypercall_insn is not None:
+            self.hooks.instruction(self.arch.hypercall_insn, self._on_hypercall)
+        self.hooks.interrupt(lambda intno: self.arch.on_interrupt(self, intno))
         if self.engine.kind == "native":
             from .engine import NativeEvents
             self._native_events = NativeEvents(self, self.engine.counter, self._event_specs())
@@ -194,16 +192,18 @@ class Machine:
             self.write_ptr(boot + ba.offset(k), v)
         m0, g0 = self.image.symbols["m0"], self.image.symbols["g0"]
         sp = g0hi - 0x100
-        if a.name == "amd64":
-            sp -= 8                       # as if called: rsp+8 is 16-byte aligned at entry
-            self.write_ptr(sp, 0)         # rt0 never returns; a return would fault at 0
+        if a.link_register:               # rt0 never returns; a return would fault at 0
+            self.reg_write(a.link_register, 0)
+        else:                             # as if called (amd64: rsp+8 is 16-byte aligned at entry)
+            sp -= a.ptrsize
+            self.write_ptr(sp, 0)
+        if a.fs_base is not None:
             self.reg_write("fs_base", a.fs_base)
-            self.write_ptr(a.fs_base - 8, m0)
-            self.write_ptr(a.fs_base - 16, g0)
-        else:
-            self.reg_write("lr", 0)
-            self.reg_write("r9", m0)
-            self.reg_write("r10", g0)
+        for (kind, where), v in ((a.m_loc, m0), (a.g_loc, g0)):
+            if kind == "mem":
+                self.write_ptr(where, v)
+            else:
+                self.reg_write(where, v)
         self.reg_write(a.sp, sp)
         self.reg_write(a.pc, self.image.symbols["rt0"])
 
@@ -415,25 +415,6 @@ class Machine:
     def _on_hypercall(self) -> None:
         a = self.arch
         self._hypercall(self.reg(a.hypercall_nr), self.reg(a.hypercall_args[0]), self.reg(a.hypercall_args[1]))
-
-    def _on_x86_interrupt(self, intno: int) -> None:
-        if intno == 3:
-            # The trap leaves rip past the int3; report the int3 itself.
-            self.reg_write("rip", self.pc - 1)
-            why = "morestack on g0 (INT $3)" if self.image.func_at(self.pc) and \
-                self.image.func_at(self.pc).name == "morestack" else "breakpoint trap (INT $3)"
-            raise self.error(InvalidInstruction, why)
-        raise self.error(InvalidInstruction, f"CPU exception {intno}")
-
-    def _on_arm_interrupt(self, intno: int) -> None:
-        if intno == 2:      # svc: our hypercall
-            a = self.arch
-            self._hypercall(self.reg(a.hypercall_nr), self.reg("r0"), self.reg("r1"))
-            return
-        pc = self.pc
-        if intno == 1:
-            raise self.error(InvalidInstruction, "undefined instruction", pc=pc)
-        raise self.error(InvalidInstruction, f"CPU exception {intno}", pc=pc)
 
     # -- errors and backtraces -----------------------------------------------------------
     def error(self, cls: type[EmulationError], message: str, pc: int | None = None, **kw) -> EmulationError:

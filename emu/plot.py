@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .arch import ARCH_NAMES
 from .run import load_program, run_program
 from .workloads import repeated_leak
 
@@ -19,7 +20,7 @@ def plot_leak_workload(output: str, rounds: int = 24, archs: list[str] | None = 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    archs = archs or ["amd64", "arm"]
+    archs = archs or list(ARCH_NAMES)
     fig, axes = plt.subplots(1, len(archs), figsize=(6 * len(archs), 4), squeeze=False)
     for ax, arch in zip(axes[0], archs):
         for variant, style in (("buggy", "o-"), ("fixed", "s--")):

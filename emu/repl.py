@@ -19,6 +19,7 @@ from typing import TextIO
 
 from unicorn import UcError
 
+from .arch import ARCH_NAMES
 from .debugger import Debugger, DebuggerError, Stop, new_debugger
 from .errors import GoemuError, UsageError
 from .expr import MemoryError_, Value, track_memory_errors, value_int
@@ -1094,7 +1095,7 @@ def _handler(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("program", nargs="?", help="goasm program (default: the built-in m->cret leak demo)")
-    p.add_argument("--arch", choices=["amd64", "arm"], default="amd64")
+    p.add_argument("--arch", choices=ARCH_NAMES, default="amd64")
     p.add_argument("--variant", choices=["buggy", "fixed"], default="buggy")
     p.add_argument("--batch", metavar="FILE", help="run commands from FILE and exit")
     p.add_argument("-x", metavar="FILE", help="same as --batch")

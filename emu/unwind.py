@@ -33,9 +33,6 @@ GROWING = "growing its stack"
 RETURNING = "returning to the older segment (Stktop gobuf)"
 
 _SPLIT_STUBS = ("morestack", "reflectcall")      # and morestack00 ... morestack_n
-# The register runtime.new & co. keep their frame's SP in while they run C
-# on an aligned SP (asm/amd64/entries.s, asm/arm/entries.s).
-C_CALL_SP = {"amd64": "rbx", "arm": "r4"}
 _UNSPLIT_STUBS = ("lessstack", "gogo")
 
 
@@ -157,7 +154,8 @@ def backtrace(mc: Machine, limit: int = 64) -> list[Frame]:
             m = mc.m
             morepc, bsp = mc.field("M", m, "morepc"), mc.field("M", m, "morebuf.sp")
             reflect = mc.field("M", m, "moreframesize") == 1
-            fsp = bsp if reflect or mc.arch.name != "amd64" else bsp - mc.arch.ptrsize
+            # where the call pushed the return PC (no link register), f's SP is one word lower
+            fsp = bsp if reflect or mc.arch.link_register else bsp - mc.arch.ptrsize
             grow = Frame(morepc, fsp, mc.symbolize(morepc), _phys(chain, fsp),
                          GROWING + (" (reflectcall: not entered yet)" if reflect else ""))
             caller = (mc.field("M", m, "morebuf.pc"), bsp)
@@ -187,21 +185,8 @@ def _phys(chain: _Chain, sp: int) -> int | None:
 def _split_from_registers(mc: Machine, name: str, pc: int, sp: int, lr: int | None):
     """In morestack (or a trampoline) before the switch to g0's stack: the
     function growing its stack and its caller, from where morestack reads
-    them."""
-    ps = mc.arch.ptrsize
-    if mc.arch.name == "amd64":
-        # 0(SP): the return into f; 8(SP): f's return into its caller.
-        # morestack8..48 push one word before jumping to morestack_n, which pops it.
-        f = mc.image.func_at(pc)
-        pushed = name[9:] in ("8", "16", "24", "32", "40", "48") and pc != f.addr
-        extra = ps if pushed or (name == "morestack_n" and pc == f.addr) else 0
-        morepc = mc.read_ptr(sp + extra)
-        fsp = sp + extra + ps
-        caller = (mc.read_ptr(fsp), fsp + ps)
-    else:
-        # LR: the return into f; R3: f's LR (its return into its caller); SP: f's SP
-        morepc, fsp = lr, sp
-        caller = (mc.reg("r3"), sp)
+    them (each architecture's ``split_caller``)."""
+    morepc, fsp, caller = mc.arch.split_caller(mc, name, pc, sp, lr)
     return Frame(morepc, fsp, mc.symbolize(morepc), None, GROWING), caller
 
 
@@ -269,7 +254,7 @@ def walk(mc: Machine, pc: int, sp: int, lr: int | None, stktops: list[int], limi
         if innermost and not _is_code(mc, ret) and f.frame_allocated(pc):
             # a runtime entry calling C moves SP off its frame for the call and
             # keeps the frame's SP in a callee-saved register (asm/<arch>/entries.s)
-            saved = mc.reg(C_CALL_SP[mc.arch.name])
+            saved = mc.reg(mc.arch.c_call_sp)
             r2, c2 = mc.arch.unwind(f.frame_size, True, saved, None, mc.read_ptr)
             if _is_code(mc, r2) and saved != sp:
                 ret, csp, sp = r2, c2, saved

@@ -23,13 +23,12 @@ from elftools.elf.sections import Section, Symbol, SymbolTableSection
 
 from emu.errors import LoaderError
 
-Arch = Literal["amd64", "arm"]
+Arch = str          # an architecture name of emu.arch.ARCH_NAMES
 SymType = Literal["func", "object", "section", "notype", "file"]
 SymBinding = Literal["local", "global", "weak"]
 # An ELF section index, None for SHN_UNDEF, or a special marker.
 SymSection = int | None | Literal["ABS", "COMMON"]
 
-_MACHINES: dict[str, Arch] = {"EM_X86_64": "amd64", "EM_ARM": "arm"}
 _SYM_TYPES: dict[str, SymType] = {
     "STT_FUNC": "func", "STT_OBJECT": "object", "STT_SECTION": "section",
     "STT_NOTYPE": "notype", "STT_FILE": "file",
@@ -130,12 +129,15 @@ def _convert(path: str, elf: ELFFile) -> ObjectFile:
 
 def _arch_of(path: str, elf: ELFFile) -> Arch:
     """Map e_machine to goemu's architecture name."""
+    from emu.arch import ARCH_NAMES, get_arch
+    machines = {get_arch(name).elf_machine: name for name in ARCH_NAMES}
     machine = elf["e_machine"]
-    if machine not in _MACHINES:
-        raise LoaderError(f"unsupported machine {machine} (goemu handles x86-64 and ARM)", obj=path)
+    if machine not in machines:
+        raise LoaderError(f"unsupported machine {machine} (goemu handles "
+                          f"{', '.join(f'{m} ({n})' for m, n in machines.items())})", obj=path)
     if elf.little_endian is False:
         raise LoaderError("big-endian objects are not supported", obj=path)
-    return _MACHINES[machine]
+    return machines[machine]
 
 
 def _kept(sec: Section) -> bool:

@@ -24,8 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from elftools.elf.enums import ENUM_RELOC_TYPE_ARM, ENUM_RELOC_TYPE_x64
-
 from emu.errors import LoaderError
 from loader.elf import Arch, InputSection, ObjectFile, ObjSymbol, Reloc
 from loader.recipe import Recipe, Site
@@ -33,10 +31,6 @@ from loader.recipe import Recipe, Site
 SegmentName = Literal["text", "rodata", "data", "bss"]
 SEGMENT_ORDER: tuple[SegmentName, ...] = ("text", "rodata", "data", "bss")
 PERMS: dict[SegmentName, str] = {"text": "r-x", "rodata": "r--", "data": "rw-", "bss": "rw-"}
-_RELOC_NAMES: dict[str, dict[int, str]] = {
-    "amd64": {v: k for k, v in ENUM_RELOC_TYPE_x64.items() if isinstance(v, int)},
-    "arm": {v: k for k, v in ENUM_RELOC_TYPE_ARM.items() if isinstance(v, int)},
-}
 
 
 @dataclass
@@ -346,7 +340,7 @@ def _recipes(arch: Arch) -> dict[int, Recipe]:
 
 def reloc_name(arch: Arch, number: int) -> str:
     """'R_ARM_CALL (28)' style name for messages; just the number if unknown."""
-    name = _RELOC_NAMES.get(arch, {}).get(number)
+    name = importlib.import_module(f"emu.arch.{arch}.relocs").NAMES.get(number)
     return f"{name} ({number})" if name else f"relocation type {number}"
 
 

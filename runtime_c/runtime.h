@@ -5,7 +5,8 @@
  * offsets (Plan 9 C alignment: on 32-bit ARM an 8-byte integer is aligned to 4).
  * This header is the single declaration of every layout and constant: the
  * assembler stubs and the Python side read them back from the DWARF of the
- * compiled objects (emu/layout.py), and tests pin them to the reference table.
+ * compiled objects (emu/layout.py), and tests pin them to offsets worked out by hand from Go 1.0's
+ * src/pkg/runtime/runtime.h.
  */
 #ifndef GOEMU_RUNTIME_H
 #define GOEMU_RUNTIME_H

@@ -21,10 +21,6 @@ class Flow:
     fallthrough: int           # the next instruction's address
     taken_kind: str = ""       # for "cond": what the transfer is when taken (jump, call, ret, ...)
 
-    @property
-    def is_branch(self) -> bool:
-        return self.kind != "none"
-
 
 # The cycle model's coarser view (emu.cycles.insn.CONTROL_KINDS, traps aside):
 # how an instruction ends a basic block.  A conditional transfer is "cond" when

@@ -1,8 +1,8 @@
 """6l/5l's stack check: a chain of NOSPLIT functions must fit in StackLimit.
 
 A split-checked function guarantees, once its frame is allocated, at least
-StackLimit = StackGuard - StackSmall bytes (128) below its frame (reference
-section 3).  Whatever it calls without a split check -- the return address a
+StackLimit = StackGuard - StackSmall bytes (128) below its frame (the
+constants of Go 1.0's src/pkg/runtime/stack.h).  Whatever it calls without a split check -- the return address a
 call pushes, each NOSPLIT callee's frame, their own calls -- must fit in
 that.  The linkers (``dostkcheck`` in ld/lib.c) refused a program whose
 NOSPLIT chains could use more, naming the chain; so does goemu, before the
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..arch.base import Arch
 from ..errors import LinkError
-from .expand import _CALL_RE, _JUMP_RE, decl_of
+from .expand import decl_of
 from .source import Function, Unit, canonical
 
 
@@ -32,9 +32,9 @@ def _targets(fn: Function, arch: Arch, known: set[str]) -> list[tuple[str, bool]
         target = canonical(rest.strip().split(",")[0].strip()) if rest else ""
         if target not in known:
             continue
-        if _CALL_RE[arch.name].fullmatch(head.lower()):
+        if arch.is_call(head):
             out.append((target, True))
-        elif _JUMP_RE[arch.name].fullmatch(head.lower()):
+        elif arch.is_jump(head):
             out.append((target, False))
     return out
 

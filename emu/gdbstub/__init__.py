@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..arch import ARCH_NAMES
 from ..errors import GoemuError
 
 
@@ -80,7 +81,7 @@ def _handler(ns: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("program", nargs="?", help="goasm program (default: the built-in m->cret leak demo)")
-    p.add_argument("--arch", choices=["amd64", "arm"], default="amd64")
+    p.add_argument("--arch", choices=ARCH_NAMES, default="amd64")
     p.add_argument("--variant", choices=["buggy", "fixed"], default="buggy")
     p.add_argument("--port", type=int, default=1234, help="TCP port (0: pick a free one and print it)")
     p.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default) or ::1; nothing else is accepted")

@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from ..arch import ARCH_NAMES
 from ..errors import UsageError
 from .registry import SIZES, WORKLOADS, get, parse_params
 
@@ -77,7 +78,7 @@ def run_workload(ns, **opts):
 def cmd_workloads(ns) -> int:
     if ns.json:
         print(json.dumps([{"name": w.name, "description": w.description,
-                           "files": {a: f"emu/workloads/{w.path(a).name}" for a in ("amd64", "arm")},
+                           "files": {a: f"emu/workloads/{w.path(a).name}" for a in ARCH_NAMES},
                            "params": [{"name": p.name, "small": p.small, "large": p.large, "doc": p.doc}
                                       for p in w.params]} for w in WORKLOADS.values()], indent=2))
         return 0

@@ -14,11 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..arch import get_arch
 from ..errors import UsageError
 
 HERE = Path(__file__).resolve().parent
 SIZES = ("small", "large")
-WORD_BITS = {"amd64": 64, "arm": 32}
+
+
+def _word_bits(arch: str) -> int:
+    return 8 * get_arch(arch).ptrsize
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class Workload:
 
 
 def _signed(v: int, arch: str) -> str:
-    w = WORD_BITS[arch]
+    w = _word_bits(arch)
     v &= (1 << w) - 1
     return str(v - (1 << w) if v >> (w - 1) else v)
 
@@ -105,7 +109,7 @@ def _tree_allocations(p: dict) -> int:
 
 
 def _recursion(arch: str, p: dict) -> list[str]:
-    mask = (1 << WORD_BITS[arch]) - 1
+    mask = (1 << _word_bits(arch)) - 1
     n, a, b, down = p["depth"], 1, 2, []
     while n:
         down.append((n, a))
@@ -123,11 +127,11 @@ def _hot_split(arch: str, p: dict) -> list[str]:
 
 def reflect_words(arch: str) -> int:
     """Words in reflect-loop's big argument block (4000 bytes)."""
-    return 4000 // (WORD_BITS[arch] // 8)
+    return 4000 // (_word_bits(arch) // 8)
 
 
 def _reflect(arch: str, p: dict) -> list[str]:
-    mask = (1 << WORD_BITS[arch]) - 1
+    mask = (1 << _word_bits(arch)) - 1
     k = reflect_words(arch)
     acc = 1
     for i in range(p["iters"]):

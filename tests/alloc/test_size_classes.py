@@ -11,7 +11,7 @@ from emu.run import load_program, new_machine
 
 
 def init_sizes() -> tuple[list[int], list[int]]:
-    """msize.c: InitSizes, as the reference describes it."""
+    """InitSizes of Go 1.0's src/pkg/runtime/msize.c, restated."""
     sizes, npages = [0], [0]
     align, size = 8, 8
     while size <= 32768:
@@ -43,7 +43,7 @@ def test_class_table_is_go1s(arch):
     assert mc.layouts.constants["NumSizeClasses"] == len(sizes) == 61
     assert table(mc, "class_to_size") == sizes
     assert table(mc, "class_to_allocnpages") == npages
-    # a few rows of the reference table, by hand
+    # a few rows of the class table, worked out by hand
     assert (sizes[1], sizes[26], npages[26], sizes[40], sizes[60], npages[60]) == (8, 704, 2, 4096, 32768, 8)
     # the lookup tables: Go's single cursor over the classes
     t8, t128 = [0] * 129, [0] * 249

@@ -1,7 +1,7 @@
 """Keystone's bytes for every asm/ stub, compared with a reference assembler.
 
-Keystone 0.9.2 miscompiles some inputs silently (toolchain.md, "Keystone
-0.9.2"), and goemu's own Capstone check (emu/asm/verify.py) compares text,
+Keystone 0.9.2 miscompiles some inputs silently (README, "Keystone's
+traps"), and goemu's own Capstone check (emu/asm/verify.py) compares text,
 so a shared blind spot could pass both.  This test takes the bytes goemu
 actually maps (the "text" chunk of a built Image, at each function's final
 address) and compares them with what LLVM's integrated assembler -- zig's

@@ -2,7 +2,7 @@
 split-stack prologues.
 
 The prologue expectations are computed here from the linkers' rules as
-go1-runtime.md section 5 states them (StackSmall = 128, StackBig = 4096;
+Go 1.0's src/cmd/6l/pass.c and src/cmd/5l/noop.c apply them (StackSmall = 128, StackBig = 4096;
 amd64: small/large/huge checks and the morestack trampoline table; arm:
 autosize = frame + 4, one morestack entry with R1/R2/R3), never pasted from
 goemu's output.  They are checked twice: on the statements
@@ -282,7 +282,7 @@ def amd64_op(text: str, symbol_of=lambda a: a) -> tuple:
 
 
 def amd64_expected(frame: int, args: int, nosplit: bool) -> tuple[list[tuple], list[tuple]]:
-    """6l's prologue from the rules (go1-runtime.md section 5), with 'L' for the
+    """6l's prologue from the rules (Go 1.0's src/cmd/6l/pass.c), with 'L' for the
     JHI target, which must be the instruction right after the call."""
     pro: list[tuple] = []
     if not nosplit:

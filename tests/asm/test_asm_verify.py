@@ -1,7 +1,7 @@
 """emu.asm.verify.check: the Capstone check catches each known Keystone trap.
 
-Keystone 0.9.2 gets some inputs silently wrong (toolchain.md, "Keystone
-0.9.2").  verify.check disassembles the bytes and compares every instruction
+Keystone 0.9.2 gets some inputs silently wrong (README, "Keystone's
+traps").  verify.check disassembles the bytes and compares every instruction
 with the statement it came from.  Here it is fed deliberately wrong bytes --
 spelled out by hand, with their decoding in a comment -- and must raise an
 AssemblyError naming the guilty statement's file:line; and it is fed right

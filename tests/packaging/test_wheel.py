@@ -39,6 +39,8 @@ def test_wheel_carries_runtime_sources_stubs_and_demos(wheel):
     want |= {f"emu/_runtime/runtime_c/{f.name}" for f in (ROOT / "runtime_c").iterdir()}
     want |= {f"emu/demos/{f.name}" for f in (ROOT / "emu" / "demos").glob("*.s")}
     want |= {"emu/cycles/data/sandybridge.toml", "emu/cycles/data/cortex_a9.toml"}
+    want |= {f"emu/arch/{p.parent.parent.name}/programs/{p.name}"
+             for p in (ROOT / "emu" / "arch").glob("*/programs/*.s")}
     assert want <= names, sorted(want - names)
     assert not any(n.startswith(("tests/", "asm/", "runtime_c/")) for n in names)
 

@@ -4,7 +4,7 @@ programs/cret_<arch>.s: seed has a 4096-byte frame (it always splits) and
 returns with 0x5eed in AX/R0.  lessstack saves that register in m->cret; oldstack
 passes it to gogo, so the caller resumes with AX/R0 = 0x5eed on both variants.
 On `buggy` (parent of 89b075cc) m->cret keeps the value afterwards; on `fixed`
-oldstack stores 0 into m->cret before gogo (reference section 6).
+oldstack stores 0 into m->cret before gogo (89b075cc's change to Go 1.0's src/pkg/runtime/proc.c).
 """
 from __future__ import annotations
 

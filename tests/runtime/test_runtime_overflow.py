@@ -3,7 +3,7 @@
 programs/overflow_<arch>.s, sel=0: a NOSPLIT function recurses far below the
 bottom of the first segment, then calls a split-checked function; newstack
 finds the caller's SP below stackguard - StackGuard and throws "split stack
-overflow" (reference section 6, newstack step 2).  sel=1: a split-checked
+overflow" (newstack's first check, in Go 1.0's src/pkg/runtime/proc.c).  sel=1: a split-checked
 function with a 262144-byte frame calls itself forever; each call takes a new
 segment -- a heap block of whole pages, since it is larger than FixedStack --
 until the arena runs out and mallocgc throws Go 1.0's "out of memory" (or,

@@ -6,7 +6,7 @@ frames, so the program runs on three segments at its deepest.  The Stktop is
 read at the first instruction of each callee's body, right after newstack
 wrote it and gogocall jumped to morepc; the expected values come from the
 split's own inputs (m->morebuf, m->moreargp, g's bounds before the split) and
-from the rules (reference section 6, steps 5-10).
+from the rules (newstack in Go 1.0's src/pkg/runtime/proc.c).
 """
 from __future__ import annotations
 

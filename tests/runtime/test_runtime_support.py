@@ -1,14 +1,14 @@
 """Shared helpers for the runtime tests (imported by the other test_runtime_* files).
 
 Everything a test expects is computed here from the rules in
-the project's reference notes on Go 1.0's runtime (sections 2, 3, 5 and 6): struct sizes,
+Go 1.0's sources (src/pkg/runtime/runtime.h, stack.h and proc.c, src/cmd/6l/pass.c, src/cmd/5l/noop.c): struct sizes,
 the stack constants, which morestack entry 6l picks, what 5l passes in R1/R2,
 how newstack sizes a segment and where it leaves the SP.  None of it is read
 back from goemu (the layouts it reads from DWARF are what is under test), so a
 test compares goemu's behaviour with an independent account of Go 1.0's.
 
-The few tests at the bottom pin the helpers themselves to the worked examples
-the reference gives, so that a mistake here cannot silently make both sides agree.
+The few tests at the bottom pin the helpers themselves to examples worked out
+by hand from those rules, so that a mistake here cannot silently make both sides agree.
 """
 from __future__ import annotations
 

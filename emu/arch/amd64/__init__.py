@@ -11,7 +11,9 @@ import keystone
 import unicorn
 from unicorn import x86_const as X
 
+from ...errors import InvalidInstruction
 from ..base import Arch, Expansion, FuncDecl, Region
+from .asmcheck import Amd64AsmRules
 
 _REG_NAMES = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
               "r12", "r13", "r14", "r15", "rip", "rflags", "fs_base"]
@@ -37,7 +39,7 @@ StackSmall, StackBig = 128, 4096
 
 
 def _trampoline(frame: int, args: int) -> list[str]:
-    """6l's choice of morestack entry and the sizes it passes (reference §5)."""
+    """6l's choice of morestack entry and the sizes it passes (Go 1.0's src/cmd/6l/pass.c, dostkoff)."""
     const1 = (frame + 160) & ~7 if frame + 160 + args > 4096 else 0
     const2 = args
     if const1 == 0 and const2 == 0:
@@ -79,6 +81,30 @@ def unwind(fn_frame: int, allocated: bool, sp: int, lr: int | None, read_ptr) ->
     return read_ptr(sp + fn_frame), sp + fn_frame + 8
 
 
+def split_caller(mc, name: str, pc: int, sp: int, lr: int | None):
+    """In morestack or a trampoline before the switch to g0: 0(SP) is the
+    return into f, 8(SP) f's return into its caller.  morestack8..48 push one
+    word before jumping to morestack_n, which pops it."""
+    ps = 8
+    f = mc.image.func_at(pc)
+    pushed = name[9:] in ("8", "16", "24", "32", "40", "48") and pc != f.addr
+    extra = ps if pushed or (name == "morestack_n" and pc == f.addr) else 0
+    morepc = mc.read_ptr(sp + extra)
+    fsp = sp + extra + ps
+    return morepc, fsp, (mc.read_ptr(fsp), fsp + ps)
+
+
+def on_interrupt(mc, intno: int) -> None:
+    """int3 (the hypercall is the syscall instruction, hooked on its own)."""
+    if intno == 3:
+        # The trap leaves rip past the int3; report the int3 itself.
+        mc.reg_write("rip", mc.pc - 1)
+        why = "morestack on g0 (INT $3)" if mc.image.func_at(mc.pc) and \
+            mc.image.func_at(mc.pc).name == "morestack" else "breakpoint trap (INT $3)"
+        raise mc.error(InvalidInstruction, why)
+    raise mc.error(InvalidInstruction, f"CPU exception {intno}")
+
+
 ARCH = Arch(
     name="amd64", ptrsize=8,
     uc_arch=unicorn.UC_ARCH_X86, uc_mode=unicorn.UC_MODE_64,
@@ -93,7 +119,10 @@ ARCH = Arch(
     crash_addresses={0x1003: "newstack returned into morestack",
                      0x1004: "oldstack returned into lessstack",
                      345: "gogocall returned into newstack"},
-    expand=expand, nop=b"\x90", pad=b"\xcc",
+    expand=expand, pad=b"\xcc",
+    hypercall_insn=X.UC_X86_INS_SYSCALL, on_interrupt=on_interrupt,
+    frame_pointer="rbp", c_call_sp="rbx", split_caller=split_caller,
+    call_mnemonics="call", jump_mnemonics="jmp", far_placeholder=0x1000000, asm_rules=Amd64AsmRules(),
     mnemonic_aliases={"movabs": "mov", "jnbe": "ja", "jnb": "jae", "jnc": "jae", "jc": "jb",
                       "jnae": "jb", "jna": "jbe", "jz": "je", "jnz": "jne", "jnle": "jg",
                       "jnl": "jge", "jnge": "jl", "jng": "jle", "sal": "shl", "int3": "int3"},

@@ -7,7 +7,12 @@ the field being relocated.
 """
 from __future__ import annotations
 
+from elftools.elf.enums import ENUM_RELOC_TYPE_x64
+
 from loader.recipe import Recipe, Site, table
+
+# Every x86-64 relocation type's name, for messages (also the ones without a recipe).
+NAMES: dict[int, str] = {v: k for k, v in ENUM_RELOC_TYPE_x64.items() if isinstance(v, int)}
 
 
 class R_X86_64_NONE(Recipe):

@@ -12,7 +12,9 @@ import keystone
 import unicorn
 from unicorn import arm_const as A
 
+from ...errors import InvalidInstruction
 from ..base import Arch, Expansion, FuncDecl, Region
+from .asmcheck import ArmAsmRules
 
 _REG_NAMES = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
               "sp", "lr", "pc", "cpsr"]
@@ -96,6 +98,23 @@ def unwind(fn_frame: int, allocated: bool, sp: int, lr: int | None, read_ptr) ->
     return read_ptr(sp), sp + fn_frame
 
 
+def split_caller(mc, name: str, pc: int, sp: int, lr: int | None):
+    """In morestack before the switch to g0: LR is the return into f, R3 f's
+    LR (its return into its caller), SP f's SP."""
+    return lr, sp, (mc.reg("r3"), sp)
+
+
+def on_interrupt(mc, intno: int) -> None:
+    """svc is our hypercall; udf (and anything else) is an error."""
+    if intno == 2:
+        mc._on_hypercall()
+        return
+    pc = mc.pc
+    if intno == 1:
+        raise mc.error(InvalidInstruction, "undefined instruction", pc=pc)
+    raise mc.error(InvalidInstruction, f"CPU exception {intno}", pc=pc)
+
+
 ARCH = Arch(
     name="arm", ptrsize=4,
     uc_arch=unicorn.UC_ARCH_ARM, uc_mode=unicorn.UC_MODE_ARM,
@@ -110,8 +129,12 @@ ARCH = Arch(
     crash_addresses={0x1003: "newstack returned into morestack",
                      0x1004: "oldstack returned into lessstack",
                      345: "gogocall returned into newstack"},
-    expand=expand, nop=b"\x00\xf0\x20\xe3", pad=b"\xf0\x00\xf0\xe7",   # udf #0xf: a trap
-    literal_pool=True,
+    expand=expand, pad=b"\xf0\x00\xf0\xe7",   # udf #0xf: a trap
+    on_interrupt=on_interrupt,
+    frame_pointer="r11", c_call_sp="r4", split_caller=split_caller,
+    # bl/blx with any condition call (blt/blo are conditional branches, not calls)
+    call_mnemonics=r"blx?(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?",
+    jump_mnemonics=r"b(?:al)?", far_placeholder=0x100000, asm_rules=ArmAsmRules(),
     reg_aliases={"sb": "r9", "sl": "r10", "fp": "r11", "ip": "r12", "r13": "sp", "r14": "lr",
                  "r15": "pc"},
     mnemonic_aliases={"movw": "mov", "stmdb": "push", "ldmia": "pop"},

@@ -11,7 +11,12 @@ branch to an odd (Thumb) address is refused rather than turned into BLX.
 """
 from __future__ import annotations
 
+from elftools.elf.enums import ENUM_RELOC_TYPE_ARM
+
 from loader.recipe import Recipe, Site, sign_extend, table
+
+# Every ARM relocation type's name, for messages (also the ones without a recipe).
+NAMES: dict[int, str] = {v: k for k, v in ENUM_RELOC_TYPE_ARM.items() if isinstance(v, int)}
 
 
 class R_ARM_NONE(Recipe):

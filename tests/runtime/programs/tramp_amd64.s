@@ -1,4 +1,4 @@
-// Which morestack entry the amd64 prologue picks (reference section 5), run.
+// Which morestack entry the amd64 prologue picks (Go 1.0's src/cmd/6l/pass.c), run.
 // `fns` lists callees fNNN_AA with declared $NNN-AA; the test writes `sel`
 // (an index into fns), `low` and `lowoff`.  With low != 0 main moves SP to
 // g->stackguard + lowoff before the call (lowoff = 0: even a small frame

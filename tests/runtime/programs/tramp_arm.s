@@ -1,4 +1,4 @@
-// The ARM split check and morestack arguments (reference section 5), run.
+// The ARM split check and morestack arguments (Go 1.0's src/cmd/5l/noop.c), run.
 // `fns` lists callees fNNN_AA with declared $NNN-AA (autosize NNN+4); the
 // test writes `sel` (an index into fns), `low` and `lowoff`.  With low != 0
 // main moves SP to g->stackguard + lowoff before the call (lowoff = -4: even

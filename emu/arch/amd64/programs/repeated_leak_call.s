@@ -1,0 +1,4 @@
+	mov qword ptr [rsp], {size}
+	mov qword ptr [rsp + 8], {n}
+	call leak
+	call runtime.gc
