@@ -68,7 +68,7 @@ void newstack(void) {
 	label.sp = sp;
 	label.pc = (uint8 *)lessstack;
 	label.g = m->curg;
-	gogocall(&label, m->morepc);
+	go_gogocall(&label, m->morepc);
 
 	*(int32 *)345 = 123;  /* not reached */
 	__builtin_unreachable();
@@ -98,10 +98,10 @@ void oldstack(void) {
 	{
 		uintptr cret = m->cret;
 		m->cret = 0;   /* drop reference */
-		gogo(&old.gobuf, cret);
+		go_gogo(&old.gobuf, cret);
 	}
 #else
-	gogo(&old.gobuf, m->cret);
+	go_gogo(&old.gobuf, m->cret);
 #endif
 }
 

@@ -2,7 +2,7 @@
 
 programs/mcall_<arch>.s: main calls mcall(ong0); ong0 (NOSPLIT asm) must run
 on g0's stack with the old g as its argument, and resumes main with
-gogo(&g->sched, 7) -- gogo takes C-ABI arguments (rdi/rsi, r0/r1) -- so main
+gogo(&g->sched, 7) -- gogo takes its arguments on the stack, as from 6c/5c -- so main
 sees mcall "return" with AX/R0 = 7.
 programs/exit_<arch>.s: returning from main goes through goexit (status 0);
 runtime.exit(3) two segments deep ends the run with status 3 at once.

@@ -92,6 +92,7 @@ ARCH = Arch(
     link_register=None, unwind=unwind,
     crash_addresses={0x1003: "newstack returned into morestack",
                      0x1004: "oldstack returned into lessstack",
+                     0x1103: "newstack returned into reflect.call",
                      345: "gogocall returned into newstack"},
     expand=expand, nop=b"\x90", pad=b"\xcc",
     mnemonic_aliases={"movabs": "mov", "jnbe": "ja", "jnb": "jae", "jnc": "jae", "jc": "jb",

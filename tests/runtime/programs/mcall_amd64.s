@@ -19,7 +19,8 @@ TEXT ong0, NOSPLIT, $0-8
 	mov rax, qword ptr [FP]                 // the old g
 	mov rbx, $seen
 	mov qword ptr [rbx], rax
-	lea rdi, [rax + g_sched]                // gogo takes C-ABI arguments: rdi, rsi
-	mov esi, 7
+	lea rax, [rax + g_sched]                // gogo takes 6c's stack arguments:
+	push 7                                  //   16(SP) = ret
+	push rax                                //   8(SP) = buf
 	call gogo
 	RET
