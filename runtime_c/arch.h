@@ -49,6 +49,12 @@ static inline __attribute__((always_inline)) void go_gosave(Gobuf *buf) {
 	__asm__ volatile("push %0\n\tcall gosave\n\tadd $8, %%rsp" : "+a"(buf) : : "rbx", "memory", "cc");
 }
 
+
+/* Go's stackalloc test, g == m->g0, with g read from its TLS slot. */
+static inline int on_g0(void) {
+	return *(G *__seg_fs *)-16 == m->g0;
+}
+
 #elif defined(__arm__)
 
 static inline M *getm(void) {
@@ -93,6 +99,16 @@ static inline __attribute__((always_inline)) void go_gosave(Gobuf *buf) {
 	register Gobuf *r0 __asm__("r0") = buf;
 	__asm__ volatile("sub sp, sp, #8\n\tstr r0, [sp, #4]\n\tbl gosave\n\tadd sp, sp, #8"
 			 : "+r"(r0) : : "lr", "memory");
+}
+
+
+/* Go's stackalloc test is g == m->g0; C cannot rely on R10 (clang allocates
+ * it), so ask whether SP lies on g0's stack instead. */
+static inline int on_g0(void) {
+	uint8 *sp;
+	G *g0p = m->g0;
+	__asm__("mov %0, sp" : "=r"(sp));
+	return sp >= g0p->stackguard - StackGuard && sp < g0p->stackbase;
 }
 
 #else

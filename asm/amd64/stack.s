@@ -43,15 +43,14 @@ TEXT gogocall, NOSPLIT, $0
 	jmp rax
 	pop rbx                                 // not reached (Go's file has it too)
 
-// mcall(fn): save the caller in g->sched and call fn(g) on g0's stack.
-// Called from Go code, so fn is at 0(FP); fn gets the old g both pushed
-// (as 6c-compiled code expected) and in rdi (for a C function).
+// mcall(fn): save the caller in g->sched and call fn(g) on g0's stack, the
+// old g pushed as fn's argument.
 TEXT mcall, NOSPLIT, $0
-	mov rdi, qword ptr [FP]
-	mov rax, qword ptr fs:[-16]
-	mov rbx, qword ptr [rsp]
+	mov rdi, qword ptr [FP]                 // fn
+	mov rax, qword ptr fs:[-16 + riz*1]     // (SIB form, as 6l: not movabs)
+	mov rbx, qword ptr [rsp]                // the caller's PC
 	mov qword ptr [rax + g_sched + gobuf_pc], rbx
-	lea rbx, [rsp + 8]
+	lea rbx, [rsp + 8]                      // the caller's SP
 	mov qword ptr [rax + g_sched + gobuf_sp], rbx
 	mov qword ptr [rax + g_sched + gobuf_g], rax
 	mov rbx, qword ptr fs:[-8]
@@ -60,12 +59,10 @@ TEXT mcall, NOSPLIT, $0
 	jne mcall_switch
 	call badmcall
 mcall_switch:
-	mov qword ptr fs:[-16], rsi
+	mov qword ptr fs:[-16], rsi             // g = m->g0, on g0's stack
 	mov rsp, qword ptr [rsi + g_sched + gobuf_sp]
 	push rax
-	mov rcx, rdi
-	mov rdi, rax
-	call rcx
+	call rdi
 	pop rax
 	call badmcall2
 	RET
@@ -169,7 +166,7 @@ TEXT reflectcall, NOSPLIT, $0
 	mov qword ptr [rbx + m_morebuf + gobuf_pc], rax
 	lea rax, [rsp + 8]                      // our caller's SP
 	mov qword ptr [rbx + m_morebuf + gobuf_sp], rax
-	mov rax, qword ptr fs:[-16]
+	mov rax, qword ptr fs:[-16 + riz*1]     // (SIB form, as 6l: not movabs)
 	mov qword ptr [rbx + m_morebuf + gobuf_g], rax
 	mov rax, qword ptr [FP]                 // fn
 	mov rdx, qword ptr [FP + 8]             // arg frame

@@ -35,24 +35,21 @@ TEXT gogocall, NOSPLIT, $-4
 	ldr lr, [r0, #gobuf_pc]
 	mov pc, r1
 
-// mcall(fn): save the caller in g->sched and call fn(g) on g0's stack.
-// fn gets the old g at 4(SP) (5c's convention) and in r0 (the C ABI).
+// mcall(fn): save the caller in g->sched and call fn(g) on g0's stack, the
+// old g at 4(SP) as fn's argument.
 TEXT mcall, NOSPLIT, $-4
-	ldr r0, [FP]
+	ldr r0, [FP]                            // fn
 	str sp, [r10, #g_sched + gobuf_sp]
 	str lr, [r10, #g_sched + gobuf_pc]
 	str r10, [r10, #g_sched + gobuf_g]
 	mov r1, r10
-	ldr r2, [r9, #m_g0]
-	cmp r2, r1
+	ldr r10, [r9, #m_g0]                    // g = m->g0
+	cmp r1, r10
 	bleq badmcall
-	mov r10, r2
 	ldr sp, [r10, #g_sched + gobuf_sp]
 	sub sp, sp, #8
 	str r1, [sp, #4]
-	mov r3, r0
-	mov r0, r1
-	blx r3
+	blx r0
 	bl badmcall2
 	RET
 

@@ -1,5 +1,5 @@
 // mcall(fn), amd64: fn runs on g0's stack with the old g as its argument
-// (pushed, and in rdi) and resumes the goroutine with gogo(&g->sched, 7):
+// (pushed, as Go's mcall passed it) and resumes the goroutine with gogo(&g->sched, 7):
 // main sees mcall "return" with AX = 7 and prints it between 1 and 3.
 GLOBL seen, $8
 

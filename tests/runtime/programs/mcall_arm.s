@@ -1,5 +1,5 @@
 // mcall(fn), ARM: fn runs on g0's stack with the old g as its argument
-// (at 4(SP), and in r0) and resumes the goroutine with gogo(&g->sched, 7):
+// (at 4(SP), as Go's mcall passed it) and resumes the goroutine with gogo(&g->sched, 7):
 // main sees mcall "return" with R0 = 7 and prints it between 1 and 3.
 GLOBL seen, $4
 
