@@ -55,6 +55,12 @@ static inline int on_g0(void) {
 	return *(G *__seg_fs *)-16 == m->g0;
 }
 
+
+/* newstack and oldstack are entered by a jump-like call from the stubs and
+ * never return, and 6c had no callee-saved registers: preserve_none stops
+ * clang from saving registers no one will restore. */
+#define GO_NOSAVE __attribute__((preserve_none))
+
 #elif defined(__arm__)
 
 static inline M *getm(void) {
@@ -110,6 +116,11 @@ static inline int on_g0(void) {
 	__asm__("mov %0, sp" : "=r"(sp));
 	return sp >= g0p->stackguard - StackGuard && sp < g0p->stackbase;
 }
+
+
+/* clang has no preserve_none for 32-bit ARM (it saves nothing in newstack
+ * and oldstack there anyway: they never return). */
+#define GO_NOSAVE
 
 #else
 #error "goemu models amd64 and arm only"

@@ -195,8 +195,8 @@ void *mallocgc(uintptr size);
 uint8 *stackalloc(uintptr n);
 void stackfree(uint8 *v, uintptr n);
 G *malg(uintptr stacksize);
-void newstack(void) __attribute__((noreturn));
-void oldstack(void) __attribute__((noreturn));
+GO_NOSAVE void newstack(void) __attribute__((noreturn));
+GO_NOSAVE void oldstack(void) __attribute__((noreturn));
 void badmcall(void) __attribute__((noreturn));
 void badmcall2(void) __attribute__((noreturn));
 
