@@ -191,17 +191,23 @@ def _split_from_registers(mc: Machine, name: str, pc: int, sp: int, lr: int | No
     ps = mc.arch.ptrsize
     if mc.arch.name == "amd64":
         # 0(SP): the return into f; 8(SP): f's return into its caller.
-        # morestack8..48 push one word before jumping to morestack_n, which pops it.
+        # morestack8..48 push one word before jumping to morestack_n, which pops it
+        # (after loading m, as Go's morestack<> did).
         f = mc.image.func_at(pc)
         pushed = name[9:] in ("8", "16", "24", "32", "40", "48") and pc != f.addr
-        extra = ps if pushed or (name == "morestack_n" and pc == f.addr) else 0
+        if name == "morestack_n":
+            pushed = pc <= next(ln[0] for ln in f.lines if ln[4].startswith("pop"))
+        extra = ps if pushed else 0
         morepc = mc.read_ptr(sp + extra)
         fsp = sp + extra + ps
         caller = (mc.read_ptr(fsp), fsp + ps)
     else:
-        # LR: the return into f; R3: f's LR (its return into its caller); SP: f's SP
+        # LR: the return into f; R3: f's LR (its return into its caller); SP: f's SP.
+        # morestack reuses R3 for the argument pointer once m->morebuf.pc holds it.
         morepc, fsp = lr, sp
-        caller = (mc.reg("r3"), sp)
+        f = mc.image.func_at(pc)
+        reused = name == "morestack" and pc > next(ln[0] for ln in f.lines if ln[4].startswith("add r3, sp"))
+        caller = (mc.field("M", mc.m, "morebuf.pc") if reused else mc.reg("r3"), sp)
     return Frame(morepc, fsp, mc.symbolize(morepc), None, GROWING), caller
 
 
