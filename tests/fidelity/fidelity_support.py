@@ -60,7 +60,7 @@ def disasm(im, name: str, origins: tuple[str, ...] = ("prologue", "source", "epi
             lit = addr + 8 + (int(m[3], 0) if m[3] else 0)
             t = f"{m[1]} {m[2]}, ={int.from_bytes(code[lit - base:lit - base + 4], 'little')}"
 
-        def num(mm: re.Match, addr=addr) -> str:
+        def num(mm: re.Match, addr: int = addr, t: str = t) -> str:
             v = int(mm.group(0), 0)
             if v in index and v != addr or (v in index and re.match(r"(j|b)", t)):
                 return f"@{index[v]}"

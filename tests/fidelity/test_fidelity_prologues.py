@@ -105,3 +105,20 @@ def test_runtime_new_prologue_in_the_runtime_image() -> None:
     """The one runtime entry with a large frame, as 5l built it: r1 from the pool."""
     got = disasm(image("arm"), "runtime.new", ("prologue",))
     assert got[:5] == ["ldr r1, [r10]", "ldr r11, =-1028", "add r2, sp, r11", "cmp r2, r1", "ldrlo r1, =1188"]
+
+
+@pytest.mark.parametrize("value,want", [
+    (0x100, "mov r1, #0x100"),            # a rotated 8-bit immediate
+    (0xFF000000, "mov r1, #0xff000000"),
+    (0xFFFFFF00, "mvn r1, #0xff"),         # its complement is one
+    (0x4A4, "ldr r1, =0x4a4"),             # neither: the literal pool (5l had no movw)
+    (0x11174, "ldr r1, =0x11174"),
+])
+def test_arm_constants_as_5l_loaded_them(value: int, want: str) -> None:
+    from emu.arch.arm import ARCH, _imm
+    from emu.asm.assemble import assemble_checked
+    from emu.asm.source import Statement
+    assert _imm("r1", value) == want
+    _code, insns = assemble_checked([Statement(want, "t.s", 1), Statement("add pc, lr, #0x0", "t.s", 2)],
+                                    0x10000, ARCH)
+    assert len(insns) == 2                 # Capstone agrees, pool word included
