@@ -26,12 +26,15 @@ COMMON_FLAGS = [
     "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-addrsig",
     "-fomit-frame-pointer", "-fno-jump-tables", "-g", "-Wall", "-Werror",
 ]
-TARGET_FLAGS = {
-    # SSE off: the goroutine stacks are only 8-byte aligned, as in Go 1.0.
-    "amd64": ["-target", "x86_64-freestanding-none", "-mcpu=x86_64-sse-sse2", "-mno-red-zone"],
-    # R9 holds m, as in Go 1.0's 5c; clang cannot reserve R10 (g): see arch.h.
-    "arm": ["-target", "arm-freestanding-eabi", "-mcpu=cortex_a15+reserve_r9"],
-}
+def _target_flags() -> dict[str, list[str]]:
+    """Each architecture's own flags, declared in emu/arch/<arch>/cflags.py."""
+    from importlib import import_module
+
+    from .arch import ARCH_NAMES
+    return {a: list(import_module(f".arch.{a}.cflags", __package__).CFLAGS) for a in ARCH_NAMES}
+
+
+TARGET_FLAGS = _target_flags()
 VARIANT_FLAGS = {"buggy": [], "fixed": ["-DGOEMU_FIXED=1"]}
 
 

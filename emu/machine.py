@@ -460,6 +460,8 @@ class Machine:
                 crash = self.arch.crash_addresses.get(addr & ~0x7) or self.arch.crash_addresses.get(addr)
                 if crash:
                     msg += f" ({crash})"
+                elif addr < PAGE and self.image.func_at(self.pc) and self.image.func_at(self.pc).name == "abort":
+                    msg += " (abort: morestack on g0's stack)"
                 elif addr < PAGE:
                     msg += " (nil dereference)"
             return self.error(MemoryFault, msg, address=addr)

@@ -196,6 +196,9 @@ void unmarkspan(void *v, uintptr n) {
  * collector never takes them for objects. */
 uint8 *stackalloc(uintptr n) {
 	uint8 *v;
+	/* On the scheduler stack only, so that it never grows the stack it runs on. */
+	if (!on_g0())
+		throw("stackalloc not on scheduler stack");
 	if (m->mallocing || m->gcing || n == FixedStack) {
 		if (n != FixedStack)
 			throw("stackalloc: in malloc, size is not FixedStack");

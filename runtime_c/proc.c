@@ -22,6 +22,7 @@ BootArgs bootargs;
  * resumed), then starts main on g1's first segment, returning into goexit. */
 void rt0(void) {
 	G *g1;
+	uint8 *sp;
 	void (*mainfn)(void) = (void (*)(void))bootargs.mainfn;
 
 	mallocinit(bootargs.arena, bootargs.arena_size, bootargs.stacks, bootargs.stacks_size);
@@ -39,17 +40,24 @@ void rt0(void) {
 	allg = g1;
 	m0.curg = g1;
 
-	g1->sched.sp = g1->stackbase - sizeof(uintptr);   /* no arguments, one slot of slack */
+	/* As newproc1 did: main takes no arguments, so sp is the stack base; on ARM
+	 * a nil word below it stands for the caller's saved-LR slot. */
+	sp = g1->stackbase;
+	if (thechar == '5') {
+		sp -= sizeof(void *);
+		*(void **)sp = nil;
+	}
+	g1->sched.sp = sp;
 	g1->sched.pc = (uint8 *)goexit;
 	g1->sched.g = g1;
 
 	/* The emulator's words are not Go's: drop them so they pin nothing. */
 	memset(&bootargs, 0, sizeof bootargs);
 
-	gosave(&g0.sched);
+	go_gosave(&g0.sched);
 	g0.sched.pc = (uint8 *)(intptr)-1;
 	hypercall(HcBoot, (uintptr)g1, 0);
-	gogocall(&g1->sched, mainfn);
+	go_gogocall(&g1->sched, mainfn);
 }
 
 void throw(const char *msg) {
@@ -90,9 +98,4 @@ void badmcall(void) {
 
 void badmcall2(void) {
 	throw("runtime: mcall function returned");
-}
-
-/* ARM's morestack calls this when asked to grow g0's stack (amd64 uses INT $3). */
-void abort(void) {
-	throw("runtime: morestack on g0 stack");
 }

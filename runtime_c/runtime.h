@@ -181,12 +181,9 @@ extern M *allm;
 extern G *allg;
 extern int32 gcount;
 
-/* Stubs in asm/ that C calls.  Our C compiler uses the platform C ABI, so these
- * take their arguments in rdi/rsi (amd64) or r0/r1 (arm), not on the stack as
- * 6c/5c-compiled callers passed them; see README "Where the model differs". */
-void gosave(Gobuf *buf);
-void gogo(Gobuf *buf, uintptr ret) __attribute__((noreturn));
-void gogocall(Gobuf *buf, void (*fn)(void)) __attribute__((noreturn));
+/* Stubs in asm/ that C calls: gosave, gogo and gogocall take their arguments
+ * on the stack, as 6c/5c passed them, so C reaches them through arch.h's
+ * go_gosave, go_gogo and go_gogocall, which lay the arguments out that way. */
 void lessstack(void);
 void goexit(void);
 
@@ -199,10 +196,9 @@ void *mallocgc(uintptr size);
 uint8 *stackalloc(uintptr n);
 void stackfree(uint8 *v, uintptr n);
 G *malg(uintptr stacksize);
-void newstack(void) __attribute__((noreturn));
-void oldstack(void) __attribute__((noreturn));
+GO_NOSAVE void newstack(void) __attribute__((noreturn));
+GO_NOSAVE void oldstack(void) __attribute__((noreturn));
 void badmcall(void) __attribute__((noreturn));
 void badmcall2(void) __attribute__((noreturn));
-void abort(void) __attribute__((noreturn));
 
 #endif

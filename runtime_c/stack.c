@@ -5,6 +5,39 @@
  */
 #include "malloc.h"
 
+/* Go's runtime·printf for newstack's two diagnostics, one output line each:
+ * text, a number (hex with 0x, or decimal), text, a number. */
+static char *put_str(char *p, const char *s) {
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_num(char *p, uintptr v, int hex) {
+	char tmp[24];
+	int n = 0;
+	if (hex) {
+		p = put_str(p, "0x");
+	}
+	do {
+		uintptr d = hex ? (v & 15) : (v % 10);
+		tmp[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+		v = hex ? (v >> 4) : (v / 10);
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static void print_line(const char *a, uintptr x, int hex, const char *b, uintptr y, int two) {
+	char buf[128];
+	char *p = put_num(put_str(buf, a), x, hex);
+	if (two)
+		p = put_num(put_str(p, b), y, hex);
+	*p = 0;
+	hypercall(HcPrintStr, (uintptr)buf, 0);
+}
+
 /* Entered by morestack (and reflectcall) on g0 with m->more* describing the
  * call that did not fit: give it a segment (or, for a reflect call with room,
  * the rest of this one), copy its arguments, and resume it at m->morepc with
@@ -18,10 +51,15 @@ void newstack(void) {
 	bool reflectcall;
 	Gobuf label;
 
-	if (m->morebuf.sp < g1->stackguard - StackGuard)
+	if (m->morebuf.sp < g1->stackguard - StackGuard) {
+		print_line("runtime: split stack overflow: ", (uintptr)m->morebuf.sp, 1, " < ",
+			   (uintptr)(g1->stackguard - StackGuard), 1);
 		throw("runtime: split stack overflow");
-	if (argsize % sizeof(uintptr) != 0)
+	}
+	if (argsize % sizeof(uintptr) != 0) {
+		print_line("runtime: stack split with misaligned argsize ", argsize, 0, "", 0, 0);
 		throw("runtime: stack split argsize");
+	}
 
 	reflectcall = framesize == 1;
 	if (reflectcall)
@@ -68,7 +106,7 @@ void newstack(void) {
 	label.sp = sp;
 	label.pc = (uint8 *)lessstack;
 	label.g = m->curg;
-	gogocall(&label, m->morepc);
+	go_gogocall(&label, m->morepc);
 
 	*(int32 *)345 = 123;  /* not reached */
 	__builtin_unreachable();
@@ -98,10 +136,10 @@ void oldstack(void) {
 	{
 		uintptr cret = m->cret;
 		m->cret = 0;   /* drop reference */
-		gogo(&old.gobuf, cret);
+		go_gogo(&old.gobuf, cret);
 	}
 #else
-	gogo(&old.gobuf, m->cret);
+	go_gogo(&old.gobuf, m->cret);
 #endif
 }
 

@@ -393,6 +393,10 @@ def test_amd64_args_rounded_up_to_8(frame: int, args: int, rounded: int) -> None
 # --------------------------------------------------------------------------
 # ARM prologues (5l noops).
 
+def _signed(v: int) -> int:
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
 def arm_ops(texts: list[str], literal=None, symbol_of=lambda a: a) -> list[tuple]:
     """Read ARM prologue/epilogue instructions into abstract operations.
     r11 (REGTMP) loads are folded into the instruction that uses r11.
@@ -406,8 +410,10 @@ def arm_ops(texts: list[str], literal=None, symbol_of=lambda a: a) -> list[tuple
             cond, reg, value = m[1] or "", m[2], int(m[3], 0)
         elif m := re.match(rf"^ldr({ARM_COND})? (r\d+), \[pc(?:, ({NUM}))?\]$", t):
             cond, reg, value = m[1] or "", m[2], literal(k, int(m[3] or "0", 0))
-        elif m := re.match(rf"^movw?({ARM_COND})? (r\d+), ({NUM})$", t):
+        elif m := re.match(rf"^mov({ARM_COND})? (r\d+), ({NUM})$", t):
             cond, reg, value = m[1] or "", m[2], int(m[3], 0)
+        elif m := re.match(rf"^mvn({ARM_COND})? (r\d+), ({NUM})$", t):
+            cond, reg, value = m[1] or "", m[2], ~int(m[3], 0)
         if value is not None:
             if reg == "r11":
                 r11 = value
@@ -417,15 +423,16 @@ def arm_ops(texts: list[str], literal=None, symbol_of=lambda a: a) -> list[tuple
         pats = [
             (r"^ldr r1, \[r10\]$", lambda m: ("load_guard",)),
             (r"^cmp (sp|r2), r1$", lambda m: ("cmp", m[1])),
-            (rf"^sub r2, sp, ({NUM}|r11)$", lambda m, r11=r11: ("r2=sp-", r11 if m[1] == "r11" else int(m[1], 0))),
+            # 5l: MOVW $-autosize(SP), R2 is a pool load of -autosize into R11, then an add
+            (r"^add r2, sp, r11$", lambda m, r11=r11: ("r2=sp-", -_signed(r11))),
             (rf"^mov({ARM_COND})? r3, lr$", lambda m: ("set", m[1] or "", "r3", "lr")),
             (rf"^bl({ARM_COND})? (\S+)$", lambda m: ("call", m[1] or "", symbol_of(m[2]))),
-            (rf"^str lr, \[sp, -({NUM}|r11)\]!$",
-             lambda m, r11=r11: ("save_lr", r11 if m[1] == "r11" else int(m[1], 0))),
+            (rf"^str lr, \[sp, -({NUM})\]!$", lambda m: ("save_lr", int(m[1], 0))),
+            (r"^str lr, \[sp, r11\]!$", lambda m, r11=r11: ("save_lr", -_signed(r11))),
             (rf"^ldr pc, \[sp\], ({NUM}|r11)$",
              lambda m, r11=r11: ("pop_pc", r11 if m[1] == "r11" else int(m[1], 0))),
             (r"^pop \{pc\}$", lambda m: ("pop_pc", 4)),
-            (r"^bx lr$", lambda m: ("bx_lr",)),
+            (r"^add pc, lr, (?:0x)?0$", lambda m: ("ret_lr",)),     # 5l's B (R14)
         ]
         for pat, f in pats:
             if m := re.match(pat, t):
@@ -439,7 +446,7 @@ def arm_ops(texts: list[str], literal=None, symbol_of=lambda a: a) -> list[tuple
 def arm_expected(frame: int, args: int, nosplit: bool, leaf: bool) -> tuple[list[tuple], list[tuple], int]:
     """5l's noops() from the rules; returns (prologue, epilogue, autosize)."""
     if frame < 0 or (frame == 0 and leaf):
-        return [], [("bx_lr",)], 0                    # no LR save, no check
+        return [], [("ret_lr",)], 0                   # no LR save, no check
     autosize = frame + 4                              # the saved-LR slot
     pro: list[tuple] = []
     if not nosplit:
@@ -616,7 +623,8 @@ def test_arm_prologue_in_image(images, k: int) -> None:
 
 def test_runtime_new_prologue_in_image(images) -> None:
     """The one stub with a split check, per arch: runtime.new ($1024-16 on
-    amd64, $1024-8 on arm) -- large frame, morestack16 / movlo r1, #1188."""
+    amd64, $1024-8 on arm) -- large frame, morestack16 / r1 = 1188 from the
+    literal pool (not an ARM immediate, and 5l had no movw)."""
     im = images["amd64"]
     fi = im.functions["runtime.new"]
     assert fi.runtime and (fi.frame, fi.args) == (1024, 16)
@@ -628,5 +636,10 @@ def test_runtime_new_prologue_in_image(images) -> None:
     fi = im.functions["runtime.new"]
     assert (fi.frame, fi.args, fi.frame_size) == (1024, 8, 1028)
     texts = [t for _a, _f, _l, o, t in fi.lines if o == "prologue"]
-    assert any(re.fullmatch(r"movw?lo r1, #0x4a4", t) for t in texts)
+    pool = [t for t in texts if re.fullmatch(r"ldrlo r1, \[pc, #(0x[0-9a-f]+|\d+)\]", t)]
+    assert len(pool) == 1 and not any(t.startswith("movw") for t in texts)
+    [(a_ld, *_rest)] = [ln for ln in fi.lines if ln[4] == pool[0]]
+    lit = a_ld + 8 + int(pool[0].rsplit("#", 1)[1][:-1], 0)
+    [(base, code)] = [(b, c) for name, b, c, _p in im.chunks if name == "text"]
+    assert int.from_bytes(code[lit - base:lit - base + 4], "little") == 1028 + 160
     assert any(re.fullmatch(r"movlo r2, #8", t) for t in texts)

@@ -52,5 +52,5 @@ def test_variants_differ_only_in_oldstack():
     differ = sorted(k for k in buggy if buggy[k] != fixed[k])
     assert differ == [("stack.o", "oldstack")]
     old_b, old_f = buggy["stack.o", "oldstack"], fixed["stack.o", "oldstack"]
-    store = bytes.fromhex("48c7403800000000")          # mov qword ptr [rax+0x38], 0: m->cret = 0
+    store = bytes.fromhex("48c7413800000000")          # mov qword ptr [rcx+0x38], 0: m->cret = 0
     assert len(old_f) - len(old_b) == len(store) and store in old_f and store not in old_b

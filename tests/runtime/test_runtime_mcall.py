@@ -2,7 +2,7 @@
 
 programs/mcall_<arch>.s: main calls mcall(ong0); ong0 (NOSPLIT asm) must run
 on g0's stack with the old g as its argument, and resumes main with
-gogo(&g->sched, 7) -- gogo takes C-ABI arguments (rdi/rsi, r0/r1) -- so main
+gogo(&g->sched, 7) -- gogo takes its arguments on the stack, as from 6c/5c -- so main
 sees mcall "return" with AX/R0 = 7.
 programs/exit_<arch>.s: returning from main goes through goexit (status 0);
 runtime.exit(3) two segments deep ends the run with status 3 at once.
@@ -24,7 +24,7 @@ def test_mcall_runs_fn_on_g0_and_gogo_resumes(arch):
     def at_ong0(_a):
         argp = mc.sp + f.fp_offset                 # 0(FP): mcall's argument to fn
         inside.append({"g": mc.g, "sp": mc.sp, "arg": mc.read_ptr(argp),
-                       "creg": mc.reg("rdi" if arch == "amd64" else "r0")})
+                       "fnreg": mc.reg("rdi" if arch == "amd64" else "r0")})
     mc.hooks.at(f.body_start, at_ong0)
     mc.hooks.at(call_mcall, lambda _a: caller.append(mc.sp))
     back: list[tuple[int, int, int]] = []
@@ -38,7 +38,8 @@ def test_mcall_runs_fn_on_g0_and_gogo_resumes(arch):
     g1 = mc.main_g
     assert seen["g"] == mc.g0                       # on the scheduler goroutine ...
     assert mc.arch.regions["g0stack"].contains(seen["sp"])   # ... and its stack
-    assert seen["arg"] == g1 and seen["creg"] == g1  # fn received the old g
+    assert seen["arg"] == g1                        # fn received the old g (on the stack, as in Go)
+    assert seen["fnreg"] == f.addr                  # called through DI/R0 as Go's mcall did
     # The old g's sched is where mcall was called from.
     sched = mc.struct("G", g1)
     assert sched["sched.pc"] == resume

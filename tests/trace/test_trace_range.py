@@ -123,8 +123,8 @@ def test_show_from_index_grep_first_write(traces, capsys):
     assert main(["trace-show", str(p), "--index", str(len(recs))]) == 1
     capsys.readouterr()
     # --grep over symbol+offset, text and events; combined with --from
-    got = [ln.split()[0] for ln in show(str(p), grep=r"^oldstack\+0x8b ")]
-    want = [f"#{r.index}" for r in recs if r.sym == "oldstack+0x8b"]
+    got = [ln.split()[0] for ln in show(str(p), grep=r"^oldstack\+0x8a ")]
+    want = [f"#{r.index}" for r in recs if r.sym == "oldstack+0x8a"]
     assert got == want and len(want) == 2
     assert [ln.split()[0] for ln in show(str(p), start=recs[-1].index - 5, grep="<exit>")] == [f"#{recs[-1].index}"]
     # first write to an address, by number or by name, from --from on

@@ -84,11 +84,14 @@ def unwind(fn_frame: int, allocated: bool, sp: int, lr: int | None, read_ptr) ->
 def split_caller(mc, name: str, pc: int, sp: int, lr: int | None):
     """In morestack or a trampoline before the switch to g0: 0(SP) is the
     return into f, 8(SP) f's return into its caller.  morestack8..48 push one
-    word before jumping to morestack_n, which pops it."""
+    word before jumping to morestack_n, which pops it after loading m (as Go's
+    morestack<> did)."""
     ps = 8
     f = mc.image.func_at(pc)
     pushed = name[9:] in ("8", "16", "24", "32", "40", "48") and pc != f.addr
-    extra = ps if pushed or (name == "morestack_n" and pc == f.addr) else 0
+    if name == "morestack_n":
+        pushed = pc <= next(ln[0] for ln in f.lines if ln[4].startswith("pop"))
+    extra = ps if pushed else 0
     morepc = mc.read_ptr(sp + extra)
     fsp = sp + extra + ps
     return morepc, fsp, (mc.read_ptr(fsp), fsp + ps)
@@ -118,6 +121,7 @@ ARCH = Arch(
     link_register=None, unwind=unwind,
     crash_addresses={0x1003: "newstack returned into morestack",
                      0x1004: "oldstack returned into lessstack",
+                     0x1103: "newstack returned into reflect.call",
                      345: "gogocall returned into newstack"},
     expand=expand, pad=b"\xcc",
     hypercall_insn=X.UC_X86_INS_SYSCALL, on_interrupt=on_interrupt,

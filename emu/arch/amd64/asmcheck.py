@@ -66,6 +66,7 @@ def canonical_addresses(toks: list[object]) -> list[object]:
                 break
             sign = 1
             k += 1
+        scaled = [s for s in scaled if s != ("riz", 1)]   # [abs + riz*1]: Keystone's SIB absolute form
         if not ok:                       # something else (fs:, a label): leave it as written
             out += toks[i:j + 1]
         else:

@@ -45,20 +45,26 @@ def encodable(value: int) -> bool:
 
 
 def _imm(reg: str, value: int, cond: str = "") -> str:
-    """Load a constant: a mov (movw) when it fits 16 bits, a literal otherwise."""
-    if value <= 0xFFFF:
+    """Load a constant as 5l did (no movw on its ARMv5 target): mov when the
+    value is a rotated 8-bit immediate, mvn when its complement is, and a
+    literal-pool load otherwise."""
+    value &= 0xFFFFFFFF
+    if encodable(value):
         return f"mov{cond} {reg}, #{value:#x}"
+    if encodable(~value):
+        return f"mvn{cond} {reg}, #{~value & 0xFFFFFFFF:#x}"
     return f"ldr{cond} {reg}, ={value:#x}"
 
 
 def _frame_ops(autosize: int) -> tuple[list[str], list[str]]:
-    """Allocate the frame saving LR at 0(SP); and the matching return.  Above
-    the 12-bit offset range 5l goes through REGTMP (R11), and so do we."""
+    """Allocate the frame saving LR at 0(SP); and the matching return.  A
+    frameless return is 5l's B (R14), encoded `add pc, lr, #0`.  Above the
+    12-bit offset range 5l loads the offset into REGTMP (R11) from the pool."""
     if autosize == 0:
-        return [], ["bx lr"]
+        return [], ["add pc, lr, #0x0"]
     if autosize <= 0xFFF:
         return [f"str lr, [sp, #-{autosize:#x}]!"], [f"ldr pc, [sp], #{autosize:#x}"]
-    return ([f"ldr r11, ={autosize:#x}", "str lr, [sp, -r11]!"],
+    return ([f"ldr r11, ={-autosize & 0xFFFFFFFF:#x}", "str lr, [sp, r11]!"],
             [f"ldr r11, ={autosize:#x}", "ldr pc, [sp], r11"])
 
 
@@ -77,11 +83,9 @@ def expand(decl: FuncDecl, consts: dict[str, int]) -> Expansion:
             if autosize < StackSmall:
                 pro.append("cmp sp, r1")
             else:
-                if encodable(autosize):
-                    pro.append(f"sub r2, sp, #{autosize:#x}")
-                else:
-                    pro += [f"ldr r11, ={autosize:#x}", "sub r2, sp, r11"]
-                pro.append("cmp r2, r1")
+                # MOVW $-autosize(SP), R2: -autosize is never an immediate, so 5l
+                # loads it from the literal pool into REGTMP and adds SP.
+                pro += [f"ldr r11, ={-autosize & 0xFFFFFFFF:#x}", "add r2, sp, r11", "cmp r2, r1"]
             pro += [_imm("r1", autosize + 160, "lo"), _imm("r2", args, "lo"),
                     "movlo r3, lr", "bllo morestack"]
         else:
@@ -100,8 +104,11 @@ def unwind(fn_frame: int, allocated: bool, sp: int, lr: int | None, read_ptr) ->
 
 def split_caller(mc, name: str, pc: int, sp: int, lr: int | None):
     """In morestack before the switch to g0: LR is the return into f, R3 f's
-    LR (its return into its caller), SP f's SP."""
-    return lr, sp, (mc.reg("r3"), sp)
+    LR (its return into its caller), SP f's SP.  morestack reuses R3 for the
+    argument pointer once m->morebuf.pc holds the caller's PC."""
+    f = mc.image.func_at(pc)
+    reused = name == "morestack" and pc > next(ln[0] for ln in f.lines if ln[4].startswith("add r3, sp"))
+    return lr, sp, (mc.field("M", mc.m, "morebuf.pc") if reused else mc.reg("r3"), sp)
 
 
 def on_interrupt(mc, intno: int) -> None:
@@ -126,9 +133,7 @@ ARCH = Arch(
     regions=REGIONS, fs_base=None,
     g_loc=("reg", "r10"), m_loc=("reg", "r9"),
     link_register="lr", unwind=unwind,
-    crash_addresses={0x1003: "newstack returned into morestack",
-                     0x1004: "oldstack returned into lessstack",
-                     345: "gogocall returned into newstack"},
+    crash_addresses={345: "gogocall returned into newstack"},   # ARM's stubs branch: no crash stores
     expand=expand, pad=b"\xf0\x00\xf0\xe7",   # udf #0xf: a trap
     on_interrupt=on_interrupt,
     frame_pointer="r11", c_call_sp="r4", split_caller=split_caller,

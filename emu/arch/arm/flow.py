@@ -4,7 +4,8 @@ Returns in this runtime take four shapes: 5l's epilogue ``ldr pc, [sp], #N``
 (or ``ldr pc, [sp], r11`` for large frames), ``pop {..., pc}``, ``bx lr``
 and ``mov pc, lr``.  ``bl`` is a call and ``blx reg`` an indirect call;
 any other write of pc (``ldr pc, [rX]``, ``mov pc, rX``, ``bx rX``) is an
-indirect jump.  A conditionally executed transfer (``bllo morestack``,
+indirect jump -- including 5l's frameless return ``add pc, lr, #0``, which
+the predictor does not take for a return.  A conditionally executed transfer (``bllo morestack``,
 ``bne loop``) is ``cond``, with ``taken_kind`` saying what it is when taken.
 """
 from __future__ import annotations

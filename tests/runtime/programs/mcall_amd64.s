@@ -1,5 +1,5 @@
 // mcall(fn), amd64: fn runs on g0's stack with the old g as its argument
-// (pushed, and in rdi) and resumes the goroutine with gogo(&g->sched, 7):
+// (pushed, as Go's mcall passed it) and resumes the goroutine with gogo(&g->sched, 7):
 // main sees mcall "return" with AX = 7 and prints it between 1 and 3.
 GLOBL seen, $8
 
@@ -19,7 +19,8 @@ TEXT ong0, NOSPLIT, $0-8
 	mov rax, qword ptr [FP]                 // the old g
 	mov rbx, $seen
 	mov qword ptr [rbx], rax
-	lea rdi, [rax + g_sched]                // gogo takes C-ABI arguments: rdi, rsi
-	mov esi, 7
+	lea rax, [rax + g_sched]                // gogo takes 6c's stack arguments:
+	push 7                                  //   16(SP) = ret
+	push rax                                //   8(SP) = buf
 	call gogo
 	RET

@@ -1,5 +1,5 @@
 // mcall(fn), ARM: fn runs on g0's stack with the old g as its argument
-// (at 4(SP), and in r0) and resumes the goroutine with gogo(&g->sched, 7):
+// (at 4(SP), as Go's mcall passed it) and resumes the goroutine with gogo(&g->sched, 7):
 // main sees mcall "return" with R0 = 7 and prints it between 1 and 3.
 GLOBL seen, $4
 
@@ -22,6 +22,9 @@ TEXT ong0, NOSPLIT, $-4
 	ldr r0, [sp, #4]                        // the old g
 	ldr r1, =seen
 	str r0, [r1]
-	add r0, r0, #g_sched                    // gogo takes C-ABI arguments: r0, r1
+	add r0, r0, #g_sched                    // gogo takes 5c's stack arguments:
 	mov r1, #7
+	sub sp, sp, #12
+	str r0, [sp, #4]                        //   4(SP) = buf
+	str r1, [sp, #8]                        //   8(SP) = ret
 	bl gogo
