@@ -107,6 +107,11 @@ class Arch:
     # linker's NOSPLIT stack check and the debugger's next/finish.
     call_mnemonics: str = ""
     jump_mnemonics: str = ""
+    # rewrite_fp(text, expansion, fold) -> (text, instructions before it): FP memory
+    # operands of a source line rewritten to the frame register (emu/asm/expand.py);
+    # ``fp_syntax`` is how the source writes one, for the error message.
+    rewrite_fp: Callable[..., tuple[str, list[str]]] | None = None
+    fp_syntax: str = ""
     # How Keystone's output is checked against the source (emu/asm/verify.py).
     asm_rules: AsmRules = field(default_factory=lambda: AsmRules())
 

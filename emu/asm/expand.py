@@ -21,17 +21,9 @@ _NUM = r"(?:0x[0-9a-fA-F]+|\d+)"
 _RUN = re.compile(rf"(?<![\w*])([-+]?\s*{_NUM}(?:\s*[-+*]\s*{_NUM})*)(?![\w*(])")
 
 
-# Which mnemonics call, and which jump unconditionally: per architecture knowledge that belongs
-# in emu/arch/<arch> (issue 15, item 6); kept in this one table until Arch carries it.
-_CALL_RE = {"amd64": re.compile(r"call"),
-            "arm": re.compile(r"blx?(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?")}
-_JUMP_RE = {"amd64": re.compile(r"jmp"), "arm": re.compile(r"b(?:al)?")}
-
-
 def is_leaf(fn: Function, arch: Arch) -> bool:
-    """No call in the body (ARM: bl/blx with any condition; blt/blo are branches)."""
-    pat = _CALL_RE[arch.name]
-    return not any(pat.fullmatch(st.text.split(None, 1)[0].lower()) for st in fn.body)
+    """No call in the body (what calls is the architecture's ``is_call``)."""
+    return not any(arch.is_call(st.text.split(None, 1)[0]) for st in fn.body)
 
 
 def decl_of(fn: Function, arch: Arch) -> FuncDecl:
@@ -68,26 +60,9 @@ def _rewrite_fp(text: str, exp: Expansion, arch: Arch, where: Statement) -> list
     offset beyond the 12-bit range goes through REGTMP (R11), as 5l did."""
     if "FP" not in text:
         return [text]
-    if arch.name == "amd64":
-        pat = re.compile(r"\[\s*FP\s*(?:([-+])\s*([^\]]+))?\]")
-
-        def sub(m: re.Match) -> str:
-            off = f" {m.group(1)} {m.group(2)}" if m.group(1) else ""
-            return _fold(f"[{exp.fp_register} + {exp.fp_offset:#x}{off}]")
-        out, pre = pat.sub(sub, text), []
-    else:
-        pat = re.compile(r"\[\s*FP\s*(?:,\s*#?\s*(-?(?:0x[0-9a-fA-F]+|\d+)))?\s*\]")
-        pre: list[str] = []
-
-        def sub(m: re.Match) -> str:
-            off = exp.fp_offset + (int(m.group(1), 0) if m.group(1) else 0)
-            if 0 <= off <= 0xFFF:
-                return f"[{exp.fp_register}, #{off:#x}]"
-            pre.extend([f"ldr r11, ={off:#x}", f"add r11, {exp.fp_register}, r11"])
-            return "[r11]"
-        out = pat.sub(sub, text)
+    out, pre = arch.rewrite_fp(text, exp, _fold)
     if re.search(r"\bFP\b", out):
-        raise AssemblyError("FP may only be used as a memory operand: [FP+off] (amd64) or [FP, #off] (arm)",
+        raise AssemblyError(f"FP may only be used as a memory operand: {arch.fp_syntax}",
                             where.file, where.line, where.shown)
     return pre + [out]
 

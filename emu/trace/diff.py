@@ -969,12 +969,12 @@ def format_html(res: DiffResult) -> str:
     for ga, gb in gcs:
         gc_rows += _gc_rows(ca.gcs.get(ga["index"]) if ga else None,
                             cb.gcs.get(gb["index"]) if gb else None, e)
-    text = format_text(res, color=False, fold=False)
+    report = format_text(res, color=False, fold=False)
     head = (f"<tr><th class='a'>a: {e(A['path'])} ({e(A['arch'])} {e(A['variant'])}, {A['records']} records)</th>"
             f"<th class='b'>b: {e(B['path'])} ({e(B['arch'])} {e(B['variant'])}, {B['records']} records)</th></tr>")
     table = lambda tid, body: (f"<table class='sbs' id='{tid}'><colgroup><col><col></colgroup>{head}"
                                + "".join(body) + "</table>")
-    summary = text.splitlines()[2] if len(text.splitlines()) > 2 else ""
+    summary = report.splitlines()[2] if len(report.splitlines()) > 2 else ""
     return ("<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
             "content='width=device-width'><title>goemu trace diff</title>"
             f"<style>{_CSS}</style></head><body>"
@@ -982,4 +982,4 @@ def format_html(res: DiffResult) -> str:
             "<h2>Collections: what each run retained, and through which root</h2>"
             + (table("collections", gc_rows) if gc_rows else "<p>no collection in either run</p>")
             + "<h2>Instructions, side by side</h2>" + table("trace", rows)
-            + f"<h2>Report</h2><pre>{e(text)}</pre></body></html>\n")
+            + f"<h2>Report</h2><pre>{e(report)}</pre></body></html>\n")

@@ -6,6 +6,8 @@ check (small / large / huge frames) and picks a morestack trampoline.
 """
 from __future__ import annotations
 
+import re
+
 import capstone
 import keystone
 import unicorn
@@ -97,6 +99,17 @@ def split_caller(mc, name: str, pc: int, sp: int, lr: int | None):
     return morepc, fsp, (mc.read_ptr(fsp), fsp + ps)
 
 
+_FP = re.compile(r"\[\s*FP\s*(?:([-+])\s*([^\]]+))?\]")
+
+
+def rewrite_fp(text: str, exp, fold) -> tuple[str, list[str]]:
+    """[FP+off] -> [frame register + offset of 0(FP) + off], constants folded."""
+    def sub(m: re.Match) -> str:
+        off = f" {m.group(1)} {m.group(2)}" if m.group(1) else ""
+        return fold(f"[{exp.fp_register} + {exp.fp_offset:#x}{off}]")
+    return _FP.sub(sub, text), []
+
+
 def on_interrupt(mc, intno: int) -> None:
     """int3 (the hypercall is the syscall instruction, hooked on its own)."""
     if intno == 3:
@@ -110,6 +123,7 @@ def on_interrupt(mc, intno: int) -> None:
 
 ARCH = Arch(
     name="amd64", ptrsize=8,
+    rewrite_fp=rewrite_fp, fp_syntax="[FP+off]",
     uc_arch=unicorn.UC_ARCH_X86, uc_mode=unicorn.UC_MODE_64,
     cs_arch=capstone.CS_ARCH_X86, cs_mode=capstone.CS_MODE_64,
     ks_arch=keystone.KS_ARCH_X86, ks_mode=keystone.KS_MODE_64,

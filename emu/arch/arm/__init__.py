@@ -7,6 +7,8 @@ R1 = frame size, R2 = argument size, R3 = the LR at the prologue.
 """
 from __future__ import annotations
 
+import re
+
 import capstone
 import keystone
 import unicorn
@@ -111,6 +113,23 @@ def split_caller(mc, name: str, pc: int, sp: int, lr: int | None):
     return lr, sp, (mc.field("M", mc.m, "morebuf.pc") if reused else mc.reg("r3"), sp)
 
 
+_FP = re.compile(r"\[\s*FP\s*(?:,\s*#?\s*(-?(?:0x[0-9a-fA-F]+|\d+)))?\s*\]")
+
+
+def rewrite_fp(text: str, exp, fold) -> tuple[str, list[str]]:
+    """[FP, #off] -> [frame register, #offset]; an offset beyond the 12-bit
+    range goes through REGTMP (R11), as 5l did."""
+    pre: list[str] = []
+
+    def sub(m: re.Match) -> str:
+        off = exp.fp_offset + (int(m.group(1), 0) if m.group(1) else 0)
+        if 0 <= off <= 0xFFF:
+            return f"[{exp.fp_register}, #{off:#x}]"
+        pre.extend([f"ldr r11, ={off:#x}", f"add r11, {exp.fp_register}, r11"])
+        return "[r11]"
+    return _FP.sub(sub, text), pre
+
+
 def on_interrupt(mc, intno: int) -> None:
     """svc is our hypercall; udf (and anything else) is an error."""
     if intno == 2:
@@ -124,6 +143,7 @@ def on_interrupt(mc, intno: int) -> None:
 
 ARCH = Arch(
     name="arm", ptrsize=4,
+    rewrite_fp=rewrite_fp, fp_syntax="[FP, #off]",
     uc_arch=unicorn.UC_ARCH_ARM, uc_mode=unicorn.UC_MODE_ARM,
     cs_arch=capstone.CS_ARCH_ARM, cs_mode=capstone.CS_MODE_ARM,
     ks_arch=keystone.KS_ARCH_ARM, ks_mode=keystone.KS_MODE_ARM,
