@@ -195,10 +195,11 @@ class _GogcOption(argparse.Action):
     """--gogc: every Machine this command boots gives its program that GOGC (emu/gc.py)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
+        from .errors import UsageError
         from .gc import parse_gogc, set_default_gogc
         try:
             parse_gogc(values, "--gogc")
-        except Exception as e:
+        except UsageError as e:
             raise argparse.ArgumentError(None, str(e)) from None
         set_default_gogc(values)
         setattr(namespace, self.dest, values)
