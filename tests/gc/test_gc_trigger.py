@@ -210,3 +210,17 @@ def test_parse_gogc():
         with pytest.raises(UsageError):
             gcmod.parse_gogc(bad)
     assert gcmod.next_gc_for(1000, 100) == 2000 and gcmod.next_gc_for(1000, 50) == 1500
+
+
+def test_cli_gogc_option_and_report_lines(capsys):
+    from emu.cli import main
+    assert main(["gc-report", "--arch", "amd64", "--variant", "buggy"]) == 0
+    out = capsys.readouterr().out
+    assert "2 collection(s)" in out
+    assert "triggered by allocation: heap_alloc " in out and " >= next_gc 0 (GOGC=100)" in out
+    assert "triggered by runtime.gc: heap_alloc " in out
+    assert main(["gc-report", "--arch", "arm", "--variant", "buggy", "--gogc", "off"]) == 0
+    out = capsys.readouterr().out
+    assert "1 collection(s)" in out and "(GOGC=off)" in out and "triggered by allocation" not in out
+    assert main(["run", "--arch", "arm", "--gogc", "x50"]) == 64
+    assert "--gogc: 'x50' is not a GOGC value" in capsys.readouterr().err
