@@ -685,12 +685,16 @@ def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool
 
 
 # -- the collector ----------------------------------------------------------------------------
-def collect(mc: Machine, gc_sp: int, trigger: str = "request") -> GcReport:
+def collect(mc: Machine, gc_sp: int, trigger: str | None = None) -> GcReport:
     """Mark, sweep (free every unmarked object in the emulated heap), and append
-    the report to the machine's list.  ``trigger``: see GcReport.trigger.  The
+    the report to the machine's list.  ``trigger``: see GcReport.trigger; by
+    default, inside the HcGC hypercall the caller it came from (trigger_of),
+    else "request".  The
     end of runtime·gc's bookkeeping (numgc, next_gc = heap_alloc*(1+GOGC/100))
     is done here, except after an allocation: there the runtime's own
     runtime_gc sets next_gc once the hypercall returns, as Go's did."""
+    if trigger is None:
+        trigger = trigger_of(mc) if "_gc_throw_pc" in mc.__dict__ else "request"
     stats = mc.image.symbols["mstats"]
     SL = mc.layouts["MStats"]
     heap_alloc = mc.read_uint(stats + SL.offset("heap_alloc"), 8)
@@ -738,7 +742,7 @@ def _from_runtime(mc: Machine, gc_sp: int) -> GcReport:
     pc = mc.pc - (mc.arch.hypercall_pc_advance or 0)
     mc.__dict__["_gc_throw_pc"] = pc
     try:
-        return collect(mc, gc_sp, trigger_of(mc))
+        return collect(mc, gc_sp)
     except RuntimeThrow:
         if mc.arch.hypercall_pc_advance:
             mc.reg_write(mc.arch.pc, pc)
