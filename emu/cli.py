@@ -182,7 +182,27 @@ def build_parser() -> argparse.ArgumentParser:
             sub.choices[name].add_argument(
                 "--engine", choices=ENGINES, action=_EngineOption,
                 help="native: goemu's C hooks (default); python: the reference Python hooks")
+    for name in ("run", "gc-report", "plot", "repl", "trace", "leaks", "gdbserver"):
+        if name in sub.choices:
+            sub.choices[name].add_argument(
+                "--gogc", metavar="N|off", action=_GogcOption,
+                help="the program's GOGC: collect when an allocation takes the heap N%% past its size "
+                     "after the last collection (default $GOGC, else 100); off: only runtime.gc collects")
     return p
+
+
+class _GogcOption(argparse.Action):
+    """--gogc: every Machine this command boots gives its program that GOGC (emu/gc.py)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .errors import UsageError
+        from .gc import parse_gogc, set_default_gogc
+        try:
+            parse_gogc(values, "--gogc")
+        except UsageError as e:
+            raise argparse.ArgumentError(None, str(e)) from None
+        set_default_gogc(values)
+        setattr(namespace, self.dest, values)
 
 
 class _EngineOption(argparse.Action):

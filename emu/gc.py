@@ -26,6 +26,7 @@ metadata, so the next allocation of that size class reuses the slot.
 """
 from __future__ import annotations
 
+import os
 from bisect import bisect_right
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from unicorn import UcError
 
-from .errors import MemoryFault, RuntimeThrow
+from .errors import MemoryFault, RuntimeThrow, UsageError
 from .heap import Heap
 from .unwind import segment_chain, walk
 
@@ -208,10 +209,27 @@ class GcReport:
     roots_scanned: int = 0
     words_scanned: int = 0
     marking: Marking | None = field(default=None, repr=False, compare=False)
+    #: what started it: "allocation" (mallocgc found heap_alloc >= next_gc),
+    #: "runtime.gc" (the program called it) or "request" (collect() called
+    #: directly: the debugger's gc command, tests)
+    trigger: str = "request"
+    heap_alloc: int = 0         # mstats.heap_alloc when the collection started
+    next_gc: int = 0            # mstats.next_gc when the collection started
+    gogc: int = 100             # the program's GOGC (gcpercent; -1: off)
+    next_gc_after: int = 0      # next_gc once the collection is over (unchanged with GOGC=off)
+
+    def trigger_text(self) -> str:
+        """``allocation: heap_alloc 8192 >= next_gc 8192 (GOGC=100)``."""
+        op = ">=" if self.heap_alloc >= self.next_gc else "<"
+        gogc = "off" if self.gogc < 0 else str(self.gogc)
+        return (f"{self.trigger}: heap_alloc {self.heap_alloc} {op} next_gc {self.next_gc} (GOGC={gogc}); "
+                f"next_gc after: {self.next_gc_after}")
 
     def to_json(self) -> dict:
         """Paths are capped at PATH_SHOWN links (``levels`` gives the full length)."""
-        return {"index": self.index, "instructions": self.icount, "heap_before": self.heap_before,
+        return {"index": self.index, "instructions": self.icount, "trigger": self.trigger,
+                "heap_alloc": self.heap_alloc, "next_gc": self.next_gc, "gogc": self.gogc,
+                "next_gc_after": self.next_gc_after, "heap_before": self.heap_before,
                 "heap_after": self.heap_after, "path_shown_max": PATH_SHOWN,
                 "freed": [o.to_json() for o in self.freed],
                 "retained": [o.to_json() for o in self.retained]}
@@ -667,32 +685,60 @@ def mark(mc: Machine, gc_sp: int, exclude: Collection[int] = (), *, native: bool
 
 
 # -- the collector ----------------------------------------------------------------------------
-def collect(mc: Machine, gc_sp: int) -> GcReport:
+def collect(mc: Machine, gc_sp: int, trigger: str | None = None) -> GcReport:
     """Mark, sweep (free every unmarked object in the emulated heap), and append
-    the report to the machine's list."""
+    the report to the machine's list.  ``trigger``: see GcReport.trigger; by
+    default, inside the HcGC hypercall the caller it came from (trigger_of),
+    else "request".  The
+    end of runtime·gc's bookkeeping (numgc, next_gc = heap_alloc*(1+GOGC/100))
+    is done here, except after an allocation: there the runtime's own
+    runtime_gc sets next_gc once the hypercall returns, as Go's did."""
+    if trigger is None:
+        trigger = trigger_of(mc) if "_gc_throw_pc" in mc.__dict__ else "request"
+    stats = mc.image.symbols["mstats"]
+    SL = mc.layouts["MStats"]
+    heap_alloc = mc.read_uint(stats + SL.offset("heap_alloc"), 8)
+    next_gc = mc.read_uint(stats + SL.offset("next_gc"), 8)
+    percent = gcpercent(mc)
     m = mark(mc, gc_sp)
     unmarked = np.flatnonzero(~m.marked)
     freed_b, freed_s = m.all_bases[unmarked], m.all_sizes[unmarked]
     before = int(m.all_sizes.sum())
-    m.heap.free(freed_b)
+    m.heap.free(freed_b, gcpercent=percent if trigger != "allocation" else None)
+    after_alloc = mc.read_uint(stats + SL.offset("heap_alloc"), 8)
     state = mc.gc_reports
     rep = GcReport(len(state) + 1, mc.icount, mc.pc, FreedList(freed_b, freed_s), RetainedList(m),
-                   before, before - int(freed_s.sum()), len(m.root_ranges), m.words_scanned, marking=m)
+                   before, before - int(freed_s.sum()), len(m.root_ranges), m.words_scanned, marking=m,
+                   trigger=trigger, heap_alloc=heap_alloc, next_gc=next_gc, gogc=percent,
+                   next_gc_after=next_gc_for(after_alloc, percent) if percent >= 0 else next_gc)
     state.append(rep)
-    stats = mc.image.symbols["mstats"]
-    off = stats + mc.layouts["MStats"].offset("ngc")
+    off = stats + SL.offset("ngc")
     mc.write(off, (mc.read_uint(off, 8) + 1).to_bytes(8, "little"))
     return rep
 
 
 def attach(mc: Machine) -> None:
-    """Make runtime.gc run this collector."""
+    """Make runtime.gc, and the allocator's trigger, run this collector."""
     mc.gc_handler = _from_runtime
 
 
+#: the runtime's collector entry (runtime_c/mgc0.c): runtime_gc and the out-of-line gc1
+_TRIGGER_FUNCS = frozenset({"runtime_gc", "gc1"})
+
+
+def trigger_of(mc: Machine) -> str:
+    """Who made the HcGC hypercall being served: the runtime's trigger
+    (runtime_gc, called by mallocgc, makes it from gc1) is "allocation", a
+    program's runtime.gc is "runtime.gc"."""
+    pc = mc.pc - (mc.arch.hypercall_pc_advance or 0)
+    sym = mc.image.symbolize(pc)
+    return "allocation" if sym and sym.split("+")[0] in _TRIGGER_FUNCS else "runtime.gc"
+
+
 def _from_runtime(mc: Machine, gc_sp: int) -> GcReport:
-    """runtime.gc's hypercall: a throw inside the collector is reported at the
-    hypercall instruction, as the machine reports runtime·throw's."""
+    """The HcGC hypercall (runtime.gc or the allocator's trigger): a throw
+    inside the collector is reported at the hypercall instruction, as the
+    machine reports runtime·throw's."""
     pc = mc.pc - (mc.arch.hypercall_pc_advance or 0)
     mc.__dict__["_gc_throw_pc"] = pc
     try:
@@ -703,6 +749,74 @@ def _from_runtime(mc: Machine, gc_sp: int) -> GcReport:
         raise
     finally:
         mc.__dict__.pop("_gc_throw_pc", None)
+
+
+# -- GOGC ---------------------------------------------------------------------------------------
+#: the longest GOGC value the runtime's buffer (runtime_c/mgc0.c: gcenv) holds
+GOGC_DIGITS = 9
+_GOGC: str | None = None
+
+
+def parse_gogc(text: str, where: str = "GOGC") -> str:
+    """A GOGC value as goemu accepts it: "off" or a percentage (decimal digits,
+    at most GOGC_DIGITS of them); "" means unset.  Anything else is a
+    UsageError naming ``where``.  (Go 1.0 read any other text with atoi: "50x"
+    as 50, "x" as 0; goemu refuses it instead of guessing.)"""
+    t = text.strip()
+    if t == "" or t == "off" or (t.isascii() and t.isdigit() and len(t) <= GOGC_DIGITS):
+        return t
+    raise UsageError(f"{where}: {text!r} is not a GOGC value: give a percentage (0 to {'9' * GOGC_DIGITS}) "
+                     "or off")
+
+
+def percent_of(text: str) -> int:
+    """gcpercent for a GOGC value, as runtime·gc read it: unset 100, off -1."""
+    return 100 if text == "" else -1 if text == "off" else int(text)
+
+
+def next_gc_for(heap_alloc: int, percent: int) -> int:
+    """runtime·gc's next_gc = heap_alloc + heap_alloc*gcpercent/100 (uint64)."""
+    return (heap_alloc + heap_alloc * percent // 100) & ((1 << 64) - 1)
+
+
+def set_default_gogc(value: str | None) -> None:
+    """The GOGC of every machine booted from now on (``--gogc``); None: $GOGC."""
+    global _GOGC
+    _GOGC = None if value is None else parse_gogc(value, "--gogc")
+
+
+def default_gogc() -> str:
+    """``--gogc`` (set_default_gogc), else $GOGC, else "" (unset: 100)."""
+    if _GOGC is not None:
+        return _GOGC
+    return parse_gogc(os.environ.get("GOGC", ""), "$GOGC")
+
+
+def write_gogc(mc: Machine, value: str | None = None) -> None:
+    """Give the program GOGC=value (None: default_gogc()) in the runtime's
+    environment buffer, read by runtime_gc at its first call.  Call before the
+    program runs (Machine boot does, with the default)."""
+    text = default_gogc() if value is None else parse_gogc(str(value))
+    addr = mc.image.symbols.get("gcenv")
+    if addr is None:
+        return
+    mc.write(addr, text.encode().ljust(GOGC_DIGITS + 1, b"\0"))
+    pct = mc.image.symbols["gcpercent"]
+    mc.write(pct, (-2 & 0xffffffff).to_bytes(4, "little"))     # not read yet
+
+
+def gcpercent(mc: Machine) -> int:
+    """The program's gcpercent.  Before runtime_gc has read GOGC (-2), read it
+    now and store it, as runtime·gc's first call did (a program's runtime.gc
+    reaches the collector without passing through runtime_gc)."""
+    addr = mc.image.symbols.get("gcpercent")
+    if addr is None:
+        return 100
+    v = int.from_bytes(mc.read(addr, 4), "little", signed=True)
+    if v == -2:
+        v = percent_of(mc.read_cstring(mc.image.symbols["gcenv"], GOGC_DIGITS + 1))
+        mc.write(addr, (v & 0xffffffff).to_bytes(4, "little"))
+    return v
 
 
 def reports_of(mc: Machine) -> list[GcReport]:

@@ -178,10 +178,12 @@ class Heap:
         b, s = self.objects()
         return list(zip(b.tolist(), s.tolist()))
 
-    def free(self, objs) -> None:
+    def free(self, objs, gcpercent: int | None = 100) -> None:
         """The sweep of the objects ``objs`` (an array of bases, or (addr, size) pairs)
         and the end of a collection: mstats (nfree, alloc, heap_alloc,
-        heap_objects, by_size, numgc, next_gc) follow at once."""
+        heap_objects, by_size, numgc) follow at once, and next_gc =
+        heap_alloc*(1+gcpercent/100) unless gcpercent is None (the runtime sets
+        it) or negative (GOGC=off: runtime·gc never got this far)."""
         mc, ps = self.mc, self.ps
         if isinstance(objs, np.ndarray):
             bases = objs.astype(np.uint64)
@@ -220,9 +222,11 @@ class Heap:
             for c, k in zip(*np.unique(cls[small], return_counts=True)):
                 upd[f"by_size[{int(c)}].nfree"] = st[f"by_size[{int(c)}].nfree"] + int(k)
             mc.write(self.addr + self.H.offset("stealpending"), b"\x01")
-        # the end of runtime·gc: next_gc = heap_alloc * (1 + GOGC/100), GOGC = 100
+        # the end of runtime·gc: next_gc = heap_alloc + heap_alloc*gcpercent/100
         heap_alloc = upd.get("heap_alloc", st["heap_alloc"])
-        upd.update(numgc=st["numgc"] + 1, next_gc=heap_alloc * 2)
+        upd.update(numgc=st["numgc"] + 1)
+        if gcpercent is not None and gcpercent >= 0:
+            upd.update(next_gc=heap_alloc + heap_alloc * gcpercent // 100)
         sizes_of = {f.path: f.size for f in SL.leaves}
         for path, v in upd.items():
             mc.write(stats + SL.offset(path), (v & ((1 << 8 * sizes_of[path]) - 1)).to_bytes(sizes_of[path], "little"))

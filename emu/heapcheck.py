@@ -252,9 +252,9 @@ class HeapInconsistent(AssertionError):
 def checked(collect):
     """Wrap a collector ``collect(mc, sp)`` so that the heap is checked after
     every collection; for tests (``tests/gc/conftest.py``)."""
-    def run(mc, sp):
+    def run(mc, sp, *args, **kw):
         from .heap import Heap
-        rep = collect(mc, sp)
+        rep = collect(mc, sp, *args, **kw)
         errs = Heap(mc).check()
         if errs:
             raise HeapInconsistent(f"after collection {rep.index}: " + "; ".join(errs[:10]))

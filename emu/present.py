@@ -33,7 +33,8 @@ def gc_report(g: GcReport, arch: str = "") -> str:
     gc.PATH_SHOWN links (the first and the last ones: ``why ADDR`` in the
     debugger gives the whole chain)."""
     from .gc import PATH_SHOWN, RetainedList
-    lines = [f"== {gc_line(g)} ({g.roots_scanned} root ranges, {g.words_scanned} words scanned)"]
+    lines = [f"== {gc_line(g)} ({g.roots_scanned} root ranges, {g.words_scanned} words scanned)",
+             f"  triggered by {g.trigger_text()}"]
     if isinstance(g.retained, RetainedList) and len(g.retained):
         lines.append("  retained by root:")
         for name, count, nbytes in g.retained.by_root():

@@ -61,6 +61,16 @@ static inline int on_g0(void) {
  * clang from saving registers no one will restore. */
 #define GO_NOSAVE __attribute__((preserve_none))
 
+/* In the function that uses it: every callee-saved register is saved in its
+ * frame (6c kept no value in a register across a call; clang does). */
+#define spillregs() __asm__ volatile("" : : : "rbx", "rbp", "r12", "r13", "r14", "r15", "memory")
+
+/* A hypercall the emulator serves for goroutine gp (g is in TLS already). */
+static inline uintptr hypercall_g(void *gp, uintptr nr, uintptr a0, uintptr a1) {
+	(void)gp;
+	return hypercall(nr, a0, a1);
+}
+
 #elif defined(__arm__)
 
 static inline M *getm(void) {
@@ -121,6 +131,21 @@ static inline int on_g0(void) {
 /* clang has no preserve_none for 32-bit ARM (it saves nothing in newstack
  * and oldstack there anyway: they never return). */
 #define GO_NOSAVE
+
+/* (r9 holds m and is never allocated; d8-d15 are not used by runtime_c) */
+#define spillregs() __asm__ volatile("" : : : "r4", "r5", "r6", "r7", "r8", "r10", "r11", "memory")
+
+/* A hypercall the emulator serves for goroutine gp: C may use R10 for its own
+ * values, so R10 = gp for the svc (and the caller's R10 is restored by the
+ * epilogue of the C function, R10 being callee-saved). */
+static inline uintptr hypercall_g(void *gp, uintptr nr, uintptr a0, uintptr a1) {
+	register uintptr r7 __asm__("r7") = nr;
+	register uintptr r0 __asm__("r0") = a0;
+	register uintptr r1 __asm__("r1") = a1;
+	register void *r10 __asm__("r10") = gp;
+	__asm__ volatile("svc #0" : "+r"(r0), "+r"(r10) : "r"(r7), "r"(r1) : "memory");
+	return r0;
+}
 
 #else
 #error "goemu models amd64 and arm only"

@@ -37,7 +37,7 @@ void memclr(void *v, uintptr n) {
  * freed small objects onto this M's MCache lists and queued the freed large
  * spans: MCache_ReleaseAll returns every cached object to its span (a span
  * left empty goes back to MHeap), and the large spans are freed. */
-static void stealcache(void) {
+void stealcache(void) {
 	MSpan *s;
 	mheap.stealpending = false;
 	MCache_ReleaseAll(m->mcache);
@@ -62,7 +62,6 @@ void *runtime_mallocgc(uintptr size, uint32 flag, int32 dogc, int32 zeroed) {
 	uintptr npages;
 	void *v;
 
-	(void)dogc;
 	if (m->mallocing)
 		throw("malloc/free - deadlock");
 	m->mallocing = 1;
@@ -97,6 +96,10 @@ void *runtime_mallocgc(uintptr size, uint32 flag, int32 dogc, int32 zeroed) {
 	if (!(flag & FlagNoGC))
 		markallocated(v, size, (flag & FlagNoPointers) != 0);
 	m->mallocing = 0;
+
+	/* Go 1.0's trigger: this allocation took heap_alloc to next_gc or past it. */
+	if (dogc && mstats.heap_alloc >= mstats.next_gc)
+		runtime_gc(0);
 	return v;
 }
 

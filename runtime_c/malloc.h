@@ -231,5 +231,11 @@ void markallocated(void *v, uintptr n, bool noptr);
 void markfreed(void *v, uintptr n);
 void memclr(void *v, uintptr n);
 void outofmemory(uintptr n) __attribute__((noreturn));
+void stealcache(void);
+
+/* mgc0.c */
+extern uint8 gcenv[16];
+extern int32 gcpercent;
+void runtime_gc(int32 force);
 
 #endif

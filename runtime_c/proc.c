@@ -54,6 +54,9 @@ void rt0(void) {
 	/* The emulator's words are not Go's: drop them so they pin nothing. */
 	memset(&bootargs, 0, sizeof bootargs);
 
+	/* The end of schedinit: from here an allocation may start a collection. */
+	mstats.enablegc = true;
+
 	go_gosave(&g0.sched);
 	g0.sched.pc = (uint8 *)(intptr)-1;
 	hypercall(HcBoot, (uintptr)g1, 0);

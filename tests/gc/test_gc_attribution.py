@@ -11,6 +11,9 @@ import pytest
 
 from emu.run import load_program, run_program
 
+# the program's own runtime.gc calls only (GOGC=off; tests/gc/conftest.py)
+pytestmark = pytest.mark.usefixtures("gogc_off")
+
 # leak returns the object both in its result slot and in AX/R0 (lessstack
 # saves AX/R0 into m->cret); main keeps the result in its frame unless `drop`.
 PROGRAMS = {

@@ -12,6 +12,9 @@ import pytest
 from emu.errors import RuntimeThrow
 from emu.run import load_program, new_machine
 
+# the program's own runtime.gc calls only (GOGC=off; tests/gc/conftest.py)
+pytestmark = pytest.mark.usefixtures("gogc_off")
+
 ARCHES = ("amd64", "arm")
 
 # main -> deep (4096-byte frame: a new segment) -> deeper (another) -> runtime.gc

@@ -11,6 +11,9 @@ from emu import gc as gcmod
 from emu import gcnative
 from emu.run import load_program, new_machine
 
+# the program's own runtime.gc calls only (GOGC=off; tests/gc/conftest.py)
+pytestmark = pytest.mark.usefixtures("gogc_off")
+
 DEMOS = Path(__file__).resolve().parents[2] / "emu" / "demos"
 ARCHES = ("amd64", "arm")
 

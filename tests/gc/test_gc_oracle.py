@@ -19,6 +19,9 @@ import warnings
 import pytest
 from gen_programs import generate, run_checked
 
+# the program's own runtime.gc calls only (GOGC=off; tests/gc/conftest.py)
+pytestmark = pytest.mark.usefixtures("gogc_off")
+
 ARCHES = ("amd64", "arm")
 NPROGRAMS = 200
 CHUNK = 25

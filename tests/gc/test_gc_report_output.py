@@ -13,6 +13,9 @@ from emu import cli
 from emu.gc import PATH_SHOWN
 from emu.gcbench import list_program
 
+# the program's own runtime.gc calls only (GOGC=off; tests/gc/conftest.py)
+pytestmark = pytest.mark.usefixtures("gogc_off")
+
 N = 30
 
 

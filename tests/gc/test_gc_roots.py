@@ -10,6 +10,9 @@ from gen_programs import check_paths
 
 from emu.run import finish, load_program, new_machine
 
+# the program's own runtime.gc calls only (GOGC=off; tests/gc/conftest.py)
+pytestmark = pytest.mark.usefixtures("gogc_off")
+
 ARCHES = ("amd64", "arm")
 VARIANTS = ("buggy", "fixed")
 

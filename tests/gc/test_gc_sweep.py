@@ -9,6 +9,9 @@ from test_gc_roots import alloc, call, clear_slot, func, run, slot_to_field, slo
 
 from emu.heap import Heap
 
+# the program's own runtime.gc calls only (GOGC=off; tests/gc/conftest.py)
+pytestmark = pytest.mark.usefixtures("gogc_off")
+
 ARCHES = ("amd64", "arm")
 VARIANTS = ("buggy", "fixed")
 

@@ -88,7 +88,8 @@ def test_events_attached(traces, arch):
             where.setdefault(k, []).append(r)
     assert [r.sym for r in where["split"]] == ["newstack", "newstack"]
     assert [r.sym for r in where["unsplit"]] == ["oldstack", "oldstack"]
-    (gc,) = where["gc"]
+    alloc_gc, gc = where["gc"]                 # the first allocation's collection, then runtime.gc
+    assert alloc_gc.sym.startswith("gc1") and alloc_gc.text.split()[0] in ("syscall", "svc")
     assert gc.sym.startswith("runtime.gc") and gc.text.split()[0] in ("syscall", "svc")
     (exit_,) = where["exit"]
     assert exit_ is recs[-1]
