@@ -363,8 +363,16 @@ def _reg_tokens(rx: re.Pattern | None, text: str) -> list[str]:
 
 def _rename_map(rx: re.Pattern | None, ta: str, tb: str) -> dict[str, str]:
     """The register renaming that turns instruction text ``ta`` into ``tb`` (their shapes are
-    equal): a's register -> b's register, identities left out."""
-    return {x: y for x, y in zip(_reg_tokens(rx, ta), _reg_tokens(rx, tb)) if x != y}
+    equal): a's register -> b's register, identities left out.  A register that the pair
+    maps two ways (``mov rax, [rax]`` against ``mov rax, [rcx]``: rax is rax and rcx) is
+    left out too, in either direction: its values are compared under its own name."""
+    pairs = list(zip(_reg_tokens(rx, ta), _reg_tokens(rx, tb)))
+    fwd: dict[str, set[str]] = {}
+    back: dict[str, set[str]] = {}
+    for x, y in pairs:
+        fwd.setdefault(x, set()).add(y)
+        back.setdefault(y, set()).add(x)
+    return {x: y for x, y in pairs if x != y and len(fwd[x]) == 1 and len(back[y]) == 1}
 
 
 def _swapped(ra: Record, rb: Record, va: int, vb: int) -> bool:

@@ -28,7 +28,7 @@ def test_trace_show_lines_read_like_the_repl(traces, capsys):
     are named on both architectures, and values that point into code -- the return address a
     call saves in lr or on the stack -- carry their `<symbol+offset>`, named after the caller."""
     from emu.trace.native import NativeReader
-    for arch, call in (("amd64", r"call 0x([0-9a-f]+) <gogo>"), ("arm", r"b #0x([0-9a-f]+) <gogo>")):
+    for arch, call in (("amd64", r"call 0x([0-9a-f]+) <gogo>"), ("arm", r"bl? #0x([0-9a-f]+) <gogo>")):
         path = str(traces[arch, "fixed"])
         assert main(["trace-show", path]) == 0
         out = capsys.readouterr().out
@@ -43,8 +43,8 @@ def test_trace_show_lines_read_like_the_repl(traces, capsys):
             assert int(m.group(2), 16) == r.pc and m.group(3) == r.sym
         targets = {int(t, 16) for t in re.findall(call, out)}
         assert targets == {gogo}
-        if arch == "amd64":   # the call at the end of oldstack saves oldstack+0x98, not malg
-            assert re.search(r"W\[0x[0-9a-f]+\]8=0x[0-9a-f]+ <oldstack\+0x98>", out)
+        if arch == "amd64":   # the call at the end of oldstack saves oldstack+0x99, not the next function
+            assert re.search(r"W\[0x[0-9a-f]+\]8=0x[0-9a-f]+ <oldstack\+0x99>", out)
         else:                 # bl sets lr to the next instruction, named
             bl = re.search(r"bl #0x[0-9a-f]+ <mallocinit>.*\n\s+lr=0x([0-9a-f]+) <rt0\+0x([0-9a-f]+)>", out)
             assert bl and int(bl.group(1), 16) - int(bl.group(2), 16) == next(
