@@ -68,6 +68,7 @@ from ..errors import GoemuError, InputError
 
 MAGIC = b"GOTRACE1"
 CHUNK = 8192
+LEVEL = 6                 # zlib level of every chunk
 _CH = struct.Struct("<4sQIII")
 _END = struct.Struct("<4sQ")
 _MM = struct.Struct("<BBQ")
@@ -125,8 +126,16 @@ def _col(b: bytes) -> bytes:
     return struct.pack("<I", len(b)) + b
 
 
+_Q = struct.Struct("<Q")
+_I = struct.Struct("<I")
+_H = struct.Struct("<H")
+
+
 class NativeWriter:
-    """Sink for :class:`emu.trace.record.Recorder`."""
+    """Sink for :class:`emu.trace.record.Recorder`.  Columns are kept packed
+    (bytearrays): the Python recorder appends one record at a time
+    (:meth:`record`), the native recorder whole packed columns at once
+    (:meth:`add_columns`); both give the same bytes."""
 
     def __init__(self, f: BinaryIO):
         self.f = f
@@ -135,17 +144,18 @@ class NativeWriter:
 
     def _reset(self) -> None:
         self.first = None
-        self.pcs: list[int] = []
-        self.masks: list[int] = []
-        self.values: list[int] = []
-        self.nmem: list[int] = []
+        self.n = 0                      # records buffered (the chunk being built)
+        self.pcs = bytearray()
+        self.masks = bytearray()
+        self.values = bytearray()
+        self.nmem = bytearray()
         self.memmeta = bytearray()
         self.memdata = bytearray()
         self.code: list = []
         self.events: list = []
-        self.cycles: list[int] = []
-        self.phases: list[int] = []
-        self.within: list[int] = []
+        self.cycles = bytearray()
+        self.phases = bytearray()
+        self.within = bytearray()
 
     def begin(self, header: dict) -> None:
         cyc = header.get("cycles")
@@ -165,42 +175,69 @@ class NativeWriter:
                cycles: tuple[int, str, str | None] | None = None) -> None:
         if self.with_cycles:
             c, phase, within = cycles or (0, "other", None)
-            self.cycles.append(c)
+            self.cycles += _I.pack(c)
             self.phases.append(self.phase_ids.get(phase, 0))
-            self.within.append(int(within.rsplit(" ", 1)[1]) + 1 if within else 0)
+            self.within += _I.pack(int(within.rsplit(" ", 1)[1]) + 1 if within else 0)
         if self.first is None:
             self.first = index
-        rel = len(self.pcs)
-        self.pcs.append(pc)
+        rel = self.n
+        self.n += 1
+        self.pcs += _Q.pack(pc)
         m = 0
         for i, v in changed:
             m |= 1 << i
-            self.values.append(v)
-        self.masks.append(m)
-        self.nmem.append(len(mem))
+            self.values += _Q.pack(v)
+        self.masks += _I.pack(m)
+        self.nmem += _H.pack(len(mem))
         for kind, addr, size, data in mem:
             self.memmeta += _MM.pack(kind, size, addr)
             self.memdata += data
         for kind, detail in events:
             self.events.append([rel, kind, detail])
-        if len(self.pcs) >= CHUNK:
+        if self.n >= CHUNK:
+            self.flush()
+
+    def room(self) -> int:
+        """Records :meth:`add_columns` may add before the chunk is full."""
+        return CHUNK - self.n
+
+    def add_columns(self, first: int, n: int, pcs: bytes, masks: bytes, values: bytes, nmem: bytes,
+                    memmeta: bytes, memdata: bytes, code: list, events: list) -> None:
+        """Append ``n`` records (index ``first`` on), already packed column by
+        column; ``events``: [(record index, kind, detail)].  The records must
+        fit in the chunk being built (:meth:`room`); a full chunk is written."""
+        if n > CHUNK - self.n or self.with_cycles:
+            raise ValueError("add_columns: more records than the chunk has room for, or a trace with cycles")
+        if not n:
+            return
+        if self.first is None:
+            self.first = first
+        if first != self.first + self.n:
+            raise ValueError(f"add_columns: records from {first}, expected {self.first + self.n}")
+        self.pcs += pcs
+        self.masks += masks
+        self.values += values
+        self.nmem += nmem
+        self.memmeta += memmeta
+        self.memdata += memdata
+        self.code.extend(code)
+        for index, kind, detail in events:
+            self.events.append([index - self.first, kind, detail])
+        self.n += n
+        if self.n >= CHUNK:
             self.flush()
 
     def flush(self) -> None:
-        n = len(self.pcs)
+        n = self.n
         if not n:
             return
         raw = b"".join([
-            _col(struct.pack(f"<{n}Q", *self.pcs)),
-            _col(struct.pack(f"<{n}I", *self.masks)),
-            _col(struct.pack(f"<{len(self.values)}Q", *self.values)),
-            _col(struct.pack(f"<{n}H", *self.nmem)),
-            _col(bytes(self.memmeta)), _col(bytes(self.memdata)),
+            _col(self.pcs), _col(self.masks), _col(self.values), _col(self.nmem),
+            _col(self.memmeta), _col(self.memdata),
             _col(json.dumps(self.code, separators=(",", ":")).encode()),
             _col(json.dumps(self.events, sort_keys=True, separators=(",", ":"), default=str).encode()),
-        ] + ([_col(struct.pack(f"<{n}I", *self.cycles)), _col(bytes(self.phases)),
-              _col(struct.pack(f"<{n}I", *self.within))] if self.with_cycles else []))
-        payload = zlib.compress(raw, 6)
+        ] + ([_col(self.cycles), _col(self.phases), _col(self.within)] if self.with_cycles else []))
+        payload = zlib.compress(raw, LEVEL)
         self.f.write(_CH.pack(b"CHNK", self.first, n, len(payload), zlib.crc32(payload)) + payload)
         self.total = self.first + n
         self._reset()
