@@ -767,12 +767,13 @@ void goemu_trace_mem(void *uc, int type, uint64_t addr, int size, int64_t value,
         }
     }
     uint8_t *m = t->meta + (uint64_t)t->nmeta * TR_MM;
-    int write = type == 17 || type == 22;                            /* UC_MEM_WRITE, UC_MEM_WRITE_PROT... */
+    int write = type == 17;                                          /* UC_MEM_WRITE */
+    int loaded = type == 25;                                         /* UC_MEM_READ_AFTER: the value loaded */
     m[0] = (uint8_t)(write ? 1 : 0);
     m[1] = (uint8_t)sz;
     for (uint32_t i = 0; i < 8; i++) m[2 + i] = (uint8_t)(addr >> (8 * i));
     uint8_t *d = t->data + t->ndata;
-    if (write) {
+    if (write || (loaded && sz <= 8)) {
         uint64_t v = (uint64_t)value;
         for (uint32_t i = 0; i < sz; i++) d[i] = i < 8 ? (uint8_t)(v >> (8 * i)) : 0;
     } else if (sz && t->mem_read(uc, addr, d, sz)) {

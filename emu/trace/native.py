@@ -58,7 +58,9 @@ cache model); they sum to the run's total (emu/cycles/account.py).
 from __future__ import annotations
 
 import json
+import queue
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -137,10 +139,17 @@ class NativeWriter:
     (:meth:`record`), the native recorder whole packed columns at once
     (:meth:`add_columns`); both give the same bytes."""
 
-    def __init__(self, f: BinaryIO):
+    def __init__(self, f: BinaryIO, background: bool = True):
         self.f = f
         self._reset()
         self.total = 0
+        # chunks are compressed and written by one worker thread, in order (zlib
+        # releases the GIL, and so does Unicorn's emu_start through ctypes):
+        # at most two chunks wait, so memory stays bounded
+        self._background = background
+        self._queue: queue.Queue | None = None
+        self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def _reset(self) -> None:
         self.first = None
@@ -237,13 +246,60 @@ class NativeWriter:
             _col(json.dumps(self.code, separators=(",", ":")).encode()),
             _col(json.dumps(self.events, sort_keys=True, separators=(",", ":"), default=str).encode()),
         ] + ([_col(self.cycles), _col(self.phases), _col(self.within)] if self.with_cycles else []))
-        payload = zlib.compress(raw, LEVEL)
-        self.f.write(_CH.pack(b"CHNK", self.first, n, len(payload), zlib.crc32(payload)) + payload)
-        self.total = self.first + n
+        first = self.first
+        self.total = first + n
         self._reset()
+        if not self._background:
+            self._write_chunk(first, n, raw)
+            return
+        self._check_worker()
+        if self._worker is None:
+            self._queue = queue.Queue(maxsize=2)
+            self._worker = threading.Thread(target=self._work, name="goemu-trace-writer", daemon=True)
+            self._worker.start()
+        self._queue.put((first, n, raw))
+
+    def _write_chunk(self, first: int, n: int, raw: bytes) -> None:
+        payload = zlib.compress(raw, LEVEL)
+        self.f.write(_CH.pack(b"CHNK", first, n, len(payload), zlib.crc32(payload)) + payload)
+
+    def _work(self) -> None:
+        q = self._queue
+        while True:
+            item = q.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:
+                    self._write_chunk(*item)
+            except BaseException as e:  # noqa: BLE001 - raised in the recording thread (sync/close)
+                self._error = e
+            finally:
+                q.task_done()
+
+    def _check_worker(self) -> None:
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e
+
+    def sync(self) -> None:
+        """Wait until every flushed chunk is in the file (before ``f.tell()``)."""
+        if self._queue is not None:
+            self._queue.join()
+        self._check_worker()
+
+    def _stop_worker(self) -> None:
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = self._queue = None
 
     def close(self) -> None:
-        self.flush()
+        try:
+            self.flush()
+            self.sync()
+        finally:
+            self._stop_worker()
         self.f.write(_END.pack(b"END!", self.total))
         self.f.flush()
 

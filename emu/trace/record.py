@@ -33,6 +33,9 @@ TENET_REGS = {
 }
 
 
+_SINK_LIVE = ("f", "_queue", "_worker", "_error")   # a sink's fields that are not its position
+
+
 class _StopTrace(Exception):
     """Raised inside a hook to end the run once --max-insns records are written."""
 
@@ -170,11 +173,13 @@ class Recorder:
         """The recorder's position and its sink's: the file offset and the
         sink's buffered (not yet written) records."""
         f = getattr(self.sink, "f", None)
+        if hasattr(self.sink, "sync"):
+            self.sink.sync()            # chunks being compressed in the background are in the file
         try:
             pos = f.tell() if f is not None else None
         except (OSError, ValueError):
             pos = None
-        sink = {k: copy.copy(v) for k, v in vars(self.sink).items() if k != "f"}
+        sink = {k: copy.copy(v) for k, v in vars(self.sink).items() if k not in _SINK_LIVE}
         return (self.active, self.done, self.done_reason, self.count, self.prev, self.pending_pc,
                 self.pending_cycles, list(self.mem), list(self.events), list(self.queued), set(self.seen),
                 pos, sink)
@@ -391,7 +396,7 @@ class NativeRecorder(Recorder):
         lib.goemu_trace_init(ctypes.byref(st))
         from .native import CHUNK
         st.rec_cap = min(CHUNK, recs)
-        self._hook_types = (unicorn.UC_HOOK_CODE, unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE)
+        self._hook_types = (unicorn.UC_HOOK_CODE, unicorn.UC_HOOK_MEM_READ_AFTER | unicorn.UC_HOOK_MEM_WRITE)
         self.drained = 0                  # records handed to the sink
         self._ev_next = 0                 # the first of mc.events not yet placed in a record
         self._sync: list = []             # [(event, record index or None)] for gc and exit
@@ -504,7 +509,12 @@ class NativeRecorder(Recorder):
                 if idx is not None and idx >= end:
                     break
                 if idx is not None and idx >= first:
-                    out.append((idx, ev.kind, _jsonable(dict(ev.detail))))
+                    d = ev.detail
+                    if ev.kind in _SYNC or not all(type(v) is int for v in d.values()):
+                        d = _jsonable(dict(d))
+                    else:                       # split, unsplit, lessstack: names to integers
+                        d = {str(k): v for k, v in d.items()}
+                    out.append((idx, ev.kind, d))
             i += 1
         self._ev_next = i
         return out
@@ -513,10 +523,21 @@ class NativeRecorder(Recorder):
         """Code entries for the pcs executed here for the first time, in order."""
         import numpy as np
         arr = np.frombuffer(pcs, dtype="<u8")
-        uniq, first = np.unique(arr, return_index=True)
-        out = []
         seen, mc = self.seen, self.mc
-        for pc in uniq[np.argsort(first, kind="stable")].tolist():
+        new = [pc for pc in np.unique(arr).tolist() if pc not in seen]
+        out: list = []
+        if not new:
+            return out
+        if len(new) > 1:                # in the order of their first execution
+            at = np.searchsorted(np.array(new, dtype=np.uint64), arr)
+            hit = np.zeros(len(arr), dtype=bool)
+            ok = at < len(new)
+            hit[ok] = np.array(new, dtype=np.uint64)[at[ok]] == arr[ok]
+            first = {}
+            for i in np.flatnonzero(hit).tolist():
+                first.setdefault(int(arr[i]), i)
+            new = sorted(new, key=first.__getitem__)
+        for pc in new:
             if pc not in seen:
                 seen.add(pc)
                 d = mc.disasm(pc, 1)
@@ -553,11 +574,12 @@ class NativeRecorder(Recorder):
         pend = (ctypes.string_at(base + self._off["meta"], 10 * st.nmeta),
                 ctypes.string_at(base + self._off["data"], st.ndata))
         f = self.sink.f
+        self.sink.sync()
         try:
             pos = f.tell()
         except (OSError, ValueError):
             pos = None
-        sink = {k: copy.copy(v) for k, v in vars(self.sink).items() if k != "f"}
+        sink = {k: copy.copy(v) for k, v in vars(self.sink).items() if k not in _SINK_LIVE}
         return (head, pend, pos, sink, self.drained, self._ev_next, len(self._sync), set(self.seen),
                 self.active, self.done_reason, self._start)
 
