@@ -84,3 +84,5 @@ class Arch:
     # Unicorn's hook runs (ARM's interrupt hook sees the PC after the svc;
     # amd64's syscall hook sees the syscall itself).
     hypercall_pc_advance: int = 0
+    # The registers Tenet's trace reader knows, in its order (goemu trace --format tenet).
+    tenet_regs: tuple[str, ...] = ()

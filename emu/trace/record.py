@@ -25,14 +25,6 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from ..errors import GoemuError
 
-TENET_REGS = {
-    "amd64": ["rax", "rbx", "rcx", "rdx", "rbp", "rsp", "rsi", "rdi", "r8", "r9", "r10", "r11",
-              "r12", "r13", "r14", "r15", "rip"],
-    "arm": ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
-            "sp", "lr", "pc"],
-}
-
-
 _SINK_LIVE = ("f", "_queue", "_worker", "_error")   # a sink's fields that are not its position
 
 
