@@ -87,7 +87,7 @@ void goemu_count_block(void *uc, uint64_t addr, uint32_t size, void *user_data) 
  * turns the ring into Event objects when anyone looks at the events (or when
  * the ring is full: ``drain`` is called before a record would not fit). */
 
-#define EV_SLOTS 256u
+#define EV_SLOTS 4096u               /* drained in bulk: fewer, larger numpy passes */
 #define EV_WIN 64u
 #define EV_SPECS 8u
 
