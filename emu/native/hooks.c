@@ -580,7 +580,7 @@ void goemu_cycles_mem(void *uc, int type, uint64_t addr, int size, int64_t value
 #define TR_MM 10u                     /* u8 kind, u8 size, u64 addr */
 
 enum { TR_ERR_DRAIN = 1, TR_ERR_FULL = 2, TR_ERR_REGS = 4, TR_ERR_MEM = 8 };
-enum { TR_WHY_NONE, TR_WHY_MAX, TR_WHY_TO };
+enum { TR_WHY_NONE, TR_WHY_MAX, TR_WHY_TO, TR_WHY_ERROR };
 
 typedef int (*goemu_reg_batch_fn)(void *uc, int *ids, void **vals, int count);
 typedef void (*goemu_halt_fn)(int32_t why);
@@ -670,7 +670,8 @@ void goemu_trace_consumed(goemu_trace *t) {
 static void tr_fail(goemu_trace *t, void *uc, uint32_t err) {
     t->errors |= err;
     t->active = 0;
-    if (t->stop) t->stop(uc);
+    if (t->halt) t->halt(TR_WHY_ERROR);   /* Python ends the run with the error */
+    else if (t->stop) t->stop(uc);
 }
 
 /* ask Python to take the completed records; 0 if it did */

@@ -445,6 +445,12 @@ class NativeRecorder(Recorder):
             self.mc.hooks.fail(e)
 
     def _on_halt(self, why: int) -> None:
+        if why == 3:                    # an error in C: the run ends with it
+            try:
+                self._check()
+            except GoemuError as e:
+                self.mc.hooks.fail(e)
+            return
         self.active = False
         self.done_reason = {1: "max", 2: "to"}.get(why, "end")
         self.mc.hooks.fail(_StopTrace())
@@ -465,7 +471,8 @@ class NativeRecorder(Recorder):
         err = self.state.errors
         if err:
             why = "; ".join(t for bit, t in ((1, "its buffer was not drained"),
-                                             (2, "one instruction made more memory accesses than its buffer holds"),
+                                             (2, "one instruction made more memory accesses than its buffer holds, "
+                                                 "or an access wider than 255 bytes"),
                                              (4, "registers could not be read"),
                                              (8, "memory could not be read")) if err & bit)
             raise GoemuError(f"the trace recorder stopped: {why}")

@@ -268,3 +268,15 @@ def test_native_trace_error_is_typed(tmp_path):
         rec.state.errors = 8
         with pytest.raises(GoemuError, match="memory could not be read"):
             rec.finish()
+
+
+def test_native_trace_undrained_buffer_ends_the_run_with_a_typed_error(tmp_path):
+    """A drain that takes nothing in a real run: C stops at the full buffer
+    (no overflow) and the run ends with the recorder's GoemuError."""
+    mc = _demo("arm", "leak_arm.s")
+    with open(tmp_path / "t.gtr", "wb") as f:
+        rec = Recorder(mc, NativeWriter(f), "t.s").attach()
+        rec._drain = lambda: None
+        with pytest.raises(GoemuError, match="not drained"):
+            rec.run()
+    assert rec.state.count == library().goemu_trace_limits(1) and not mc.exited
