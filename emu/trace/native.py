@@ -127,10 +127,6 @@ class Record:
         return [(a, s, d) for k, a, s, d in self.mem if k == "r"]
 
 
-def _col(b: bytes) -> bytes:
-    return struct.pack("<I", len(b)) + b
-
-
 _Q = struct.Struct("<Q")
 _I = struct.Struct("<I")
 _H = struct.Struct("<H")
@@ -243,12 +239,11 @@ class NativeWriter:
         n = self.n
         if not n:
             return
-        raw = b"".join([
-            _col(self.pcs), _col(self.masks), _col(self.values), _col(self.nmem),
-            _col(self.memmeta), _col(self.memdata),
-            _col(json.dumps(self.code, separators=(",", ":")).encode()),
-            _col(json.dumps(self.events, sort_keys=True, separators=(",", ":"), default=str).encode()),
-        ] + ([_col(self.cycles), _col(self.phases), _col(self.within)] if self.with_cycles else []))
+        cols = [self.pcs, self.masks, self.values, self.nmem, self.memmeta, self.memdata,
+                json.dumps(self.code, separators=(",", ":")).encode(),
+                json.dumps(self.events, sort_keys=True, separators=(",", ":"), default=str).encode(),
+                ] + ([self.cycles, self.phases, self.within] if self.with_cycles else [])
+        raw = b"".join(part for c in cols for part in (_I.pack(len(c)), c))   # each column: u32 length + bytes
         first = self.first
         self.total = first + n
         self._reset()

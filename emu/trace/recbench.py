@@ -70,7 +70,7 @@ def trace_sizes(cfg) -> list:
                             f"{raw_cpu / cpu:.1%} of raw's; raw {raw_s * 1e3:.0f} ms, plain {plain_s * 1e3:.0f} ms "
                             f"({raw_s / plain_s:.1%}), trace {wall * 1e3:.0f} ms; {nbytes / n:.2f} B/insn"))
             if size == sizes[0]:
-                wall_py, _cpu, n_py, _b = _record(arch, calls, path, False)
+                wall_py, _cpu, _n, _b = _record(arch, calls, path, False)
                 rows.append(Row(f"trace (Python recorder), {insns / 1e6:.2f}M insns", arch,
                                 f"{insns / wall_py / 1e6:.3f} M insns/s",
                                 f"{raw_s / wall_py:.2%} of raw; the reference (a Python hook per instruction); "

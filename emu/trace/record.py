@@ -100,8 +100,7 @@ class Recorder:
                 raise EngineError(f"the native trace recorder cannot be used: {why}")
             if native is None:
                 native = why is None
-            if native:
-                cls = NativeRecorder
+            return object.__new__(NativeRecorder if native else Recorder)
         return object.__new__(cls)
 
     def __init__(self, mc, sink, program: str = "<program>", start: int | None = None,
@@ -471,8 +470,8 @@ class NativeRecorder(Recorder):
         err = self.state.errors
         if err:
             why = "; ".join(t for bit, t in ((1, "its buffer was not drained"),
-                                             (2, "one instruction made more memory accesses than its buffer holds, "
-                                                 "or an access wider than 255 bytes"),
+                                             (2, ("one instruction made more memory accesses than its buffer "
+                                                  "holds, or an access wider than 255 bytes")),
                                              (4, "registers could not be read"),
                                              (8, "memory could not be read")) if err & bit)
             raise GoemuError(f"the trace recorder stopped: {why}")
@@ -486,14 +485,13 @@ class NativeRecorder(Recorder):
             self._start = st.start_blk_base + (addrs.index(at) if at in addrs else 0)
         return self._start
 
-    def _index_of(self, ev) -> int | None:
+    def _index_of(self, ev, start: int | None) -> int | None:
         if ev.kind in _SYNC:
             sync = self._sync
             for i in range(len(sync) - 1, -1, -1):
                 if sync[i][0] is ev:
                     return sync[i][1]
             return None
-        start = self._start_position()
         return None if start is None else ev.icount - start
 
     def _events(self, first: int, end: int) -> list:
@@ -501,10 +499,11 @@ class NativeRecorder(Recorder):
         evs = self.mc.events
         out = []
         i = self._ev_next
+        start = self._start_position()
         while i < len(evs):
             ev = evs[i]
             if ev.kind in _RECORDED:
-                idx = self._index_of(ev)
+                idx = self._index_of(ev, start)
                 if idx is not None and idx >= end:
                     break
                 if idx is not None and idx >= first:
