@@ -28,6 +28,31 @@ from ..errors import GoemuError
 _SINK_LIVE = ("f", "_queue", "_worker", "_error")   # a sink's fields that are not its position
 
 
+def _save_sink(sink) -> tuple:
+    """A sink's position: its file offset (after any background writes) and its buffered chunk."""
+    if hasattr(sink, "sync"):
+        sink.sync()
+    f = getattr(sink, "f", None)
+    try:
+        pos = f.tell() if f is not None else None
+    except (OSError, ValueError):
+        pos = None
+    return pos, {k: copy.copy(v) for k, v in vars(sink).items() if k not in _SINK_LIVE}
+
+
+def _restore_sink(sink, saved: tuple) -> None:
+    pos, fields = saved
+    f = getattr(sink, "f", None)
+    if f is not None:
+        if pos is None:
+            from ..engine import EngineError
+            raise EngineError("the trace is written to a stream that cannot be rewound")
+        f.seek(pos)
+        f.truncate()
+    for k, v in fields.items():
+        setattr(sink, k, copy.copy(v))
+
+
 class _StopTrace(Exception):
     """Raised inside a hook to end the run once --max-insns records are written."""
 
@@ -163,31 +188,15 @@ class Recorder:
     def save_state(self) -> tuple:
         """The recorder's position and its sink's: the file offset and the
         sink's buffered (not yet written) records."""
-        f = getattr(self.sink, "f", None)
-        if hasattr(self.sink, "sync"):
-            self.sink.sync()            # chunks being compressed in the background are in the file
-        try:
-            pos = f.tell() if f is not None else None
-        except (OSError, ValueError):
-            pos = None
-        sink = {k: copy.copy(v) for k, v in vars(self.sink).items() if k not in _SINK_LIVE}
         return (self.active, self.done, self.done_reason, self.count, self.prev, self.pending_pc,
                 self.pending_cycles, list(self.mem), list(self.events), list(self.queued), set(self.seen),
-                pos, sink)
+                _save_sink(self.sink))
 
     def restore_state(self, st: tuple) -> None:
         (self.active, self.done, self.done_reason, self.count, self.prev, self.pending_pc, self.pending_cycles,
-         mem, events, queued, seen, pos, sink) = st
+         mem, events, queued, seen, sink) = st
         self.mem, self.events, self.queued, self.seen = list(mem), list(events), list(queued), set(seen)
-        f = getattr(self.sink, "f", None)
-        if f is not None:
-            if pos is None:
-                from ..engine import EngineError
-                raise EngineError("the trace is written to a stream that cannot be rewound")
-            f.seek(pos)
-            f.truncate()
-        for k, v in sink.items():
-            setattr(self.sink, k, copy.copy(v))
+        _restore_sink(self.sink, sink)
 
     def run(self) -> None:
         """mc.run() with the recorder attached; finishes the trace either way."""
@@ -571,18 +580,11 @@ class NativeRecorder(Recorder):
         head = ctypes.string_at(base, self._off["end"])
         pend = (ctypes.string_at(base + self._off["meta"], 10 * st.nmeta),
                 ctypes.string_at(base + self._off["data"], st.ndata))
-        f = self.sink.f
-        self.sink.sync()
-        try:
-            pos = f.tell()
-        except (OSError, ValueError):
-            pos = None
-        sink = {k: copy.copy(v) for k, v in vars(self.sink).items() if k not in _SINK_LIVE}
-        return (head, pend, pos, sink, self.drained, self._ev_next, len(self._sync), set(self.seen),
+        return (head, pend, _save_sink(self.sink), self.drained, self._ev_next, len(self._sync), set(self.seen),
                 self.active, self.done_reason, self._start)
 
     def restore_state(self, saved: tuple) -> None:
-        head, (meta, data), pos, sink, self.drained, self._ev_next, nsync, seen, self.active, \
+        head, (meta, data), sink, self.drained, self._ev_next, nsync, seen, self.active, \
             self.done_reason, self._start = saved
         st = self.state
         base = ctypes.addressof(st)
@@ -595,14 +597,7 @@ class NativeRecorder(Recorder):
         st.errors = 0
         self.seen = set(seen)
         del self._sync[nsync:]
-        f = self.sink.f
-        if pos is None:
-            from ..engine import EngineError
-            raise EngineError("the trace is written to a stream that cannot be rewound")
-        f.seek(pos)
-        f.truncate()
-        for k, v in sink.items():
-            setattr(self.sink, k, copy.copy(v))
+        _restore_sink(self.sink, sink)
         st.rec_cap = self.sink.room()
 
 
