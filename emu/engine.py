@@ -26,6 +26,11 @@ Both keep, for the block being executed, the count before it and its
 instruction addresses, so ``position(pc)`` is exact inside a block (a hook
 firing mid-block, a stop, a fault).
 
+Unicorn implements emu_start's instruction count with a code hook on every
+instruction; a long run on the native counter therefore goes without it
+until the C block hook stops it a little before the end (``FREE_RUN``,
+``SLACK``), and only the rest runs with Unicorn's exact count.
+
 The state contract.  Everything that must travel back in time registers a
 *part* with :meth:`Engine.register` (a ``save()`` returning a value and a
 ``restore(value)``): the machine's own fields, the collector's reports, a
