@@ -26,11 +26,6 @@ Both keep, for the block being executed, the count before it and its
 instruction addresses, so ``position(pc)`` is exact inside a block (a hook
 firing mid-block, a stop, a fault).
 
-Unicorn implements emu_start's instruction count with a code hook on every
-instruction; a long run on the native counter therefore goes without it
-until the C block hook stops it a little before the end (``FREE_RUN``,
-``SLACK``), and only the rest runs with Unicorn's exact count.
-
 The state contract.  Everything that must travel back in time registers a
 *part* with :meth:`Engine.register` (a ``save()`` returning a value and a
 ``restore(value)``): the machine's own fields, the collector's reports, a
@@ -127,9 +122,6 @@ class PythonCounter(_Counter):
         self.icount = self._base = n
         self._addrs = ()
 
-    def free_run_limit(self, begin: int, count: int) -> int | None:
-        return None                     # the reference always runs with Unicorn's count
-
     def position(self, pc: int) -> int:
         return self._position_in(self._base, self._addrs, pc, self.icount)
 
@@ -153,7 +145,7 @@ class NativeCounter(_Counter):
                         ("blk_n", ctypes.c_uint32), ("misses", ctypes.c_uint64),
                         ("blocks", ctypes.c_uint64), ("miss", ctypes.c_void_p), ("stop", ctypes.c_void_p),
                         ("key_addr", ctypes.c_uint64 * slots), ("key_size", ctypes.c_uint32 * slots),
-                        ("count", ctypes.c_uint32 * slots), ("limit", ctypes.c_uint64)]
+                        ("count", ctypes.c_uint32 * slots)]
         if ctypes.sizeof(State) != lib.goemu_counter_size():
             from .native import NativeBuildError
             raise NativeBuildError("native hook library: counter layout mismatch "
@@ -194,19 +186,6 @@ class NativeCounter(_Counter):
         s.icount = s.blk_base = n
         s.blk_size = 0
         s.blk_n = 0
-
-    # A run of more than FREE_RUN instructions goes without Unicorn's own count (a code hook on every
-    # instruction, which emu_start adds whenever it is given a count): the block hook stops the
-    # emulation SLACK instructions before the end (more than any translated block holds), and the
-    # rest runs with Unicorn's exact count.
-    FREE_RUN = 1 << 16
-    SLACK = 4096
-
-    def free_run_limit(self, begin: int, count: int) -> int | None:
-        return begin + count - self.SLACK if count > self.FREE_RUN else None
-
-    def set_limit(self, limit: int) -> None:
-        self.state.limit = limit
 
     def position(self, pc: int) -> int:
         s = self.state
@@ -308,43 +287,16 @@ class Engine:
                 self._until_handle = None
 
     def _chunk(self, count: int) -> EmulationError | None:
-        """Run at most ``count`` instructions (one emu_start, or for a long run
-        on the native counter a free run without Unicorn's count followed by an
-        exact one); leaves the exact position in the counter.  Returns the
-        emulation error, if any; other exceptions raised by hooks propagate."""
+        """One emu_start of at most ``count`` instructions; leaves the exact
+        position in the counter.  Returns the emulation error, if any;
+        other exceptions raised by hooks propagate."""
         mc = self.mc
         begin = self.n
         self.set_position(begin)
         self.run_start = begin
-        self._stop_requested = False
-        limit = self.counter.free_run_limit(begin, count)
-        if limit is not None:
-            self.starts += 1
-            self.starts_c.value = self.starts
-            self.counter.set_limit(limit)
-            try:
-                mc.uc.emu_start(mc.pc, 0, 0, 0)
-            except UcError as e:
-                self.set_position(self.position())
-                return self._pending() or mc._translate(e)
-            finally:
-                self.counter.set_limit(0)
-            if mc.hooks.pending is not None:
-                self.set_position(self.position())
-                return self._pending()
-            reached = self.counter.icount >= limit      # counted whole blocks: the limit's stop
-            self.set_position(self.position())
-            if self._stop_requested or mc.exited or (not reached and self.n > begin):
-                return None             # stopped before the limit: a stop request, the exit, another hook
-            count = begin + count - self.n
-            begin = self.n
-        return self._exact(begin, count)
-
-    def _exact(self, begin: int, count: int) -> EmulationError | None:
-        """One emu_start of exactly at most ``count`` instructions from position ``begin``."""
-        mc = self.mc
         self.starts += 1
         self.starts_c.value = self.starts
+        self._stop_requested = False
         try:
             mc.uc.emu_start(mc.pc, 0, 0, count)
         except UcError as e:

@@ -37,8 +37,6 @@ typedef struct {
     uint64_t key_addr[COUNT_SLOTS];
     uint32_t key_size[COUNT_SLOTS];   /* 0: empty (Unicorn never reports a 0-byte block we count) */
     uint32_t count[COUNT_SLOTS];
-    uint64_t limit;                   /* nonzero: stop the emulation once icount reaches it (a long run
-                                       * without Unicorn's own per-instruction count hook) */
 } goemu_counter;
 
 uint32_t goemu_abi(void) { return GOEMU_NATIVE_ABI; }
@@ -78,7 +76,6 @@ void goemu_count_block(void *uc, uint64_t addr, uint32_t size, void *user_data) 
     c->blk_n = n;
     c->icount += n;
     c->blocks++;
-    if (c->limit && c->icount >= c->limit && c->stop) c->stop(uc);
 }
 
 /* ---- runtime events at fixed addresses -------------------------------------

@@ -37,14 +37,14 @@ def _record(arch: str, calls: int, path: str, native: bool) -> tuple[float, floa
     return wall, cpu, rec.count, os.path.getsize(path)
 
 
-def _raw(arch: str, calls: int) -> tuple[float, float]:
+def _raw(arch: str, calls: int, insns: int) -> tuple[float, float]:
     """(wall s, CPU s) of the workload on bare Unicorn (emu.bench's raw run)."""
     mc = _hot(arch, calls)
     for h in mc.hooks.handles():
         if h.kind in ("block", "at") or h.native:
             mc.hooks.remove(h)
     t, c = time.perf_counter(), time.thread_time()
-    mc.uc.emu_start(mc.pc, 0, 600_000_000, 0)     # no count: Unicorn counts with a code hook
+    mc.uc.emu_start(mc.pc, 0, 0, insns + 10_000)
     return time.perf_counter() - t, time.thread_time() - c
 
 
@@ -60,7 +60,7 @@ def trace_sizes(cfg) -> list:
             ref.run()
             plain_s = time.perf_counter() - t
             insns = ref.icount
-            raw_s, raw_cpu = _raw(arch, calls)
+            raw_s, raw_cpu = _raw(arch, calls, insns)
             path = os.path.join(cfg.tmp, f"trace-sizes-{arch}.native")
             wall, cpu, n, nbytes = _record(arch, calls, path, True)
             assert n == insns, (n, insns)
