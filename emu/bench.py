@@ -291,8 +291,9 @@ def gc(cfg: Config) -> list[Row]:
 
 
 from .leaks.bench import dead_roots  # the dead-root detector's cost
+from .trace.recbench import trace_sizes  # the C trace recorder at two sizes of run
 
-MEASUREMENTS = [run_overhead, layers, traces, alloc_costs, gc, dead_roots, debugger]
+MEASUREMENTS = [run_overhead, layers, trace_sizes, traces, alloc_costs, gc, dead_roots, debugger]
 
 
 def machine_line() -> str:

@@ -359,8 +359,10 @@ class Machine:
 
     def on(self, kind: str, fn: Callable[[Event], None]) -> None:
         """Call ``fn(event)`` as each event of ``kind`` ("*": any) is published.
-        Listeners run synchronously, so the events go through Python hooks."""
-        if self._native_events is not None:
+        Listeners run synchronously, so the events go through Python hooks
+        (a listener only for events published from Python -- gc, exit, boot --
+        leaves split, unsplit and lessstack captured natively)."""
+        if self._native_events is not None and kind in ("split", "unsplit", "lessstack", "*"):
             self._native_events.remove(self.hooks)
             self._native_events = None
             self._python_event_hooks()

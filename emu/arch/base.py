@@ -114,6 +114,8 @@ class Arch:
     fp_syntax: str = ""
     # How Keystone's output is checked against the source (emu/asm/verify.py).
     asm_rules: AsmRules = field(default_factory=lambda: AsmRules())
+    # The registers Tenet's trace reader knows, in its order (goemu trace --format tenet).
+    tenet_regs: tuple[str, ...] = ()
 
     def is_call(self, mnemonic: str) -> bool:
         """Whether the instruction ``mnemonic`` (any case) calls."""

@@ -80,6 +80,12 @@ def load_library(path: Path) -> ctypes.CDLL:
     lib.goemu_counter_size.restype = ctypes.c_uint32
     lib.goemu_counter_slots.restype = ctypes.c_uint32
     lib.goemu_counter_forget.argtypes = [ctypes.c_void_p]
+    lib.goemu_trace_size.restype = ctypes.c_uint32
+    lib.goemu_trace_limits.restype = ctypes.c_uint32
+    lib.goemu_trace_limits.argtypes = [ctypes.c_uint32]
+    for name in ("goemu_trace_init", "goemu_trace_consumed"):
+        getattr(lib, name).argtypes = [ctypes.c_void_p]
+    lib.goemu_trace_finish.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     return lib
 
 

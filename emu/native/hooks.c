@@ -87,7 +87,7 @@ void goemu_count_block(void *uc, uint64_t addr, uint32_t size, void *user_data) 
  * turns the ring into Event objects when anyone looks at the events (or when
  * the ring is full: ``drain`` is called before a record would not fit). */
 
-#define EV_SLOTS 256u
+#define EV_SLOTS 4096u               /* drained in bulk: fewer, larger numpy passes */
 #define EV_WIN 64u
 #define EV_SPECS 8u
 
@@ -713,4 +713,236 @@ void goemu_cycles_mem(void *uc, int type, uint64_t addr, int size, int64_t value
         a->pen_dcache += pen;
         charge(a, a->mode, pen);
     }
+}
+
+/* ---- trace recording (emu/trace/record.py's NativeRecorder) -----------------
+ * A UC_HOOK_CODE callback (goemu_trace_code) and a UC_HOOK_MEM_READ |
+ * UC_HOOK_MEM_WRITE callback (goemu_trace_mem) that build the columns of
+ * goemu's native trace format (emu/trace/native.py) directly: a record is
+ * completed at the next instruction's code hook, its registers read with one
+ * uc_reg_read_batch call and compared with the previous record's (mask +
+ * changed values), its memory accesses appended by the memory hook (reads:
+ * the bytes before the load, read with uc_mem_read; writes: the value from
+ * the hook's arguments).  Python drains the completed records in bulk
+ * (``drain``) and compresses them; the pending record's accesses stay and are
+ * moved to the front of the buffers (goemu_trace_consumed).
+ *
+ * Bounds: a record is only completed when the record, value and access
+ * buffers have room (``rec_cap`` <= TR_RECS records, TR_VALS values, TR_META
+ * accesses, TR_DATA bytes); otherwise ``drain`` is called first.  A drain
+ * that leaves records behind, or one instruction with more accesses than the
+ * buffers hold, sets ``errors`` and stops the emulation: never a write past
+ * an end. */
+
+#define TR_REGS 32u
+#define TR_RECS 8192u
+#define TR_VALS 65536u
+#define TR_META 32768u                /* accesses (< 65536: a record's count is a u16) */
+#define TR_DATA 262144u
+#define TR_MM 10u                     /* u8 kind, u8 size, u64 addr */
+
+enum { TR_ERR_DRAIN = 1, TR_ERR_FULL = 2, TR_ERR_REGS = 4, TR_ERR_MEM = 8 };
+enum { TR_WHY_NONE, TR_WHY_MAX, TR_WHY_TO, TR_WHY_ERROR };
+
+typedef int (*goemu_reg_batch_fn)(void *uc, int *ids, void **vals, int count);
+typedef void (*goemu_halt_fn)(int32_t why);
+
+typedef struct {
+    /* ---- saved state (up to ``end_of_state``: emu/trace/record.py saves these bytes) */
+    uint64_t count;                   /* records completed since recording began */
+    uint64_t pending_pc;
+    uint32_t active, done, why;       /* why: TR_WHY_* (the recorder stopped the run) */
+    uint32_t have_prev, have_pending;
+    uint32_t started;                 /* recording began (the start block below is valid) */
+    uint64_t start_blk_base, start_blk_addr;
+    uint32_t start_blk_size, pad0;
+    uint64_t start_at;                /* the first recorded instruction's address */
+    uint64_t prev[TR_REGS];
+    uint64_t end_of_state;
+    /* ---- configuration */
+    goemu_counter *counter;
+    goemu_reg_batch_fn reg_batch;
+    goemu_mem_read_fn mem_read;
+    goemu_drain_fn drain;
+    goemu_halt_fn halt;
+    goemu_stop_fn stop;
+    uint64_t max_records;             /* 0: no limit */
+    uint64_t start_pc, stop_pc;
+    uint32_t has_start, has_stop;
+    uint32_t nregs, pc_idx;
+    uint32_t rec_cap;                 /* complete at most this many records before a drain */
+    uint32_t errors;
+    uint64_t drains;
+    int32_t ids[TR_REGS];
+    void *ptrs[TR_REGS];              /* -> cur[i], set by goemu_trace_init */
+    uint64_t cur[TR_REGS];
+    /* ---- buffers: completed records, then the pending record's accesses */
+    uint32_t nrec, nvals;
+    uint32_t nmeta, ndata;            /* accesses and bytes, the pending record's included */
+    uint32_t pend_meta, pend_data;    /* where the pending record's accesses begin */
+    uint64_t pcs[TR_RECS];
+    uint32_t masks[TR_RECS];
+    uint16_t nmem[TR_RECS];
+    uint64_t vals[TR_VALS];
+    uint8_t meta[TR_META * TR_MM];
+    uint8_t data[TR_DATA];
+} goemu_trace;
+
+uint32_t goemu_trace_size(void) { return (uint32_t)sizeof(goemu_trace); }
+uint32_t goemu_trace_limits(uint32_t which) {
+    switch (which) {
+    case 0: return TR_REGS; case 1: return TR_RECS; case 2: return TR_VALS; case 3: return TR_META;
+    case 4: return TR_DATA; case 5: return (uint32_t)__builtin_offsetof(goemu_trace, end_of_state);
+    case 6: return (uint32_t)__builtin_offsetof(goemu_trace, pcs);
+    case 7: return (uint32_t)__builtin_offsetof(goemu_trace, masks);
+    case 8: return (uint32_t)__builtin_offsetof(goemu_trace, nmem);
+    case 9: return (uint32_t)__builtin_offsetof(goemu_trace, vals);
+    case 10: return (uint32_t)__builtin_offsetof(goemu_trace, meta);
+    case 11: return (uint32_t)__builtin_offsetof(goemu_trace, data);
+    default: return 0;
+    }
+}
+
+/* point the batch-read pointers at the state's own value slots */
+void goemu_trace_init(goemu_trace *t) {
+    for (uint32_t i = 0; i < TR_REGS; i++) { t->ptrs[i] = &t->cur[i]; t->cur[i] = 0; }
+    if (t->nregs > TR_REGS) t->nregs = TR_REGS;
+    if (t->rec_cap == 0 || t->rec_cap > TR_RECS) t->rec_cap = TR_RECS;
+}
+
+static void tr_copy(uint8_t *dst, const uint8_t *src, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
+/* Python has taken the completed records (and the accesses before the
+ * pending record's): move the pending accesses to the front. */
+void goemu_trace_consumed(goemu_trace *t) {
+    uint32_t pm = t->pend_meta <= t->nmeta ? t->pend_meta : t->nmeta;
+    uint32_t pd = t->pend_data <= t->ndata ? t->pend_data : t->ndata;
+    tr_copy(t->meta, t->meta + (uint64_t)pm * TR_MM, (t->nmeta - pm) * TR_MM);
+    tr_copy(t->data, t->data + pd, t->ndata - pd);
+    t->nmeta -= pm;
+    t->ndata -= pd;
+    t->pend_meta = 0;
+    t->pend_data = 0;
+    t->nrec = 0;
+    t->nvals = 0;
+}
+
+static void tr_fail(goemu_trace *t, void *uc, uint32_t err) {
+    t->errors |= err;
+    t->active = 0;
+    if (t->halt) t->halt(TR_WHY_ERROR);   /* Python ends the run with the error */
+    else if (t->stop) t->stop(uc);
+}
+
+/* ask Python to take the completed records; 0 if it did */
+static int tr_drain(goemu_trace *t, void *uc) {
+    if (t->drain) { t->drain(); t->drains++; }
+    if (t->nrec != 0 || t->nvals != 0 || t->pend_meta != 0) {
+        tr_fail(t, uc, TR_ERR_DRAIN);
+        return -1;
+    }
+    return 0;
+}
+
+/* complete the pending record; nonzero: the run is stopping */
+static int tr_complete(goemu_trace *t, void *uc) {
+    uint32_t nr = t->nregs <= TR_REGS ? t->nregs : TR_REGS;
+    uint32_t cap = t->rec_cap && t->rec_cap <= TR_RECS ? t->rec_cap : TR_RECS;
+    if ((t->nrec >= cap || t->nvals + nr > TR_VALS) && tr_drain(t, uc)) return 1;
+    if (t->nrec >= TR_RECS || t->nvals + nr > TR_VALS) { tr_fail(t, uc, TR_ERR_DRAIN); return 1; }
+    if (t->reg_batch(uc, t->ids, t->ptrs, (int)nr)) { tr_fail(t, uc, TR_ERR_REGS); return 1; }
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < nr; i++) {
+        uint64_t v = t->cur[i];
+        if (i != t->pc_idx && (!t->have_prev || v != t->prev[i])) {
+            mask |= 1u << i;
+            t->vals[t->nvals++] = v;
+        }
+        t->prev[i] = v;
+    }
+    uint32_t n = t->nrec;
+    t->pcs[n] = t->pending_pc;
+    t->masks[n] = mask;
+    t->nmem[n] = (uint16_t)(t->nmeta - t->pend_meta);
+    t->nrec = n + 1;
+    t->count++;
+    t->have_prev = 1;
+    t->have_pending = 0;
+    t->pend_meta = t->nmeta;
+    t->pend_data = t->ndata;
+    if (t->max_records && t->count >= t->max_records) {
+        t->active = 0;
+        t->why = TR_WHY_MAX;
+        if (t->halt) t->halt(TR_WHY_MAX);
+        return 1;
+    }
+    return 0;
+}
+
+/* at the end of the run: complete the pending record (registers as they are now) */
+void goemu_trace_finish(goemu_trace *t, void *uc) {
+    goemu_halt_fn halt = t->halt;
+    t->halt = 0;                      /* reaching max_records here ends nothing more */
+    if (t->have_pending) tr_complete(t, uc);
+    t->halt = halt;
+}
+
+void goemu_trace_code(void *uc, uint64_t addr, uint32_t size, void *user_data) {
+    (void)size;
+    goemu_trace *t = (goemu_trace *)user_data;
+    if (!t->active) {
+        if (t->done || t->errors || !t->has_start || addr != t->start_pc) return;
+        t->active = 1;                /* --from: the first entry to the symbol is record 0 */
+    } else if (t->has_stop && addr == t->stop_pc) {
+        if (t->have_pending && tr_complete(t, uc)) return;
+        t->active = 0;                /* --to: the symbol's entry is not recorded; the run ends */
+        t->why = TR_WHY_TO;
+        if (t->halt) t->halt(TR_WHY_TO);
+        return;
+    }
+    if (!t->started) {
+        goemu_counter *c = t->counter;
+        t->started = 1;
+        t->start_blk_base = c ? c->blk_base : 0;
+        t->start_blk_addr = c ? c->blk_addr : 0;
+        t->start_blk_size = c ? c->blk_size : 0;
+        t->start_at = addr;
+    }
+    if (t->have_pending && tr_complete(t, uc)) return;
+    t->pending_pc = addr;
+    t->have_pending = 1;
+}
+
+void goemu_trace_mem(void *uc, int type, uint64_t addr, int size, int64_t value, void *user_data) {
+    goemu_trace *t = (goemu_trace *)user_data;
+    if (!t->have_pending) return;
+    uint32_t sz = size > 0 ? (uint32_t)size : 0;
+    if (sz > 255) { tr_fail(t, uc, TR_ERR_FULL); return; }          /* a size the format cannot hold */
+    if (t->nmeta >= TR_META || t->ndata + sz > TR_DATA) {
+        if (t->nrec || t->pend_meta) {                               /* make room: drain what is complete */
+            if (tr_drain(t, uc)) return;
+        }
+        if (t->nmeta >= TR_META || t->ndata + sz > TR_DATA) {      /* one instruction filled the buffers */
+            tr_fail(t, uc, TR_ERR_FULL);
+            return;
+        }
+    }
+    uint8_t *m = t->meta + (uint64_t)t->nmeta * TR_MM;
+    int write = type == 17;                                          /* UC_MEM_WRITE */
+    int loaded = type == 25;                                         /* UC_MEM_READ_AFTER: the value loaded */
+    m[0] = (uint8_t)(write ? 1 : 0);
+    m[1] = (uint8_t)sz;
+    for (uint32_t i = 0; i < 8; i++) m[2 + i] = (uint8_t)(addr >> (8 * i));
+    uint8_t *d = t->data + t->ndata;
+    if (write || (loaded && sz <= 8)) {
+        uint64_t v = (uint64_t)value;
+        for (uint32_t i = 0; i < sz; i++) d[i] = i < 8 ? (uint8_t)(v >> (8 * i)) : 0;
+    } else if (sz && t->mem_read(uc, addr, d, sz)) {
+        tr_fail(t, uc, TR_ERR_MEM);
+        return;
+    }
+    t->nmeta++;
+    t->ndata += sz;
 }

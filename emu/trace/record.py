@@ -25,12 +25,32 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from ..errors import GoemuError
 
-TENET_REGS = {
-    "amd64": ["rax", "rbx", "rcx", "rdx", "rbp", "rsp", "rsi", "rdi", "r8", "r9", "r10", "r11",
-              "r12", "r13", "r14", "r15", "rip"],
-    "arm": ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
-            "sp", "lr", "pc"],
-}
+_SINK_LIVE = ("f", "_queue", "_worker", "_error")   # a sink's fields that are not its position
+
+
+def _save_sink(sink) -> tuple:
+    """A sink's position: its file offset (after any background writes) and its buffered chunk."""
+    if hasattr(sink, "sync"):
+        sink.sync()
+    f = getattr(sink, "f", None)
+    try:
+        pos = f.tell() if f is not None else None
+    except (OSError, ValueError):
+        pos = None
+    return pos, {k: copy.copy(v) for k, v in vars(sink).items() if k not in _SINK_LIVE}
+
+
+def _restore_sink(sink, saved: tuple) -> None:
+    pos, fields = saved
+    f = getattr(sink, "f", None)
+    if f is not None:
+        if pos is None:
+            from ..engine import EngineError
+            raise EngineError("the trace is written to a stream that cannot be rewound")
+        f.seek(pos)
+        f.truncate()
+    for k, v in fields.items():
+        setattr(sink, k, copy.copy(v))
 
 
 class _StopTrace(Exception):
@@ -88,8 +108,29 @@ def header_of(mc, program: str) -> dict:
 
 
 class Recorder:
+    """The trace recorder.  ``Recorder(...)`` gives a :class:`NativeRecorder`
+    (the C hooks of emu/native/hooks.c) when the machine runs on the native
+    engine, the sink is the native format and no cycle account rides along;
+    otherwise this class, the Python reference (one Python code hook per
+    instruction).  ``native=False`` asks for the reference, ``native=True``
+    for the C recorder (an EngineError if it cannot be used)."""
+
+    def __new__(cls, mc, sink, program: str = "<program>", start: int | None = None,
+                stop: int | None = None, max_records: int | None = None, account=None,
+                native: bool | None = None):
+        if cls is Recorder:
+            why = NativeRecorder.unusable(mc, sink, account)
+            if native and why:
+                from ..engine import EngineError
+                raise EngineError(f"the native trace recorder cannot be used: {why}")
+            if native is None:
+                native = why is None
+            return object.__new__(NativeRecorder if native else Recorder)
+        return object.__new__(cls)
+
     def __init__(self, mc, sink, program: str = "<program>", start: int | None = None,
-                 stop: int | None = None, max_records: int | None = None, account=None):
+                 stop: int | None = None, max_records: int | None = None, account=None,
+                 native: bool | None = None):
         self.mc, self.sink = mc, sink
         self.account = account          # an emu.cycles.account.CycleAccount: records carry cycles
         self.pending_cycles: tuple[int, str, str | None] | None = None
@@ -147,29 +188,15 @@ class Recorder:
     def save_state(self) -> tuple:
         """The recorder's position and its sink's: the file offset and the
         sink's buffered (not yet written) records."""
-        f = getattr(self.sink, "f", None)
-        try:
-            pos = f.tell() if f is not None else None
-        except (OSError, ValueError):
-            pos = None
-        sink = {k: copy.copy(v) for k, v in vars(self.sink).items() if k != "f"}
         return (self.active, self.done, self.done_reason, self.count, self.prev, self.pending_pc,
                 self.pending_cycles, list(self.mem), list(self.events), list(self.queued), set(self.seen),
-                pos, sink)
+                _save_sink(self.sink))
 
     def restore_state(self, st: tuple) -> None:
         (self.active, self.done, self.done_reason, self.count, self.prev, self.pending_pc, self.pending_cycles,
-         mem, events, queued, seen, pos, sink) = st
+         mem, events, queued, seen, sink) = st
         self.mem, self.events, self.queued, self.seen = list(mem), list(events), list(queued), set(seen)
-        f = getattr(self.sink, "f", None)
-        if f is not None:
-            if pos is None:
-                from ..engine import EngineError
-                raise EngineError("the trace is written to a stream that cannot be rewound")
-            f.seek(pos)
-            f.truncate()
-        for k, v in sink.items():
-            setattr(self.sink, k, copy.copy(v))
+        _restore_sink(self.sink, sink)
 
     def run(self) -> None:
         """mc.run() with the recorder attached; finishes the trace either way."""
@@ -184,6 +211,7 @@ class Recorder:
         if self.done:
             return
         if self.pending_pc is not None:
+            self.max_records = None     # the run is over: reaching the limit here stops nothing
             self._complete(self._read())
         self.done = True
         for hd in self._handles:
@@ -269,14 +297,319 @@ class Recorder:
             self.queued.append(item)
 
 
+_RECORDED = ("split", "unsplit", "lessstack", "gc", "exit")
+_SYNC = ("gc", "exit")                  # published from Python (hypercalls): indexed as they happen
+
+
+class NativeRecorder(Recorder):
+    """The recorder in C (emu/native/hooks.c, ``goemu_trace_code`` and
+    ``goemu_trace_mem``): the C hooks build the native format's columns
+    (pcs, register masks and values, memory accesses) in fixed buffers;
+    Python drains the completed records in bulk, adds each chunk's new code
+    entries (numpy over the pc column) and its runtime events, and the
+    writer compresses.  Byte-identical to :class:`Recorder` (the reference).
+
+    Events: split, unsplit and lessstack are captured natively with exact
+    positions; record ``i`` is the instruction at position ``start + i``
+    (the position of the first recorded instruction), so an event belongs to
+    record ``event.icount - start``, as the reference attaches it.  gc and
+    exit are published by the machine's hypercall hook (Python): a listener
+    notes the record being executed then."""
+
+    @staticmethod
+    def unusable(mc, sink, account) -> str | None:
+        """Why the C recorder cannot record this (None: it can)."""
+        from .native import NativeWriter
+        engine = getattr(mc, "engine", None)
+        if engine is None or engine.kind != "native":
+            return "the machine does not run on the native engine"
+        if not isinstance(sink, NativeWriter):
+            return "only the native trace format is recorded in C"
+        if account is not None:
+            return "records with cycles are recorded by the Python recorder"
+        if len(mc.arch.regs) > 32:
+            return "more than 32 registers"
+        return None
+
+    def __init__(self, mc, sink, program: str = "<program>", start: int | None = None,
+                 stop: int | None = None, max_records: int | None = None, account=None,
+                 native: bool | None = None):
+        super().__init__(mc, sink, program, start, stop, max_records, account)
+        import unicorn
+        from unicorn.unicorn_py3.unicorn import uclib as ucl
+
+        from ..native import library
+        lib = library()
+        self.lib = lib
+        lim = [lib.goemu_trace_limits(i) for i in range(12)]
+        nregs_max, recs, nvals, nmeta, ndata = lim[:5]
+        self._off = dict(zip(("end", "pcs", "masks", "nmem", "vals", "meta", "data"), lim[5:12]))
+
+        class State(ctypes.Structure):
+            _fields_ = [("count", ctypes.c_uint64), ("pending_pc", ctypes.c_uint64),
+                        ("active", ctypes.c_uint32), ("done", ctypes.c_uint32), ("why", ctypes.c_uint32),
+                        ("have_prev", ctypes.c_uint32), ("have_pending", ctypes.c_uint32),
+                        ("started", ctypes.c_uint32), ("start_blk_base", ctypes.c_uint64),
+                        ("start_blk_addr", ctypes.c_uint64), ("start_blk_size", ctypes.c_uint32),
+                        ("pad0", ctypes.c_uint32), ("start_at", ctypes.c_uint64),
+                        ("prev", ctypes.c_uint64 * nregs_max), ("end_of_state", ctypes.c_uint64),
+                        ("counter", ctypes.c_void_p), ("reg_batch", ctypes.c_void_p),
+                        ("mem_read", ctypes.c_void_p), ("drain", ctypes.c_void_p), ("halt", ctypes.c_void_p),
+                        ("stop", ctypes.c_void_p), ("max_records", ctypes.c_uint64),
+                        ("start_pc", ctypes.c_uint64), ("stop_pc", ctypes.c_uint64),
+                        ("has_start", ctypes.c_uint32), ("has_stop", ctypes.c_uint32),
+                        ("nregs", ctypes.c_uint32), ("pc_idx", ctypes.c_uint32), ("rec_cap", ctypes.c_uint32),
+                        ("errors", ctypes.c_uint32), ("drains", ctypes.c_uint64),
+                        ("ids", ctypes.c_int32 * nregs_max), ("ptrs", ctypes.c_void_p * nregs_max),
+                        ("cur", ctypes.c_uint64 * nregs_max),
+                        ("nrec", ctypes.c_uint32), ("nvals", ctypes.c_uint32), ("nmeta", ctypes.c_uint32),
+                        ("ndata", ctypes.c_uint32), ("pend_meta", ctypes.c_uint32), ("pend_data", ctypes.c_uint32),
+                        ("pcs", ctypes.c_uint64 * recs), ("masks", ctypes.c_uint32 * recs),
+                        ("nmem", ctypes.c_uint16 * recs), ("vals", ctypes.c_uint64 * nvals),
+                        ("meta", ctypes.c_uint8 * (nmeta * 10)), ("data", ctypes.c_uint8 * ndata)]
+        layout_ok = ctypes.sizeof(State) == lib.goemu_trace_size() and all(
+            getattr(State, k).offset == v for k, v in (("end_of_state", self._off["end"]), ("pcs", self._off["pcs"]),
+                                                       ("masks", self._off["masks"]), ("nmem", self._off["nmem"]),
+                                                       ("vals", self._off["vals"]), ("meta", self._off["meta"]),
+                                                       ("data", self._off["data"])))
+        if not layout_ok:
+            from ..native import NativeBuildError
+            raise NativeBuildError("native hook library: trace recorder layout mismatch")
+        self.state = st = State()
+        a = mc.arch
+        st.nregs = len(self.names)
+        st.pc_idx = self.pc_idx
+        for i, rid in enumerate(a.regs.values()):
+            st.ids[i] = rid
+        st.counter = ctypes.addressof(mc.engine.counter.state)
+        st.reg_batch = ctypes.cast(ucl.uc_reg_read_batch, ctypes.c_void_p)
+        st.mem_read = ctypes.cast(ucl.uc_mem_read, ctypes.c_void_p)
+        st.stop = ctypes.cast(ucl.uc_emu_stop, ctypes.c_void_p)
+        self._drain_cb = ctypes.CFUNCTYPE(None)(self._on_full)
+        self._halt_cb = ctypes.CFUNCTYPE(None, ctypes.c_int32)(self._on_halt)
+        st.drain = ctypes.cast(self._drain_cb, ctypes.c_void_p)
+        st.halt = ctypes.cast(self._halt_cb, ctypes.c_void_p)
+        st.max_records = max_records or 0
+        st.has_start, st.start_pc = start is not None, start or 0
+        st.has_stop, st.stop_pc = stop is not None, stop or 0
+        st.active = start is None
+        lib.goemu_trace_init(ctypes.byref(st))
+        from .native import CHUNK
+        st.rec_cap = min(CHUNK, recs)
+        self._hook_types = (unicorn.UC_HOOK_CODE, unicorn.UC_HOOK_MEM_READ_AFTER | unicorn.UC_HOOK_MEM_WRITE)
+        self.drained = 0                  # records handed to the sink
+        self._ev_next = 0                 # the first of mc.events not yet placed in a record
+        self._sync: list = []             # [(event, record index or None)] for gc and exit
+        self._start: int | None = None    # position of record 0
+
+    @property
+    def count(self) -> int:
+        """Records written so far."""
+        st = getattr(self, "state", None)
+        return self._count if st is None else st.count
+
+    @count.setter
+    def count(self, n: int) -> None:
+        self._count = n
+
+    # -- wiring -------------------------------------------------------------------
+    def attach(self) -> NativeRecorder:
+        mc = self.mc
+        self.sink.begin(header_of(mc, self.program))
+        lib, h, addr = self.lib, mc.hooks, ctypes.addressof(self.state)
+        self._handles = [
+            h.native(self._hook_types[0], ctypes.cast(lib.goemu_trace_code, ctypes.c_void_p).value, addr,
+                     label="trace"),
+            h.native(self._hook_types[1], ctypes.cast(lib.goemu_trace_mem, ctypes.c_void_p).value, addr,
+                     label="trace")]
+        self._ev_next = len(mc.events)
+        for kind in _SYNC:
+            mc.on(kind, self._on_sync)
+        mc.engine.register(self._part, self.save_state, self.restore_state)
+        return self
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        st = self.state
+        self.lib.goemu_trace_finish(ctypes.byref(st), ctypes.c_void_p(self.mc.uc._uch.value))
+        try:
+            self._drain()
+            self._check()
+        finally:
+            self.done = True
+            st.done = 1
+            st.active = 0
+            for hd in self._handles:
+                self.mc.hooks.remove(hd)
+            self.mc.engine.unregister(self._part)
+            self.sink.close()
+
+    # -- callbacks from C ------------------------------------------------------------
+    def _on_full(self) -> None:
+        try:
+            self._drain()
+        except BaseException as e:  # noqa: BLE001 - re-raised after emu_start
+            self.mc.hooks.fail(e)
+
+    def _on_halt(self, why: int) -> None:
+        if why == 3:                    # an error in C: the run ends with it
+            try:
+                self._check()
+            except GoemuError as e:
+                self.mc.hooks.fail(e)
+            return
+        self.active = False
+        self.done_reason = {1: "max", 2: "to"}.get(why, "end")
+        self.mc.hooks.fail(_StopTrace())
+
+    def _on_sync(self, ev) -> None:
+        st = self.state
+        if st.done:
+            return
+        if st.active:
+            idx = st.count          # the record being executed (the reference: pending, or the next one)
+        elif self.start_pc is not None and ev.pc == self.start_pc and not st.have_prev and not st.why:
+            idx = 0
+        else:
+            idx = None
+        self._sync.append((ev, idx))
+
+    def _check(self) -> None:
+        err = self.state.errors
+        if err:
+            why = "; ".join(t for bit, t in ((1, "its buffer was not drained"),
+                                             (2, ("one instruction made more memory accesses than its buffer "
+                                                  "holds, or an access wider than 255 bytes")),
+                                             (4, "registers could not be read"),
+                                             (8, "memory could not be read")) if err & bit)
+            raise GoemuError(f"the trace recorder stopped: {why}")
+
+    # -- draining ---------------------------------------------------------------------
+    def _start_position(self) -> int | None:
+        if self._start is None and self.state.started:
+            st = self.state
+            addrs = self.mc.engine.counter.blocks.get((st.start_blk_addr, st.start_blk_size), ())
+            at = st.start_at
+            self._start = st.start_blk_base + (addrs.index(at) if at in addrs else 0)
+        return self._start
+
+    def _index_of(self, ev, start: int | None) -> int | None:
+        if ev.kind in _SYNC:
+            sync = self._sync
+            for i in range(len(sync) - 1, -1, -1):
+                if sync[i][0] is ev:
+                    return sync[i][1]
+            return None
+        return None if start is None else ev.icount - start
+
+    def _events(self, first: int, end: int) -> list:
+        """The events of records [first, end), as (index, kind, detail)."""
+        evs = self.mc.events
+        out = []
+        i = self._ev_next
+        start = self._start_position()
+        while i < len(evs):
+            ev = evs[i]
+            if ev.kind in _RECORDED:
+                idx = self._index_of(ev, start)
+                if idx is not None and idx >= end:
+                    break
+                if idx is not None and idx >= first:
+                    d = ev.detail
+                    if ev.kind in _SYNC or not all(type(v) is int for v in d.values()):
+                        d = _jsonable(dict(d))
+                    else:                       # split, unsplit, lessstack: names to integers
+                        d = {str(k): v for k, v in d.items()}
+                    out.append((idx, ev.kind, d))
+            i += 1
+        self._ev_next = i
+        return out
+
+    def _code(self, pcs: bytes) -> list:
+        """Code entries for the pcs executed here for the first time, in order."""
+        import numpy as np
+        arr = np.frombuffer(pcs, dtype="<u8")
+        seen, mc = self.seen, self.mc
+        new = [pc for pc in np.unique(arr).tolist() if pc not in seen]
+        out: list = []
+        if not new:
+            return out
+        if len(new) > 1:                # in the order of their first execution
+            at = np.searchsorted(np.array(new, dtype=np.uint64), arr)
+            hit = np.zeros(len(arr), dtype=bool)
+            ok = at < len(new)
+            hit[ok] = np.array(new, dtype=np.uint64)[at[ok]] == arr[ok]
+            first = {}
+            for i in np.flatnonzero(hit).tolist():
+                first.setdefault(int(arr[i]), i)
+            new = sorted(new, key=first.__getitem__)
+        for pc in new:
+            if pc not in seen:
+                seen.add(pc)
+                d = mc.disasm(pc, 1)
+                raw, text = (d[0][2], d[0][1]) if d else (bytes(mc.read(pc, 1)), "(bad)")
+                out.append([pc, raw.hex(), text, mc.symbolize(pc)])
+        return out
+
+    def _drain(self) -> None:
+        """Hand the completed records to the sink (one chunk at most per call:
+        C never completes more than the chunk has room for)."""
+        st = self.state
+        n = st.nrec
+        if not n and not st.pend_meta:
+            return
+        base = ctypes.addressof(st)
+        off = self._off
+        at = ctypes.string_at
+        pcs, masks, nmem = at(base + off["pcs"], 8 * n), at(base + off["masks"], 4 * n), at(base + off["nmem"], 2 * n)
+        vals = at(base + off["vals"], 8 * st.nvals)
+        meta, data = at(base + off["meta"], 10 * st.pend_meta), at(base + off["data"], st.pend_data)
+        self.lib.goemu_trace_consumed(ctypes.byref(st))
+        first = self.drained
+        self.drained += n
+        self.sink.add_columns(first, n, pcs, masks, vals, nmem, meta, data, self._code(pcs),
+                              self._events(first, first + n))
+        st.rec_cap = self.sink.room()
+
+    # -- the state that travels back in time ------------------------------------------
+    def save_state(self) -> tuple:
+        self._drain()
+        st = self.state
+        base = ctypes.addressof(st)
+        head = ctypes.string_at(base, self._off["end"])
+        pend = (ctypes.string_at(base + self._off["meta"], 10 * st.nmeta),
+                ctypes.string_at(base + self._off["data"], st.ndata))
+        return (head, pend, _save_sink(self.sink), self.drained, self._ev_next, len(self._sync), set(self.seen),
+                self.active, self.done_reason, self._start)
+
+    def restore_state(self, saved: tuple) -> None:
+        head, (meta, data), sink, self.drained, self._ev_next, nsync, seen, self.active, \
+            self.done_reason, self._start = saved
+        st = self.state
+        base = ctypes.addressof(st)
+        ctypes.memmove(base, head, len(head))
+        self.lib.goemu_trace_consumed(ctypes.byref(st))     # empty the record buffers
+        ctypes.memmove(base + self._off["meta"], meta, len(meta))
+        ctypes.memmove(base + self._off["data"], data, len(data))
+        st.nmeta, st.ndata = len(meta) // 10, len(data)
+        st.pend_meta = st.pend_data = 0
+        st.errors = 0
+        self.seen = set(seen)
+        del self._sync[nsync:]
+        _restore_sink(self.sink, sink)
+        st.rec_cap = self.sink.room()
+
+
 def record(mc, path: str, fmt: str = "native", program: str = "<program>", start: int | None = None,
-           stop: int | None = None, max_records: int | None = None, account=None) -> Recorder:
+           stop: int | None = None, max_records: int | None = None, account=None,
+           native: bool | None = None) -> Recorder:
     """Record ``mc``'s run to ``path``; returns the finished recorder (``.count`` records).
     With ``account`` (a CycleAccount on ``mc``), native records carry their cycles."""
     from .native import NativeWriter
     from .tenet import TenetWriter
     with open(path, "wb") as f:
         sink = NativeWriter(f) if fmt == "native" else TenetWriter(f)
-        rec = Recorder(mc, sink, program, start, stop, max_records, account).attach()
+        rec = Recorder(mc, sink, program, start, stop, max_records, account, native).attach()
         rec.run()
     return rec

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from .record import TENET_REGS
+from ..arch import get_arch
 
 
 class TenetWriter:
@@ -28,7 +28,7 @@ class TenetWriter:
         names = header["registers"]
         self.names = names
         self.pcname = header["pc"]
-        tset = TENET_REGS[header["arch"]]
+        tset = get_arch(header["arch"]).tenet_regs
         self.keep = [i for i, n in enumerate(names) if n in tset and n != self.pcname]
         self.keepset = set(self.keep)
         self.init = header["initial"]

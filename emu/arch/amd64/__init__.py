@@ -129,6 +129,8 @@ ARCH = Arch(
     ks_arch=keystone.KS_ARCH_X86, ks_mode=keystone.KS_MODE_64,
     elf_machine="EM_X86_64",
     regs=REGS, pc="rip", sp="rsp", ret="rax", flags="rflags",
+    tenet_regs=("rax", "rbx", "rcx", "rdx", "rbp", "rsp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+                "r14", "r15", "rip"),
     hypercall_nr="rax", hypercall_args=("rdi", "rsi"),
     regions=REGIONS, fs_base=FS_BASE,
     g_loc=("mem", FS_BASE - 16), m_loc=("mem", FS_BASE - 8),

@@ -149,6 +149,7 @@ ARCH = Arch(
     ks_arch=keystone.KS_ARCH_ARM, ks_mode=keystone.KS_MODE_ARM,
     elf_machine="EM_ARM",
     regs=REGS, pc="pc", sp="sp", ret="r0", flags="cpsr",
+    tenet_regs=("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "sp", "lr", "pc"),
     hypercall_nr="r7", hypercall_args=("r0", "r1"), hypercall_pc_advance=4,
     regions=REGIONS, fs_base=None,
     g_loc=("reg", "r10"), m_loc=("reg", "r9"),

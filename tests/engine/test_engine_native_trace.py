@@ -1,0 +1,282 @@
+"""The trace recorder in C (emu/native/hooks.c goemu_trace_*, emu/trace/record.py
+NativeRecorder) against the Python recorder, the reference: the same bytes on
+every demo, both variants and architectures, a workload of the suite, windows
+(--from/--to/--max-insns), runs of several chunks and debugger sessions with
+reverse execution; and its buffers driven past their ends through the C entry
+points themselves."""
+import ctypes
+import random
+from pathlib import Path
+
+import pytest
+
+from emu.debugger import Debugger
+from emu.engine import EngineError
+from emu.errors import GoemuError
+from emu.machine import Machine
+from emu.native import library
+from emu.run import load_program, new_machine
+from emu.trace.native import NativeReader, NativeWriter
+from emu.trace.record import NativeRecorder, Recorder, record
+from emu.workloads import get, repeated_leak
+
+DEMOS = Path(__file__).resolve().parents[2] / "emu" / "demos"
+
+
+def _demo(arch, name, variant="buggy", engine=None):
+    mc = new_machine(arch, variant, load_program(str(DEMOS / name)))
+    return mc if engine is None else _on(mc, engine)
+
+
+def _on(mc, engine):
+    from emu.gc import attach
+    m2 = Machine(mc.image, engine=engine)
+    attach(m2)
+    return m2
+
+
+def _both(tmp_path, make, **kw):
+    """Record make() with the Python recorder and with the C recorder; both files' bytes."""
+    out = {}
+    for native in (False, True):
+        mc = make()
+        p = tmp_path / f"{native}.gtr"
+        rec = record(mc, str(p), "native", "t.s", native=native, **kw)
+        assert isinstance(rec, NativeRecorder) is native
+        out[native] = (p.read_bytes(), rec.count, rec.done_reason, mc.icount)
+    return out
+
+
+def _demos():
+    out = []
+    for p in sorted(DEMOS.glob("*.s")):
+        arch = "arm" if "arm" in p.stem else "amd64"
+        for variant in ("buggy", "fixed"):
+            out.append(pytest.param(arch, p.name, variant, id=f"{p.stem}-{variant}"))
+    return out
+
+
+@pytest.mark.parametrize("arch,name,variant", _demos())
+def test_native_trace_bytes_identical_on_every_demo(tmp_path, arch, name, variant):
+    r = _both(tmp_path, lambda: _demo(arch, name, variant))
+    assert r[True] == r[False]
+    assert r[True][1] == r[True][3] > 1000        # one record per executed instruction
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_trace_bytes_identical_on_a_workload_and_across_chunks(tmp_path, arch):
+    """The workload suite's list program (collections: gc events with reports), and
+    repeated-leak long enough for several chunks of 8192 records."""
+    w = get("list")
+    unit = w.program(arch, w.resolve("small"))
+    r = _both(tmp_path, lambda: new_machine(arch, "buggy", unit, budget=w.budget(w.resolve("small"))))
+    assert r[True] == r[False]
+    unit = load_program(None, text=repeated_leak(arch, 12), name="rl.s")
+    r = _both(tmp_path, lambda: new_machine(arch, "fixed", unit))
+    assert r[True] == r[False] and r[True][1] > 3 * 8192
+    with NativeReader(str(tmp_path / "True.gtr")) as rd:
+        recs = list(rd)
+    assert sum(k == "gc" for rc in recs for k, _ in rc.events) == 12
+    assert {k for rc in recs for k, _ in rc.events} == {"split", "lessstack", "unsplit", "gc", "exit"}
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_trace_python_engine_and_native_engine_agree(tmp_path, arch):
+    """The reference engine records with the Python recorder; the native one in C."""
+    files = {}
+    for engine in ("python", "native"):
+        mc = _demo(arch, f"leak_{arch}.s", engine=engine)
+        rec = record(mc, str(tmp_path / f"{engine}.gtr"), "native", "t.s")
+        assert isinstance(rec, NativeRecorder) is (engine == "native")
+        files[engine] = (tmp_path / f"{engine}.gtr").read_bytes()
+    assert files["python"] == files["native"]
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_trace_windows_identical(tmp_path, arch):
+    mc0 = _demo(arch, f"list_{arch}.s")
+    sym = mc0.image.lookup
+    for kw, why in (({"start": sym("oldstack"), "stop": sym("gogo")}, "to"),
+                    ({"start": sym("newstack")}, "end"),
+                    ({"stop": sym("lessstack")}, "to"),
+                    ({"max_records": 5000}, "max"),
+                    ({"start": sym("newstack"), "max_records": 8192 + 17}, "max")):
+        r = _both(tmp_path, lambda: _demo(arch, f"list_{arch}.s"), **kw)
+        assert r[True] == r[False], kw
+        assert r[True][2] == why and r[True][1] > 0, kw
+
+
+def test_native_recorder_refuses_what_it_cannot_record(tmp_path):
+    from emu.cycles.account import CycleAccount
+    from emu.trace.tenet import TenetWriter
+    mc = _demo("amd64", "leak_amd64.s")
+    with open(tmp_path / "t", "wb") as f:
+        with pytest.raises(EngineError, match="cycles"):
+            Recorder(mc, NativeWriter(f), account=CycleAccount(mc), native=True)
+        with pytest.raises(EngineError, match="native trace format"):
+            Recorder(mc, TenetWriter(f), native=True)
+        assert type(Recorder(mc, TenetWriter(f))) is Recorder
+    py = _demo("amd64", "leak_amd64.s", engine="python")
+    with open(tmp_path / "t", "wb") as f:
+        assert type(Recorder(py, NativeWriter(f))) is Recorder
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_trace_debugger_session_with_reverse_execution(tmp_path, arch):
+    """A debugger session (stops, reverse steps to snapshots and between them,
+    running past a collection and back) with the C recorder attached writes
+    the same file as one uninterrupted run; positions come back exactly."""
+    ref = _both(tmp_path, lambda: _demo(arch, f"leak_{arch}.s"))[True][0]
+    mc = _demo(arch, f"leak_{arch}.s")
+    f = open(tmp_path / "s.gtr", "wb")  # noqa: SIM115 - closed by the recorder
+    rec = Recorder(mc, NativeWriter(f), "t.s").attach()
+    assert isinstance(rec, NativeRecorder)
+    d = Debugger(mc, snap_interval=700)
+    rnd = random.Random(3)
+    for n in (1, 13, 699, 700, 701, 2000):
+        d.goto(2500 + rnd.randrange(0, 9000))
+        here, h, count = d.n, d.state_hash(), rec.count
+        d.reverse_stepi(n)
+        assert rec.count <= count
+        d.stepi(n)
+        assert d.n == here and d.state_hash() == h and rec.count == count
+    d.cont()
+    assert mc.exited
+    d.reverse_stepi(3000)                   # back over the collection and the exit
+    d.cont()
+    rec.finish()
+    assert (tmp_path / "s.gtr").read_bytes() == ref
+
+
+# -- the C entry points, driven past the ends of their buffers --------------------------------
+_CODE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+_MEM = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
+                        ctypes.c_void_p)
+_BATCH = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32),
+                          ctypes.POINTER(ctypes.c_void_p), ctypes.c_int)
+_MEMREAD = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
+
+
+class _Harness:
+    """A recorder state inside a buffer with a canary after it, fed by hand."""
+
+    def __init__(self, consume: bool):
+        lib = library()
+        State = type(NativeRecorder(_demo("amd64", "leak_amd64.s"), NativeWriter(None)).state)
+        self.lib, self.size = lib, ctypes.sizeof(State)
+        self.buf = ctypes.create_string_buffer(b"\xaa" * (self.size + 4096))
+        st = self.st = State.from_buffer(self.buf)
+        ctypes.memset(ctypes.addressof(st), 0, self.size)
+        self.tick = 0
+        self.stops = 0
+        self.drained = []          # (pcs, masks, nmem, nvals, naccesses, data bytes)
+
+        def batch(_uc, ids, ptrs, n):
+            self.tick += 1
+            for i in range(n):
+                ctypes.c_uint64.from_address(ptrs[i]).value = self.tick if i == 0 else 7
+            return 0
+
+        def memread(_uc, addr, buf, size):
+            ctypes.memset(buf, addr & 0xFF, size)
+            return 0
+
+        def drain():
+            if consume:
+                n = st.nrec
+                self.drained.append((list(st.pcs[:n]), list(st.masks[:n]), list(st.nmem[:n]), st.nvals,
+                                     st.pend_meta, st.pend_data))
+                lib.goemu_trace_consumed(ctypes.addressof(st))
+
+        def stop(_uc):
+            self.stops += 1
+            return 0
+        self.cbs = [_BATCH(batch), _MEMREAD(memread), ctypes.CFUNCTYPE(None)(drain),
+                    ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(stop)]
+        st.reg_batch, st.mem_read, st.drain, st.stop = (ctypes.cast(c, ctypes.c_void_p) for c in self.cbs)
+        st.nregs, st.pc_idx, st.active = 3, 2, 1
+        lib.goemu_trace_init(ctypes.addressof(st))
+        self.code = _CODE(ctypes.cast(lib.goemu_trace_code, ctypes.c_void_p).value)
+        self.mem = _MEM(ctypes.cast(lib.goemu_trace_mem, ctypes.c_void_p).value)
+
+    def insn(self, pc, accesses=()):
+        a = ctypes.addressof(self.st)
+        self.code(None, pc, 4, a)
+        for kind, addr, size in accesses:
+            self.mem(None, kind, addr, size, 0x1122334455667788, a)
+
+    def canary_intact(self):
+        return self.buf.raw[self.size:self.size + 4096] == b"\xaa" * 4096
+
+
+def test_native_trace_buffers_past_their_ends_drain_and_lose_nothing():
+    """More records than the record buffer, more accesses than the access
+    buffer (one instruction's accesses straddling a drain): every record is
+    drained exactly once, in order, and nothing is written past the state."""
+    lim = [library().goemu_trace_limits(i) for i in range(5)]
+    recs, meta = lim[1], lim[3]
+    h = _Harness(consume=True)
+    n = 2 * recs + 5
+    want_mem = 0
+    for i in range(n):
+        acc = [(25 if j % 2 else 17, 0x1000 + 8 * j, 8) for j in range(i % 9)]
+        want_mem += len(acc)
+        h.insn(0x400000 + 4 * i, acc)
+    h.insn(0x500000)                       # completes the last one
+    h.drained.append((list(h.st.pcs[:h.st.nrec]), list(h.st.masks[:h.st.nrec]), list(h.st.nmem[:h.st.nrec]),
+                      h.st.nvals, h.st.pend_meta, h.st.pend_data))
+    pcs = [p for d in h.drained for p in d[0]]
+    assert pcs == [0x400000 + 4 * i for i in range(n)]
+    assert sum(sum(d[2]) for d in h.drained) == want_mem > meta      # the access buffer was filled
+    assert all(sum(d[2]) == d[4] and d[5] == 8 * d[4] for d in h.drained)
+    assert h.st.errors == 0 and h.stops == 0
+    masks = [m for d in h.drained for m in d[1]]
+    assert masks[0] == 0b011 and set(masks[1:]) == {0b001}          # pc excluded; r1 never changes
+    assert h.canary_intact()
+
+
+def test_native_trace_drain_that_takes_nothing_stops_without_overflow():
+    lim = [library().goemu_trace_limits(i) for i in range(5)]
+    h = _Harness(consume=False)
+    for i in range(lim[1] + 50):
+        h.insn(0x400000 + 4 * i, [(17, 0x2000, 8)])
+    assert h.st.errors & 1 and h.stops >= 1 and h.st.nrec <= lim[1]
+    assert h.canary_intact()
+
+
+def test_native_trace_one_instruction_larger_than_the_buffers_stops():
+    lim = [library().goemu_trace_limits(i) for i in range(5)]
+    h = _Harness(consume=True)
+    h.insn(0x400000)
+    a = ctypes.addressof(h.st)
+    for j in range(lim[3] + 100):          # one instruction, more accesses than the buffer holds
+        h.mem(None, 16, 0x3000 + j, 8, 0, a)
+    assert h.st.errors & 2 and h.stops >= 1 and h.st.nmeta <= lim[3]
+    h2 = _Harness(consume=True)
+    h2.insn(0x400000)
+    h2.mem(None, 17, 0x3000, 4096, 0, ctypes.addressof(h2.st))      # a size the format cannot hold
+    assert h2.st.errors & 2 and h2.st.nmeta == 0
+    assert h.canary_intact() and h2.canary_intact()
+
+
+def test_native_trace_error_is_typed(tmp_path):
+    """A recorder whose C side reports an error raises a GoemuError at the end of the run."""
+    mc = _demo("amd64", "leak_amd64.s")
+    with open(tmp_path / "t.gtr", "wb") as f:
+        rec = Recorder(mc, NativeWriter(f), "t.s").attach()
+        mc.engine.run(500)
+        rec.state.errors = 8
+        with pytest.raises(GoemuError, match="memory could not be read"):
+            rec.finish()
+
+
+def test_native_trace_undrained_buffer_ends_the_run_with_a_typed_error(tmp_path):
+    """A drain that takes nothing in a real run: C stops at the full buffer
+    (no overflow) and the run ends with the recorder's GoemuError."""
+    mc = _demo("arm", "leak_arm.s")
+    with open(tmp_path / "t.gtr", "wb") as f:
+        rec = Recorder(mc, NativeWriter(f), "t.s").attach()
+        rec._drain = lambda: None
+        with pytest.raises(GoemuError, match="not drained"):
+            rec.run()
+    assert rec.state.count == library().goemu_trace_limits(1) and not mc.exited
