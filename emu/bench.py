@@ -337,6 +337,12 @@ def debugger(cfg: Config) -> list[Row]:
     return rows(cfg)
 
 
+def history(cfg: Config) -> list[Row]:
+    """The debugger's history at scale: emu/debug_bench.py (10^9 rows unless --quick)."""
+    from .debug_bench import history as rows
+    return rows(cfg)
+
+
 def gc(cfg: Config) -> list[Row]:
     """The collector: emu/gcbench.py."""
     from .gcbench import gc_bench
@@ -345,7 +351,7 @@ def gc(cfg: Config) -> list[Row]:
 
 from .leaks.bench import dead_roots  # the dead-root detector's cost
 
-MEASUREMENTS = [run_overhead, layers, traces, alloc_costs, gc, dead_roots, debugger]
+MEASUREMENTS = [run_overhead, layers, traces, alloc_costs, gc, dead_roots, debugger, history]
 
 
 def machine_line() -> str:
