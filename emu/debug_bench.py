@@ -177,6 +177,34 @@ def _child(arch: str, insns: int, rc_span: int = 0) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _hook_cost(arch: str, insns: int, Row) -> list:
+    """What finding dirty pages costs: hot-split run by the engine alone, with
+    the dirty-page write hook, and under the debugger (hook + a snapshot every
+    10^4 instructions), CPU seconds (the machine is shared: wall time is noisy)."""
+    from .history import DirtyPages
+    out = {}
+    for label in ("engine alone", "with the dirty-page hook", "debugger goto (hook + snapshots)"):
+        keep = None
+        d = _hot_debugger(arch, insns) if label.startswith("debugger") else None
+        if d is None:
+            from .run import new_machine
+            from .workloads.registry import get
+            w = get("hot-split")
+            params = w.resolve("small", {"calls": insns // HOT_INSNS_PER_CALL + 1000})
+            mc = new_machine(arch, "buggy", w.program(arch, params), budget=w.budget(params))
+            keep = DirtyPages(mc) if "hook" in label else None
+        c = time.process_time()
+        if d is not None:
+            d.goto(insns)
+        else:
+            mc.engine.run(insns, boundary=10_000, on_boundary=lambda: None)
+        out[label] = time.process_time() - c
+        del keep                        # the hook's state lives as long as the run
+    base = out["engine alone"]
+    return [Row(f"history: {label}, {insns:.0e} insns", arch, f"{insns / dt / 1e6:.2f} M insns/s",
+                f"{dt:.2f} s CPU; {dt / base:.2f}x the engine alone") for label, dt in out.items()]
+
+
 def history(cfg) -> list:
     """reverse-stepi latency at 10^6, 10^7, 10^8 instructions into hot-split
     (target <= 50 ms), reverse-continue across 10^7 (target <= 2 s), and the
@@ -189,6 +217,8 @@ def history(cfg) -> list:
         sizes.append(10**9)
     rows = []
     for arch in ARCHES:
+        for n in (2 * 10**6, 10**7):
+            rows += _hook_cost(arch, n, Row)
         for n in sizes:
             r = _child(arch, n, rc_span=10**7 if n == 10**7 else 0)
             rows.append(Row(f"history: goto {n:.0e}", arch, f"{r['goto_s']:.1f} s",

@@ -202,8 +202,17 @@ class Debugger:
     def _run_start(self, n: int) -> None:
         self.engine.run_start = n
 
+    _goto_target: int | None = None
+
     def _snapshot_here(self) -> None:
         self.n = self.engine.n
+        t = self._goto_target
+        h = self.history
+        if t is not None and self.n not in h.snaps:
+            # a long goto: as dense as thinning would keep them once there (rr-like), not denser
+            far = (t - self.n) // h.density
+            if far > self.snap_interval and self.n - h.before(self.n) < far:
+                return
         self._snapshot()
 
     def goto(self, target: int, interruptible: bool = False) -> None:
@@ -218,10 +227,12 @@ class Debugger:
             # snapshots ahead are kept for later searches backwards from there.
             self._restore_at(self.history.before(target))
         self._interruptible = interruptible
+        self._goto_target = target
         try:
             why, err = self._run(target - self.n, muted=True)
         finally:
             self._interruptible = False
+            self._goto_target = None
         if why == "interrupted":
             return
         if self.n != target:

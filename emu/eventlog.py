@@ -50,20 +50,7 @@ class EventLog:
         self._kind.append(self._kid(kind))
         self._icount.append(icount)
         self._pc.append(pc & (_U64 - 1))
-        self._voff.append(len(self._vals))
-        detail = detail if detail is not None else {}
-        vals = detail.values()
-        if all(type(v) is int and 0 <= v < _U64 for v in vals):
-            keys = tuple(detail)
-            s = self._shape_ix.get(keys)
-            if s is None:
-                s = self._shape_ix[keys] = len(self._shapes)
-                self._shapes.append(keys)
-            self._shape.append(s)
-            self._vals.extend(vals)
-        else:
-            self._shape.append(-1)
-            self._objs[i] = detail
+        self._redo(i, detail if detail is not None else {})
 
     def append(self, ev) -> None:
         self.add(ev.kind, ev.icount, ev.pc, ev.detail)
@@ -73,8 +60,45 @@ class EventLog:
             self.add(ev.kind, ev.icount, ev.pc, ev.detail)
 
     def extend_columns(self, kinds, icounts, pcs, details) -> None:
-        for k, n, p, d in zip(kinds, icounts, pcs, details):
-            self.add(k, n, p, d)
+        """Events as columns (the native event ring's drain)."""
+        base = len(self._kind)
+        kid = self._kind_ix
+        self._kind.extend([kid[k] if k in kid else self._kid(k) for k in kinds])
+        self._icount.extend(icounts)
+        self._pc.extend(pcs)
+        vals, voff, shape, shape_ix = self._vals, self._voff, self._shape, self._shape_ix
+        for i, d in enumerate(details):
+            at = len(vals)
+            voff.append(at)
+            if d is None:
+                d = {}
+            s = shape_ix.get(tuple(d))
+            if s is not None:
+                try:
+                    vals.extend(d.values())
+                    shape.append(s)
+                    continue
+                except (TypeError, OverflowError):
+                    del vals[at:]
+            del voff[-1]
+            self._redo(base + i, d)
+
+    def _redo(self, i: int, d: dict) -> None:
+        """The general path of ``add`` for event ``i`` whose columns other than
+        the detail are already written."""
+        vals = d.values()
+        self._voff.append(len(self._vals))
+        if all(type(v) is int and 0 <= v < _U64 for v in vals):
+            keys = tuple(d)
+            s = self._shape_ix.get(keys)
+            if s is None:
+                s = self._shape_ix[keys] = len(self._shapes)
+                self._shapes.append(keys)
+            self._shape.append(s)
+            self._vals.extend(vals)
+        else:
+            self._shape.append(-1)
+            self._objs[i] = d
 
     # -- reading --------------------------------------------------------------------------------
     def __len__(self) -> int:

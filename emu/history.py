@@ -55,10 +55,25 @@ DEFAULT_MAX_SNAPSHOTS = 8192
 
 SOURCE = r"""
 #include <stdint.h>
-/* Dirty-page marking for goemu's execution history (emu/history.py).
- * One map per mapped region: bits[(addr - base) / 4096] = 1 on every store. */
-typedef struct { uint64_t base, end; uint8_t *bits; } goemu_region;
-typedef struct { uint32_t n, pad; uint64_t stores; goemu_region r[16]; } goemu_dirty;
+/* Dirty-page marking for goemu's execution history (emu/history.py).  One byte
+ * map over the pages of every mapped region (region i's pages start at index
+ * r[i].idx0); a page marked for the first time since the last take is also
+ * appended to list[] (its map index), so a take reads the pages written, not
+ * the whole map (count > cap: the map is scanned instead). */
+typedef struct { uint64_t base, end, idx0; } goemu_region;
+typedef struct {
+	uint32_t n, cap; uint64_t count; uint8_t *bits; uint32_t *list; goemu_region r[16];
+} goemu_dirty;
+
+static inline void mark_page(goemu_dirty *d, uint64_t idx)
+{
+	if (!d->bits[idx]) {
+		d->bits[idx] = 1;
+		if (d->count < d->cap)
+			d->list[d->count] = (uint32_t)idx;
+		d->count++;
+	}
+}
 
 void goemu_dirty_mark(goemu_dirty *d, uint64_t addr, uint64_t last)
 {
@@ -71,7 +86,7 @@ void goemu_dirty_mark(goemu_dirty *d, uint64_t addr, uint64_t last)
 		a = addr < r->base ? r->base : addr;
 		b = last >= r->end ? r->end - 1 : last;
 		for (p = (a - r->base) >> 12; p <= (b - r->base) >> 12; p++)
-			r->bits[p] = 1;
+			mark_page(d, r->idx0 + p);
 	}
 }
 
@@ -84,8 +99,8 @@ void goemu_dirty_write(void *uc, int type, uint64_t addr, int size, int64_t valu
 	for (i = 0; i < d->n; i++) {
 		goemu_region *r = &d->r[i];
 		if (addr >= r->base && last < r->end) {
-			r->bits[(addr - r->base) >> 12] = 1;
-			r->bits[(last - r->base) >> 12] = 1;
+			mark_page(d, r->idx0 + ((addr - r->base) >> 12));
+			mark_page(d, r->idx0 + ((last - r->base) >> 12));
 			return;
 		}
 	}
@@ -99,13 +114,16 @@ class HistoryError(UsageError):
     """The history cannot do what was asked (a position before the origin)."""
 
 
+LIST_CAP = 1 << 16
+
+
 class _Region(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_uint64), ("end", ctypes.c_uint64), ("bits", ctypes.c_void_p)]
+    _fields_ = [("base", ctypes.c_uint64), ("end", ctypes.c_uint64), ("idx0", ctypes.c_uint64)]
 
 
 class _Dirty(ctypes.Structure):
-    _fields_ = [("n", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("stores", ctypes.c_uint64),
-                ("r", _Region * MAX_REGIONS)]
+    _fields_ = [("n", ctypes.c_uint32), ("cap", ctypes.c_uint32), ("count", ctypes.c_uint64),
+                ("bits", ctypes.c_void_p), ("list", ctypes.c_void_p), ("r", _Region * MAX_REGIONS)]
 
 
 @lru_cache(maxsize=1)
@@ -131,8 +149,8 @@ def _lib():
 
 
 class DirtyPages:
-    """Which guest pages were written since ``clear()``: a C write hook for
-    the CPU's stores, a wrapper of ``uc.mem_write`` for Python's."""
+    """Which guest pages were written since the last ``take()``: a C write
+    hook for the CPU's stores, a wrapper of ``uc.mem_write`` for Python's."""
 
     def __init__(self, mc):
         self.mc = mc
@@ -141,11 +159,18 @@ class DirtyPages:
         if len(regions) > MAX_REGIONS:
             raise HistoryError(f"{len(regions)} mapped regions: the history tracks at most {MAX_REGIONS}")
         self.regions = regions
-        self.maps = [np.zeros((e - b + PAGE - 1) // PAGE, dtype=np.uint8) for b, e in regions]
+        counts = [(e - b + PAGE - 1) // PAGE for b, e in regions]
+        self.map = np.zeros(sum(counts), dtype=np.uint8)
+        self.addr_of = np.concatenate([b + PAGE * np.arange(c, dtype=np.uint64)
+                                       for (b, _e), c in zip(regions, counts)])
+        self.list = np.zeros(LIST_CAP, dtype=np.uint32)
         self.state = st = _Dirty()
-        st.n = len(regions)
-        for i, ((b, e), m) in enumerate(zip(regions, self.maps)):
-            st.r[i].base, st.r[i].end, st.r[i].bits = b, e, m.ctypes.data
+        st.n, st.cap = len(regions), LIST_CAP
+        st.bits, st.list = self.map.ctypes.data, self.list.ctypes.data
+        idx0 = 0
+        for i, ((b, e), c) in enumerate(zip(regions, counts)):
+            st.r[i].base, st.r[i].end, st.r[i].idx0 = b, e, idx0
+            idx0 += c
         fn = ctypes.cast(self.lib.goemu_dirty_write, ctypes.c_void_p).value
         self.handle = mc.hooks.native(UC.UC_HOOK_MEM_WRITE, fn, ctypes.addressof(st), 1, 0, label="history")
         uc = mc.uc
@@ -163,18 +188,19 @@ class DirtyPages:
         self._raw_write(addr, data)
 
     def take(self) -> list[int]:
-        """The addresses of the pages written since the last call, sorted; clears the maps."""
-        out: list[int] = []
-        for (b, _e), m in zip(self.regions, self.maps):
-            idx = np.flatnonzero(m)
-            if len(idx):
-                out.extend((b + idx.astype(np.int64) * PAGE).tolist())
-                m[idx] = 0
-        return out
+        """The addresses of the pages written since the last call, sorted; clears the marks."""
+        st = self.state
+        n = st.count
+        if not n:
+            return []
+        idx = self.list[:n].copy() if n <= st.cap else np.flatnonzero(self.map)
+        self.map[idx] = 0
+        st.count = 0
+        return np.sort(self.addr_of[idx]).tolist()
 
     def clear(self) -> None:
-        for m in self.maps:
-            m.fill(0)
+        if self.state.count:
+            self.take()
 
     def close(self) -> None:
         self.mc.hooks.remove(self.handle)
@@ -219,6 +245,8 @@ def _runs(pages: list[int]) -> list[tuple[int, int]]:
 
 class History:
     """The snapshots of one machine's execution (see the module docstring)."""
+
+    density = 256       # thinning keeps a snapshot every distance/density (then halves it while too big)
 
     def __init__(self, mc, interval: int, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_snapshots: int = DEFAULT_MAX_SNAPSHOTS):
@@ -403,7 +431,7 @@ class History:
         """Remove snapshots until the history is under ``frac`` of its bounds:
         dense near ``around``, sparser with distance.  Returns how many were removed."""
         removed = 0
-        k = 256
+        k = self.density
         while self._over(frac) and len(self.ns) > 2:
             keep = self._plan(around, k)
             for p in list(self.ns):
