@@ -211,6 +211,7 @@ def history(cfg) -> list:
     peak RSS of the process with its history at 10^8 and 10^9 (bound: 2 GiB).
     ``--quick``: 10^9 is left out."""
     import os
+
     from .bench import ARCHES, Row
     sizes = [10**6, 10**7, 10**8]
     if cfg.insns >= 1_000_000 and not os.environ.get("GOEMU_BENCH_NO_1E9"):

@@ -9,14 +9,17 @@ count, and when a run stops early (a breakpoint hook, an exit, a fault) the
 position is Machine.position(): the count at the start of the block being
 executed plus the index of the PC inside that block.
 
-Time travel.  The machine is snapshotted (CPU + memory, Unicorn's
-copy-on-write context with UC_CTL_CONTEXT_MEMORY, plus the Python side of the
-machine: output, events, GC reports...) every ``snap_interval`` instructions
-and at every stop.  Going to position K restores the latest snapshot at or
-before K and re-executes forward exactly K - snapshot instructions with
-breakpoints muted; execution is deterministic, so the state is bit-identical
-to the one first reached.  Restoring a snapshot discards the newer ones
-(Unicorn drops their memory layers); they are re-taken when re-executing.
+Time travel.  The machine is snapshotted (CPU, the pages of memory that
+changed, and the Python side of the machine: output, events, GC reports...;
+emu/history.py) every ``snap_interval`` instructions and at every stop.
+Going to position K restores the latest snapshot at or before K and
+re-executes forward exactly K - snapshot instructions with breakpoints muted;
+execution is deterministic, so the state is bit-identical to the one first
+reached.  Snapshots newer than the one restored are kept (a later search
+backwards from there uses them); they are dropped only when the state is
+changed by hand (``mutated``).  Under a memory bound the history is thinned
+(dense near the present, sparser further back), never cut: a position far
+from any snapshot costs more re-execution.
 """
 from __future__ import annotations
 
@@ -29,8 +32,8 @@ from dataclasses import dataclass, field
 from unicorn import UcError
 
 from .errors import EmulationError, GoemuError, UsageError
-from .history import History
 from .expr import BadExpression, Evaluator, MemoryError_, NoSuchSymbol, Value, struct_fields, value_int
+from .history import History
 from .machine import Machine
 from .unwind import GROWING, on_g0, segment_chain
 
@@ -153,12 +156,12 @@ class Debugger:
         k = bisect.bisect_right(ns, self.n) - 1
         mib = 1 << 20
         return [
-            f"{i.count} snapshots, instructions {i.first} to {i.last}: one every {i.interval} instructions "
-            f"and at every stop, thinned with distance from the present ({i.thinned} removed so far)",
-            f"memory: {i.bytes / mib:.1f} MiB of a {i.max_bytes / mib:.0f} MiB bound ({i.pages} guest pages "
-            f"held); at most {i.max_snapshots} snapshots",
-            f"largest gap: {i.largest_gap} instructions (reaching a position costs re-executing from the "
-            f"snapshot before it)",
+            (f"{i.count} snapshots, instructions {i.first} to {i.last}: one every {i.interval} instructions "
+             f"and at every stop, thinned with distance from the present ({i.thinned} removed so far)"),
+            (f"memory: {i.bytes / mib:.1f} MiB of a {i.max_bytes / mib:.0f} MiB bound ({i.pages} guest pages "
+             f"held); at most {i.max_snapshots} snapshots"),
+            (f"largest gap: {i.largest_gap} instructions (reaching a position costs re-executing from the "
+             f"snapshot before it)"),
             f"now at instruction {self.n}; nearest snapshot at or before it: {ns[k] if k >= 0 else '-'}",
         ]
 
@@ -616,8 +619,7 @@ class Debugger:
             # replay spans that double in length (fewer restores over a long search),
             # from the latest snapshot at or before end - span
             k = bisect.bisect_right(ns, max(0, end - span)) - 1
-            if k < 0:
-                k = 0
+            k = max(k, 0)
             start = ns[k]
             if start >= end:
                 break

@@ -36,6 +36,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import hashlib
+import itertools
 import os
 import pickle
 import sys
@@ -468,7 +469,7 @@ class History:
 
     def info(self) -> HistoryInfo:
         ns = self.ns
-        gap = max((b - a for a, b in zip(ns, ns[1:])), default=0)
+        gap = max((b - a for a, b in itertools.pairwise(ns)), default=0)
         return HistoryInfo(len(ns), ns[0] if ns else 0, ns[-1] if ns else 0, self.bytes, self.max_bytes,
                            self.max_snapshots, len(self._versions), self.thinned, gap, self.interval)
 

@@ -19,8 +19,8 @@ from unicorn.unicorn_py3.unicorn import uclib
 from .arch.base import Arch
 from .asm.verify import disassembler
 from .engine import Engine
-from .eventlog import EventLog
 from .errors import BudgetExhausted, EmulationError, Frame, InvalidInstruction, MemoryFault, RuntimeThrow
+from .eventlog import EventLog
 from .hooks import HookRegistry
 from .image import Image
 
