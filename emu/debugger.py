@@ -574,17 +574,17 @@ class Debugger:
                 return st
         return st
 
-    def finish(self) -> Stop:
+    def finish(self, frame: int = 0) -> Stop:
         """Run until the current function returns to its caller (across
         lessstack: the caller resumes on the older segment).  In a split
         (morestack, newstack and what they call, gogocall), until the
         function growing its stack resumes on its new segment; in an unsplit
         (lessstack, oldstack, gogo), until the caller resumes."""
         self.check_running()
-        bt = self.backtrace()
-        if len(bt) < 2:
+        bt = self.backtrace(limit=frame + 2)
+        if len(bt) < frame + 2:
             raise DebuggerError('"finish" not meaningful in the outermost frame')
-        caller = bt[1]
+        caller = bt[frame + 1]       # ``frame``: the selected frame (up/down), as gdb's finish
         if caller.note.startswith(GROWING):
             st = self.run_until(caller.pc)
         else:
@@ -690,12 +690,13 @@ class Debugger:
             bp.hits += 1
         return st
 
-    def reverse_finish(self) -> Stop:
-        """Back to the call instruction that entered the current function."""
-        bt = self.backtrace()
-        if len(bt) < 2:
+    def reverse_finish(self, frame: int = 0) -> Stop:
+        """Back to the call instruction that entered the current function (or
+        the selected ``frame``'s, as gdb's reverse-finish after up)."""
+        bt = self.backtrace(limit=frame + 2)
+        if len(bt) < frame + 2:
             raise DebuggerError('"reverse-finish" not meaningful in the outermost frame')
-        caller = bt[1]
+        caller = bt[frame + 1]
         def pred(pc: int, sp: int) -> bool:
             if sp != caller.sp:
                 return False

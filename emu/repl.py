@@ -282,10 +282,11 @@ def _ni(s: Session, arg: str) -> None:
 
 
 @command("finish", aliases=("fin",),
-         help="run until the current function returns (across lessstack); in morestack or newstack: until "
-              "the function that is growing its stack resumes on its new segment")
+         help="run until the selected function (frame #0, or the one up/frame selected) returns (across "
+              "lessstack); in morestack or newstack: until the function that is growing its stack resumes "
+              "on its new segment")
 def _finish(s: Session, arg: str) -> None:
-    s.report(s.dbg.finish())
+    s.report(s.dbg.finish(s.frame))
 
 
 @command("until-split", help="run to the next morestack entry (a stack split)")
@@ -319,10 +320,10 @@ def _rc(s: Session, arg: str) -> None:
     s.report(s.dbg.reverse_continue())
 
 
-@command("reverse-finish", help="go back to the call of the current function (frame #0); if the call is "
-                                "not in the history, stay here")
+@command("reverse-finish", help="go back to the call of the selected function (frame #0, or the one "
+                                "up/frame selected); if the call is not in the history, stay here")
 def _rfinish(s: Session, arg: str) -> None:
-    s.report(s.dbg.reverse_finish())
+    s.report(s.dbg.reverse_finish(s.frame))
 
 
 @command("goto", help="goto N: go to instruction number N (forward or back)")

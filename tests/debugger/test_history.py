@@ -165,3 +165,40 @@ def test_info_snapshots_and_workload_in_the_repl(tmp_path):
     assert "21 snapshots, instructions 0 to 200000" in out
     assert "MiB bound" in out and "largest gap: 10000 instructions" in out
     assert "now at instruction 199999; nearest snapshot at or before it: 199999" in out
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_finish_and_reverse_finish_act_on_the_selected_frame(arch):
+    """As gdb after `up`: finish runs until the selected frame returns,
+    reverse-finish goes back to the call that entered it."""
+    d = _leak(arch)
+    d.add_break("runtime.new")
+    d.cont()
+    d.delete()
+    here, h = d.n, d.state_hash()
+    bt = d.backtrace()
+    assert bt[1].symbol.startswith("leak") and bt[2].symbol.startswith("main")
+    st = d.reverse_finish(1)
+    assert d.mc.symbolize(st.pc).startswith("main") and d.mc.disasm(st.pc, 1)[0][1].split()[0] in ("call", "bl")
+    call_at = d.n
+    d.goto(here)
+    assert d.state_hash() == h
+    st = d.finish(1)
+    assert st.reason == "finish" and d.mc.pc == bt[2].pc and d.mc.sp == bt[2].sp and d.n > call_at
+    # frame 0 is still the default
+    d.goto(here)
+    st = d.reverse_finish()
+    assert d.mc.symbolize(st.pc).startswith("leak")
+
+
+def test_finish_after_up_in_the_repl(tmp_path):
+    import io
+
+    from emu.repl import run_repl
+    script = tmp_path / "s.gdb"
+    script.write_text("b runtime.new\nc\nup\nfinish\ninfo frame\n")
+    out = io.StringIO()
+    assert run_repl("amd64", "buggy", batch_file=str(script), out=out) == 0
+    text = out.getvalue()
+    after = text.split("(goemu) finish")[1]
+    assert "main" in after.split("(goemu) info frame")[0], after
