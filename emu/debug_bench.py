@@ -120,7 +120,7 @@ def debugger(cfg) -> list:
 
 
 # -- history at scale (emu/history.py) -----------------------------------------------------------
-HOT_INSNS_PER_CALL = 330          # hot-split, depth 20: about 350 (amd64) / 300 (ARM) per call
+HOT_INSNS_PER_CALL = 250          # hot-split, depth 20: about 354 (amd64) / 305 (ARM) per call: a lower bound
 
 
 def _hot_debugger(arch: str, insns: int):
