@@ -284,6 +284,12 @@ def debugger(cfg: Config) -> list[Row]:
     return rows(cfg)
 
 
+def history(cfg: Config) -> list[Row]:
+    """The debugger's history at scale: emu/debug_bench.py (10^9 rows unless --quick)."""
+    from .debug_bench import history as rows
+    return rows(cfg)
+
+
 def gc(cfg: Config) -> list[Row]:
     """The collector: emu/gcbench.py."""
     from .gcbench import gc_bench
@@ -293,7 +299,7 @@ def gc(cfg: Config) -> list[Row]:
 from .leaks.bench import dead_roots  # the dead-root detector's cost
 from .trace.recbench import trace_sizes  # the C trace recorder at two sizes of run
 
-MEASUREMENTS = [run_overhead, layers, trace_sizes, traces, alloc_costs, gc, dead_roots, debugger]
+MEASUREMENTS = [run_overhead, layers, trace_sizes, traces, alloc_costs, gc, dead_roots, debugger, history]
 
 
 def machine_line() -> str:

@@ -9,14 +9,17 @@ count, and when a run stops early (a breakpoint hook, an exit, a fault) the
 position is Machine.position(): the count at the start of the block being
 executed plus the index of the PC inside that block.
 
-Time travel.  The machine is snapshotted (CPU + memory, Unicorn's
-copy-on-write context with UC_CTL_CONTEXT_MEMORY, plus the Python side of the
-machine: output, events, GC reports...) every ``snap_interval`` instructions
-and at every stop.  Going to position K restores the latest snapshot at or
-before K and re-executes forward exactly K - snapshot instructions with
-breakpoints muted; execution is deterministic, so the state is bit-identical
-to the one first reached.  Restoring a snapshot discards the newer ones
-(Unicorn drops their memory layers); they are re-taken when re-executing.
+Time travel.  The machine is snapshotted (CPU, the pages of memory that
+changed, and the Python side of the machine: output, events, GC reports...;
+emu/history.py) every ``snap_interval`` instructions and at every stop.
+Going to position K restores the latest snapshot at or before K and
+re-executes forward exactly K - snapshot instructions with breakpoints muted;
+execution is deterministic, so the state is bit-identical to the one first
+reached.  Snapshots newer than the one restored are kept (a later search
+backwards from there uses them); they are dropped only when the state is
+changed by hand (``mutated``).  Under a memory bound the history is thinned
+(dense near the present, sparser further back), never cut: a position far
+from any snapshot costs more re-execution.
 """
 from __future__ import annotations
 
@@ -28,14 +31,15 @@ from dataclasses import dataclass, field
 
 from unicorn import UcError
 
-from .engine import Snapshot
 from .errors import EmulationError, GoemuError, UsageError
 from .expr import BadExpression, Evaluator, MemoryError_, NoSuchSymbol, Value, struct_fields, value_int
+from .history import History
 from .machine import Machine
 from .unwind import GROWING, on_g0, segment_chain
 
 SNAP_INTERVAL = 10_000
 CHUNK = 10_000
+SCAN_SPAN = 2_000_000       # the longest replay of one step of a search backwards
 
 
 class DebuggerError(UsageError):
@@ -104,18 +108,17 @@ class _Hit:
 
 
 class Debugger:
-    def __init__(self, mc: Machine, snap_interval: int = SNAP_INTERVAL, budget: int | None = None):
+    def __init__(self, mc: Machine, snap_interval: int = SNAP_INTERVAL, budget: int | None = None,
+                 history: dict | None = None):
         self.mc = mc
         self.arch = mc.arch
         self.snap_interval = snap_interval
         self.budget = budget if budget is not None else mc.budget
         self.regions = [(a, b - a + 1) for a, b, _p in mc.uc.mem_regions()]
         self.engine = mc.engine
-        self.engine.enable_memory_snapshots()
         self.n = mc.icount
         self.breakpoints: dict[int, Breakpoint] = {}
         self._next_bp = 1
-        self._snaps: list[Snapshot] = []
         self._muted = False
         self._interrupt = False
         self._call_cache: dict[int, tuple[bool, int, bool]] = {}
@@ -126,36 +129,47 @@ class Debugger:
         self._internal_handles: list = []
         self._trace: list[tuple[int, int, int]] | None = None
         self.last_regs: dict[str, int] = mc.regs()
-        self._snapshot()
+        self.history = History(mc, snap_interval, **(history or {}))
 
     # -- exact counting ----------------------------------------------------------------
     def _count_at(self, pc: int) -> int:
         """Exact position of the instruction at ``pc`` inside the current block."""
         return self.engine.position(pc)
 
-    # -- snapshots: the engine's (every registered part of the machine) -------------------
+    # -- snapshots: emu/history.py (incremental, thinned) -----------------------------------
     def _snapshot(self) -> None:
-        while self._snaps and self._snaps[-1].n >= self.n:
-            self._snaps.pop()
-        self._snaps.append(self.engine.snapshot())
+        self.history.take()
 
-    def _restore(self, k: int) -> None:
-        s = self._snaps[k]
-        del self._snaps[k + 1:]
-        self.engine.restore(s)
-        self.n = s.n
+    def _restore_at(self, pos: int) -> None:
+        if pos > self.n:
+            raise DebuggerError(f"internal: restoring snapshot {pos} ahead of the present {self.n}")
+        self.history.restore(pos)
+        self.n = pos
 
     def snapshots(self) -> list[int]:
-        return [s.n for s in self._snaps]
+        return self.history.positions()
+
+    def history_lines(self) -> list[str]:
+        """What the history keeps (``info snapshots``)."""
+        i = self.history.info()
+        ns = self.history.ns
+        k = bisect.bisect_right(ns, self.n) - 1
+        mib = 1 << 20
+        return [
+            (f"{i.count} snapshots, instructions {i.first} to {i.last}: one every {i.interval} instructions "
+             f"and at every stop, thinned with distance from the present ({i.thinned} removed so far)"),
+            (f"memory: {i.bytes / mib:.1f} MiB of a {i.max_bytes / mib:.0f} MiB bound ({i.pages} guest pages "
+             f"held); at most {i.max_snapshots} snapshots"),
+            (f"largest gap: {i.largest_gap} instructions (reaching a position costs re-executing from the "
+             f"snapshot before it)"),
+            f"now at instruction {self.n}; nearest snapshot at or before it: {ns[k] if k >= 0 else '-'}",
+        ]
 
     def mutated(self) -> None:
-        """The state was changed outside execution (a manual gc): the present
-        becomes a new origin; later history is dropped."""
-        while self._snaps and self._snaps[-1].n > self.n:
-            self._snaps.pop()
-        if self._snaps and self._snaps[-1].n == self.n:
-            self._snaps.pop()
-        self._snaps.append(self.engine.snapshot())
+        """The state was changed outside execution (a manual gc, set var): the
+        present becomes a new origin of later history; later snapshots are dropped."""
+        self.history.truncate(self.n)
+        self.history.take()
 
     # -- running forward exactly: the machine's engine ------------------------------------
     def _run(self, count: int, muted: bool) -> tuple[str, EmulationError | None]:
@@ -191,8 +205,17 @@ class Debugger:
     def _run_start(self, n: int) -> None:
         self.engine.run_start = n
 
+    _goto_target: int | None = None
+
     def _snapshot_here(self) -> None:
         self.n = self.engine.n
+        t = self._goto_target
+        h = self.history
+        if t is not None and self.n not in h.snaps:
+            # a long goto: as dense as thinning would keep them once there (rr-like), not denser
+            far = (t - self.n) // h.density
+            if far > self.snap_interval and self.n - h.before(self.n) < far:
+                return
         self._snapshot()
 
     def goto(self, target: int, interruptible: bool = False) -> None:
@@ -202,13 +225,17 @@ class Debugger:
         if target < 0:
             raise DebuggerError("cannot go before the start of the program")
         if target < self.n:
-            k = bisect.bisect_right([s.n for s in self._snaps], target) - 1
-            self._restore(k)
+            # Only ever back: the parts' restore (output, events, a trace file) truncates
+            # to the snapshot, so a snapshot ahead of the present cannot be jumped to;
+            # snapshots ahead are kept for later searches backwards from there.
+            self._restore_at(self.history.before(target))
         self._interruptible = interruptible
+        self._goto_target = target
         try:
             why, err = self._run(target - self.n, muted=True)
         finally:
             self._interruptible = False
+            self._goto_target = None
         if why == "interrupted":
             return
         if self.n != target:
@@ -386,8 +413,7 @@ class Debugger:
 
     def _stop(self, reason: str, hit: _Hit | None = None, err: EmulationError | None = None) -> Stop:
         mc = self.mc
-        if not self._snaps or self._snaps[-1].n < self.n:
-            self._snapshot()        # every stop is a snapshot: stepping back from here is cheap
+        self._snapshot()        # every stop is a snapshot: stepping back from here is cheap
         pc = mc.pc
         self._note_watched_registers()
         st = Stop(reason, pc, self.n, mc.symbolize(pc), error=err)
@@ -548,17 +574,17 @@ class Debugger:
                 return st
         return st
 
-    def finish(self) -> Stop:
+    def finish(self, frame: int = 0) -> Stop:
         """Run until the current function returns to its caller (across
         lessstack: the caller resumes on the older segment).  In a split
         (morestack, newstack and what they call, gogocall), until the
         function growing its stack resumes on its new segment; in an unsplit
         (lessstack, oldstack, gogo), until the caller resumes."""
         self.check_running()
-        bt = self.backtrace()
-        if len(bt) < 2:
+        bt = self.backtrace(limit=frame + 2)
+        if len(bt) < frame + 2:
             raise DebuggerError('"finish" not meaningful in the outermost frame')
-        caller = bt[1]
+        caller = bt[frame + 1]       # ``frame``: the selected frame (up/down), as gdb's finish
         if caller.note.startswith(GROWING):
             st = self.run_until(caller.pc)
         else:
@@ -583,14 +609,21 @@ class Debugger:
         Ctrl-C (``interrupt``) stops the search between two intervals, leaving
         the machine at the oldest position searched, and raises _Interrupted."""
         end = self.n
-        k = bisect.bisect_left([s.n for s in self._snaps], end) - 1
-        while k >= 0:
+        span = self.snap_interval
+        while end > 0:
             if self._interrupt:
                 self._interrupt = False
                 self.goto(end)
                 raise _Interrupted()
-            start = self._snaps[k].n
-            self._restore(k)
+            ns = self.history.ns
+            # replay spans that double in length (fewer restores over a long search),
+            # from the latest snapshot at or before end - span
+            k = bisect.bisect_right(ns, max(0, end - span)) - 1
+            k = max(k, 0)
+            start = ns[k]
+            if start >= end:
+                break
+            self._restore_at(start)
             self._hits = []
             h = None
             if trace_pred is not None:
@@ -606,7 +639,7 @@ class Debugger:
                 if h is not None:
                     self.mc.hooks.remove(h)
             cands = [x for x in (pcs if trace_pred is not None else self._hits)
-                     if x.n < end and (want is None or want(x))]
+                     if start <= x.n < end and (want is None or want(x))]
             self._hits = []
             if cands:
                 last = max(x.n for x in cands)
@@ -618,7 +651,8 @@ class Debugger:
                 self._scan_also = best_also
                 return best
             end = start
-            k -= 1
+            if trace_pred is None:          # a Python hook on every instruction: keep its replays short
+                span = min(2 * span, SCAN_SPAN)
         return None
 
     def _interrupted_stop(self) -> Stop:
@@ -656,12 +690,13 @@ class Debugger:
             bp.hits += 1
         return st
 
-    def reverse_finish(self) -> Stop:
-        """Back to the call instruction that entered the current function."""
-        bt = self.backtrace()
-        if len(bt) < 2:
+    def reverse_finish(self, frame: int = 0) -> Stop:
+        """Back to the call instruction that entered the current function (or
+        the selected ``frame``'s, as gdb's reverse-finish after up)."""
+        bt = self.backtrace(limit=frame + 2)
+        if len(bt) < frame + 2:
             raise DebuggerError('"reverse-finish" not meaningful in the outermost frame')
-        caller = bt[1]
+        caller = bt[frame + 1]
         def pred(pc: int, sp: int) -> bool:
             if sp != caller.sp:
                 return False
@@ -967,11 +1002,12 @@ class Debugger:
 
 
 def new_debugger(arch: str, variant: str, unit, budget: int | None = None,
-                 snap_interval: int = SNAP_INTERVAL) -> Debugger:
+                 snap_interval: int = SNAP_INTERVAL, history: dict | None = None) -> Debugger:
+    """``history``: the bounds of emu.history.History (max_bytes, max_snapshots)."""
     from .machine import DEFAULT_BUDGET
     from .run import new_machine
     mc = new_machine(arch, variant, unit, budget or DEFAULT_BUDGET)
-    return Debugger(mc, snap_interval=snap_interval, budget=budget)
+    return Debugger(mc, snap_interval=snap_interval, budget=budget, history=history)
 
 
 __all__ = [

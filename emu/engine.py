@@ -29,9 +29,10 @@ firing mid-block, a stop, a fault).
 The state contract.  Everything that must travel back in time registers a
 *part* with :meth:`Engine.register` (a ``save()`` returning a value and a
 ``restore(value)``): the machine's own fields, the collector's reports, a
-cycle account, a trace recorder.  CPU and memory are Unicorn's context
-(copy-on-write memory once :meth:`enable_memory_snapshots` was called).  A
-:class:`Snapshot` is the union; :meth:`Engine.restore` puts every part back.
+cycle account, a trace recorder.  The CPU is Unicorn's context (CPU only).
+A :class:`Snapshot` is the union; :meth:`Engine.restore` puts every part back.
+Guest memory is not in it: the debugger's history (emu/history.py) keeps the
+pages that changed between snapshots and puts them back itself.
 Nobody restores another object's fields: each part restores its own.
 A part registered after a snapshot was taken is not in it and is left as
 it is by restoring that snapshot (it cannot go back before it existed).
@@ -214,7 +215,6 @@ class Engine:
         self._stop_requested = False
         self.run_start = 0                 # position at which the current run began
         self._until_handle = None
-        self.memory_snapshots = False
         self.starts = 0                    # emu_start calls so far: a block hook sees a (re)start cheaply
         self.starts_c = ctypes.c_uint64(0)  # the same, for C hooks (emu/native/hooks.c's cycle account)
 
@@ -336,13 +336,6 @@ class Engine:
 
     def parts(self) -> list[str]:
         return list(self._parts)
-
-    def enable_memory_snapshots(self) -> None:
-        """Snapshots also hold memory (Unicorn's copy-on-write context)."""
-        if not self.memory_snapshots:
-            self.mc.uc.ctl(UC.UC_CTL_CONTEXT_MODE, UC.UC_CTL_IO_WRITE,
-                           ctypes.c_int(UC.UC_CTL_CONTEXT_CPU | UC.UC_CTL_CONTEXT_MEMORY))
-            self.memory_snapshots = True
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.n, self.mc.uc.context_save(), {k: s() for k, (s, _r) in self._parts.items()})

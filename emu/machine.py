@@ -20,6 +20,7 @@ from .arch.base import Arch
 from .asm.verify import disassembler
 from .engine import Engine
 from .errors import BudgetExhausted, EmulationError, Frame, InvalidInstruction, MemoryFault, RuntimeThrow
+from .eventlog import EventLog
 from .hooks import HookRegistry
 from .image import Image
 
@@ -74,7 +75,7 @@ class Machine:
         self.exited = False
         self.exit_status: int | None = None
         self.output: list[str] = []
-        self._events: list[Event] = []
+        self._events = EventLog(Event)      # list-like, in columns: long runs publish millions (emu/eventlog.py)
         self._native_events = None          # emu.engine.NativeEvents while no listener is attached
         self.listeners: dict[str, list[Callable[[Event], None]]] = {}
         self.gc_handler: Callable[[Machine, int], object] | None = None
@@ -133,8 +134,7 @@ class Machine:
             from .engine import NativeEvents
             self._native_events = NativeEvents(self, self.engine.counter, self._event_specs())
             events = self._events
-            self._native_events.sink = lambda kinds, pos, pcs, details: events.extend(
-                map(Event, kinds, pos, pcs, details))
+            self._native_events.sink = events.extend_columns
             self._native_events.install(self.hooks)
         else:
             self._python_event_hooks()

@@ -283,10 +283,11 @@ def _ni(s: Session, arg: str) -> None:
 
 
 @command("finish", aliases=("fin",),
-         help="run until the current function returns (across lessstack); in morestack or newstack: until "
-              "the function that is growing its stack resumes on its new segment")
+         help="run until the selected function (frame #0, or the one up/frame selected) returns (across "
+              "lessstack); in morestack or newstack: until the function that is growing its stack resumes "
+              "on its new segment")
 def _finish(s: Session, arg: str) -> None:
-    s.report(s.dbg.finish())
+    s.report(s.dbg.finish(s.frame))
 
 
 @command("until-split", help="run to the next morestack entry (a stack split)")
@@ -320,10 +321,10 @@ def _rc(s: Session, arg: str) -> None:
     s.report(s.dbg.reverse_continue())
 
 
-@command("reverse-finish", help="go back to the call of the current function (frame #0); if the call is "
-                                "not in the history, stay here")
+@command("reverse-finish", help="go back to the call of the selected function (frame #0, or the one "
+                                "up/frame selected); if the call is not in the history, stay here")
 def _rfinish(s: Session, arg: str) -> None:
-    s.report(s.dbg.reverse_finish())
+    s.report(s.dbg.reverse_finish(s.frame))
 
 
 @command("goto", help="goto N: go to instruction number N (forward or back)")
@@ -406,8 +407,8 @@ def _info(s: Session, arg: str) -> None:
     elif what in ("registers", "reg", "regs", "r", "all-registers"):
         _regs(s, rest)
     elif "snapshots".startswith(what):
-        sn = s.dbg.snapshots()
-        s.w(f"{len(sn)} snapshots, every {s.dbg.snap_interval} instructions; latest at {sn[-1] if sn else '-'}")
+        for line in s.dbg.history_lines():
+            s.w(line)
     elif "symbol".startswith(what) and len(what) >= 2:
         if not rest.strip():
             raise DebuggerError("Argument required (address).")
@@ -1043,7 +1044,7 @@ BATCH_FAILED = 1
 
 def run_repl(arch: str, variant: str, program_path: str | None = None, batch_file: str | None = None,
              out: TextIO = sys.stdout, max_insns: int | None = None, history: str | None = None,
-             err: TextIO | None = None, stop_on_error: bool = False) -> int:
+             err: TextIO | None = None, stop_on_error: bool = False, workload: tuple | None = None) -> int:
     """Run an interactive session (or a batch file); returns an exit code:
     0, or the exit code of the error that prevented the session (a batch
     file that cannot be read: 64; a program that does not assemble: 1).
@@ -1053,7 +1054,11 @@ def run_repl(arch: str, variant: str, program_path: str | None = None, batch_fil
     failure in the middle of a script is never lost."""
     try:
         lines = _batch_lines(batch_file) if batch_file is not None else None
-        unit, shown = _load(program_path, arch)
+        if workload is not None:
+            unit, shown, wbudget = workload
+            max_insns = max(max_insns or 0, wbudget)
+        else:
+            unit, shown = _load(program_path, arch)
         dbg = new_debugger(arch, variant, unit, budget=max_insns)
     except GoemuError as e:
         (err or sys.stderr).write(f"goemu repl: error: {str(e).splitlines()[0]}\n")
@@ -1089,8 +1094,26 @@ def run_repl(arch: str, variant: str, program_path: str | None = None, batch_fil
 
 def _handler(args: argparse.Namespace) -> int:
     batch = args.batch or args.x
+    try:
+        workload = _workload(args)
+    except GoemuError as e:
+        sys.stderr.write(f"goemu repl: error: {str(e).splitlines()[0]}\n")
+        return getattr(e, "exit_code", 1)
     return run_repl(args.arch, args.variant, args.program, batch, max_insns=args.max_insns,
-                    stop_on_error=args.stop_on_error)
+                    stop_on_error=args.stop_on_error, workload=workload)
+
+
+def _workload(args: argparse.Namespace) -> tuple | None:
+    """(unit, name shown, instruction budget) of --workload, or None."""
+    from .workloads.cli import workload_unit
+    from .workloads.registry import get, parse_params
+    unit = workload_unit(args)
+    if unit is None:
+        return None
+    w = get(args.workload)
+    params = w.resolve(args.size, parse_params(args.param))
+    shown = f"workload {w.name} (" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
+    return unit, shown, w.budget(params)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -1103,6 +1126,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="batch: stop at the first command that fails (default: run them all; the exit status "
                         "is 1 if any failed)")
     p.add_argument("--max-insns", type=int, default=None, help="instruction budget of one continue")
+    from .workloads.cli import add_options
+    add_options(p)          # --workload NAME [--size] [--param NAME=VALUE]: debug a workload of the suite
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -1,0 +1,48 @@
+"""emu/eventlog.py: the machine's events in columns behave as the list of
+Events they replace."""
+from emu.eventlog import EventLog
+from emu.machine import Event
+
+
+def _events():
+    report = object()
+    return [Event("split", 10, 0x400100, {"morepc": 0x400123, "size": 4096}),
+            Event("unsplit", 20, 0x400200, {"cret": 5, "stktop": 0xC000004000}),
+            Event("gc", 30, 0x400300, {"report": report}),
+            Event("boot", 1, 0x400000, {"g": 0xF840000000}),
+            Event("odd", 40, 0x400400, {"neg": -1}),
+            Event("exit", 50, 0x400500, {}),
+            Event("unsplit", 60, 0x400200, {"cret": 7, "stktop": 0xC000008000})]
+
+
+def test_columns_give_back_the_events():
+    evs = _events()
+    log = EventLog(Event)
+    log.extend_columns([e.kind for e in evs[:4]], [e.icount for e in evs[:4]], [e.pc for e in evs[:4]],
+                       [e.detail for e in evs[:4]])
+    for e in evs[4:]:
+        log.append(e)
+    assert len(log) == len(evs) and log == evs and list(log) == evs
+    assert log[-1] == evs[-1] and log[2].detail["report"] is evs[2].detail["report"]
+    assert log[1:3] == evs[1:3] and list(reversed(log)) == evs[::-1]
+    # the debugger's restore: cut at the end, then the run goes on
+    del log[3:]
+    assert log == evs[:3]
+    log.append(evs[6])
+    assert log == evs[:3] + [evs[6]]
+    del log[0:]
+    assert len(log) == 0 and log == []
+
+
+def test_a_run_keeps_its_events_compactly():
+    from pathlib import Path
+
+    from emu.run import load_program, new_machine
+    demo = Path(__file__).resolve().parents[2] / "emu" / "demos" / "leak_amd64.s"
+    mc = new_machine("amd64", "buggy", load_program(demo))
+    mc.run()
+    evs = mc.events
+    kinds = [e.kind for e in evs]
+    assert "split" in kinds and "unsplit" in kinds
+    assert all(evs[i].icount <= evs[i + 1].icount for i in range(len(evs) - 1))
+    assert evs.nbytes() < 80 * len(evs)
