@@ -489,8 +489,6 @@ class Debugger:
     def until_unsplit(self) -> Stop:
         return self.run_until(self.mc.image.symbols["lessstack"])
 
-    _CALL = re.compile(r"^(call|blx?(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?)$")
-
     def _is_call(self, pc: int) -> tuple[bool, int]:
         """(is a call instruction, its fall-through address)."""
         info = self._call_info(pc)
@@ -509,7 +507,7 @@ class Debugger:
         if ins:
             _a, text, raw = ins[0]
             mn, _, ops = text.partition(" ")
-            if self._CALL.match(mn):
+            if self.mc.arch.is_call(mn):
                 more = False
                 try:
                     target = int(ops.strip().lstrip("#"), 0)
