@@ -49,7 +49,8 @@ TEXT mcall, NOSPLIT, $-4
 	ldr sp, [r10, #g_sched + gobuf_sp]
 	sub sp, sp, #8
 	str r1, [sp, #4]
-	blx r0
+	add lr, pc, #0                          // BL (R0) as 5l encoded it: LR = the bl below,
+	add pc, r0, #0                          // then an indirect jump to fn
 	bl badmcall2
 	RET
 

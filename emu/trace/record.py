@@ -497,8 +497,10 @@ class NativeRecorder(Recorder):
     def _index_of(self, ev, start: int | None) -> int | None:
         if ev.kind in _SYNC:
             sync = self._sync
+            # by value: the machine's event log stores columns and makes a new Event per read
             for i in range(len(sync) - 1, -1, -1):
-                if sync[i][0] is ev:
+                e = sync[i][0]
+                if e.icount == ev.icount and e.kind == ev.kind and e.pc == ev.pc:
                     return sync[i][1]
             return None
         return None if start is None else ev.icount - start

@@ -166,7 +166,8 @@ ARM = {
         "ldr sp, [r10, {sched_sp}]",
         "sub sp, sp, 8",
         "str r1, [sp, 4]",
-        "blx r0",
+        "add lr, pc, 0",         # 5l's BL (R0): mov PC to LR, then add $0, R0, PC
+        "add pc, r0, 0",
         "bl badmcall2",
         RET,
     ],
