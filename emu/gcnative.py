@@ -11,9 +11,6 @@ tests check that both give identical parent links).
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import sys
 from functools import lru_cache
 
 import numpy as np
@@ -91,20 +88,9 @@ FLAGS = ["-shared", "-fPIC", "-O2"]
 
 @lru_cache(maxsize=1)
 def _lib():
-    from .build import cache_dir, compiler_version
-    from .native import NativeBuildError, compile_shared
-    key = hashlib.sha256((SOURCE + repr(FLAGS) + sys.platform + compiler_version()).encode()).hexdigest()[:16]
-    so = cache_dir() / "native" / f"gcbfs-{key}.so"
+    from .native import NativeBuildError, build_source
     try:
-        if not so.exists():
-            src = so.with_name(f"gcbfs-{key}.{os.getpid()}.c")
-            src.parent.mkdir(parents=True, exist_ok=True)
-            src.write_text(SOURCE)
-            try:
-                compile_shared([src], so, FLAGS, "collector's walk")
-            finally:
-                src.unlink(missing_ok=True)
-        lib = ctypes.CDLL(str(so))
+        lib = build_source("gcbfs", SOURCE, FLAGS, "collector's walk")
     except (OSError, NativeBuildError):
         return None
     f = lib.goemu_gc_bfs

@@ -35,11 +35,8 @@ from __future__ import annotations
 
 import bisect
 import ctypes
-import hashlib
 import itertools
-import os
 import pickle
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -131,19 +128,8 @@ class _Dirty(ctypes.Structure):
 def _lib():
     """The dirty-page hook, compiled on first use (same compiler and cache as
     goemu's other host libraries)."""
-    from .build import cache_dir, compiler_version
-    from .native import compile_shared
-    key = hashlib.sha256((SOURCE + repr(FLAGS) + sys.platform + compiler_version()).encode()).hexdigest()[:16]
-    so = cache_dir() / "native" / f"history-{key}.so"
-    if not so.exists():
-        src = so.with_name(f"history-{key}.{os.getpid()}.c")
-        src.parent.mkdir(parents=True, exist_ok=True)
-        src.write_text(SOURCE)
-        try:
-            compile_shared([src], so, FLAGS, "history's dirty-page hook")
-        finally:
-            src.unlink(missing_ok=True)
-    lib = ctypes.CDLL(str(so))
+    from .native import build_source
+    lib = build_source("history", SOURCE, FLAGS, "history's dirty-page hook")
     lib.goemu_dirty_mark.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64]
     lib.goemu_dirty_mark.restype = None
     return lib

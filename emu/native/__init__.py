@@ -66,6 +66,27 @@ def compile_shared(srcs: list[Path], out: Path, flags: list[str], what: str) -> 
     return out
 
 
+def build_source(prefix: str, source: str, flags: list[str], what: str) -> ctypes.CDLL:
+    """A host library compiled from the C text ``source`` on first use, cached
+    under goemu's cache by a hash of the text, the flags, the platform and the
+    compiler's version, and loaded (the collector's walk, the history's
+    dirty-page hook).  Raises NativeBuildError (a build) or OSError (a load)."""
+    import hashlib
+
+    from ..build import cache_dir, compiler_version
+    key = hashlib.sha256((source + repr(flags) + sys.platform + compiler_version()).encode()).hexdigest()[:16]
+    so = cache_dir() / "native" / f"{prefix}-{key}.so"
+    if not so.exists():
+        src = so.with_name(f"{prefix}-{key}.{os.getpid()}.c")
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(source)
+        try:
+            compile_shared([src], so, flags, what)
+        finally:
+            src.unlink(missing_ok=True)
+    return ctypes.CDLL(str(so))
+
+
 def load_library(path: Path) -> ctypes.CDLL:
     try:
         lib = ctypes.CDLL(str(path))
