@@ -1,13 +1,5 @@
 import pytest
-
-from emu.run import load_program, new_machine
-from emu.trace.cli import DEMOS
-from emu.trace.record import record
-
-
-def make_trace(path, arch, variant, fmt="native"):
-    mc = new_machine(arch, variant, load_program(str(DEMOS / f"leak_{arch}.s")))
-    return record(mc, str(path), fmt, f"leak_{arch}.s")
+from trace_support import make_trace
 
 
 @pytest.fixture(scope="session")

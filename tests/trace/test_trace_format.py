@@ -1,7 +1,7 @@
 import re
 
 import pytest
-from conftest import make_trace
+from trace_support import make_trace
 
 from emu.trace.native import NativeReader, TraceFormatError
 
