@@ -1,7 +1,6 @@
-"""Text presenters: turn results and errors into what a person reads."""
+"""Text presenters: turn results into what a person reads (errors: emu/boundary.py)."""
 from __future__ import annotations
 
-from .errors import EmulationError, GoemuError
 from .gc import GcReport
 from .run import RunResult
 
@@ -46,18 +45,3 @@ def gc_report(g: GcReport, arch: str = "") -> str:
     for o in g.freed:
         lines.append(f"  freed    {o.addr:#x} ({o.size} bytes)")
     return "\n".join(lines)
-
-
-def error(e: GoemuError, verbose: bool = True) -> str:
-    text = f"goemu: {type(e).__name__}: {e}"
-    if isinstance(e, EmulationError) and verbose:
-        if e.registers:
-            regs = [f"{k}={v:#x}" for k, v in e.registers.items()]
-            text += "\n  registers: " + " ".join(regs)
-        if e.backtrace:
-            text += "\n  backtrace (newest first):"
-            for i, f in enumerate(e.backtrace):
-                seg = f" seg {f.segment}" if f.segment else ""
-                note = f"  [{f.note}]" if f.note else ""
-                text += f"\n    #{i:<3} {f.pc:#x} in {f.symbol}  sp={f.sp:#x}{seg}{note}"
-    return text
