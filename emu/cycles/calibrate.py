@@ -152,22 +152,29 @@ def _render(arch: str, blocks: list[tuple[str, list]]) -> tuple[str, dict[int, t
     return "\n".join(lines) + "\n", where
 
 
-_ERR_LINE = re.compile(r"^<stdin>:(\d+):\d+: error:", re.MULTILINE)
+MCA_ERROR_LINE = re.compile(r"^<stdin>:(\d+):\d+: error:", re.MULTILINE)
 _NOTE_INSN = re.compile(r"note: instruction:\s*(.*)$", re.MULTILINE)
+
+
+def invoke_llvm_mca(mca: str, arch: str, text: str, iterations: int, timeout: int,
+                    what: str) -> subprocess.CompletedProcess:
+    """llvm-mca run on the assembly ``text`` (JSON on stdout); a missing tool
+    or a run longer than ``timeout`` seconds on ``what`` is a typed error."""
+    try:
+        return subprocess.run([mca, *mca_args(arch), f"-iterations={iterations}", "-json", "-"], input=text,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ToolMissing(f"llvm-mca not found at {mca}: {INSTALL_HINT}", "llvm-mca")
+    except subprocess.TimeoutExpired:
+        raise GoemuError(f"llvm-mca took longer than {timeout} s on {what}")
 
 
 def run_llvm_mca(mca: str, arch: str, blocks: list[tuple[str, list]], iterations: int):
     """Run llvm-mca on all blocks; return (list of TotalCycles per block) or
     (None, mnemonic llvm-mca refused)."""
     text, where = _render(arch, blocks)
-    try:
-        proc = subprocess.run([mca, *mca_args(arch), f"-iterations={iterations}", "-json", "-"], input=text,
-                              capture_output=True, text=True, timeout=120, check=False)
-    except FileNotFoundError:
-        raise ToolMissing(f"llvm-mca not found at {mca}: {INSTALL_HINT}", "llvm-mca")
-    except subprocess.TimeoutExpired:
-        raise GoemuError(f"llvm-mca took longer than 120 s on {len(blocks)} {arch} blocks")
-    m = _ERR_LINE.search(proc.stderr)      # (llvm-mca may leave a bad line out and still succeed)
+    proc = invoke_llvm_mca(mca, arch, text, iterations, 120, f"{len(blocks)} {arch} blocks")
+    m = MCA_ERROR_LINE.search(proc.stderr)      # (llvm-mca may leave a bad line out and still succeed)
     if m and int(m.group(1)) in where:
         bi, ii = where[int(m.group(1))]
         return None, blocks[bi][1][ii].mnemonic

@@ -33,12 +33,11 @@ executions x llvm-mca.
 from __future__ import annotations
 
 import math
-import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..errors import GoemuError, ToolMissing
-from .calibrate import INSTALL_HINT, find_llvm_mca, mca_args, mca_text
+from ..errors import GoemuError
+from .calibrate import MCA_ERROR_LINE, find_llvm_mca, invoke_llvm_mca, mca_args, mca_text
 from .model import CoreModel
 
 STREAM_TARGET = 10.0       # per workload and architecture, % (issue #14)
@@ -247,14 +246,8 @@ def _mca_total(mca: str, arch: str, insns: list, iterations: int,
     else:
         lines = [(mca_text(arch, i), k) for k, i in enumerate(insns)]
     text = "\n".join(t for t, _k in lines) + "\n"
-    try:
-        proc = subprocess.run([mca, *mca_args(arch), f"-iterations={iterations}", "-json", "-"], input=text,
-                              capture_output=True, text=True, timeout=600, check=False)
-    except FileNotFoundError:
-        raise ToolMissing(f"llvm-mca not found at {mca}: {INSTALL_HINT}", "llvm-mca")
-    except subprocess.TimeoutExpired:
-        raise GoemuError(f"llvm-mca took longer than 600 s on a {len(insns)}-instruction {arch} stream")
-    m = re.search(r"^<stdin>:(\d+):\d+: error:", proc.stderr, re.MULTILINE)
+    proc = invoke_llvm_mca(mca, arch, text, iterations, 600, f"a {len(insns)}-instruction {arch} stream")
+    m = MCA_ERROR_LINE.search(proc.stderr)
     if m:           # llvm-mca may report an error, leave the line out and still succeed
         return None, lines[int(m.group(1)) - 1][1]
     if proc.returncode != 0:
