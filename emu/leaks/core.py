@@ -314,12 +314,17 @@ class Watcher:
             w.handles = []
             w.removals += 1
 
-    def _read(self, w: _Watch, a: int, s: int) -> None:
+    def _hit(self, w: _Watch, a: int, s: int) -> int:
+        """The watched word's bytes an access of [a, a+s) touches (0: none, or
+        nothing left to watch there: the hook idles)."""
         self.callbacks += 1
         if not w.entries:
             self._idle(w)
-            return
-        m = self._bytes(w, a, s)
+            return 0
+        return self._bytes(w, a, s)
+
+    def _read(self, w: _Watch, a: int, s: int) -> None:
+        m = self._hit(w, a, s)
         if not m:
             return
         acc = None
@@ -335,11 +340,7 @@ class Watcher:
             self.pending -= 1
 
     def _write(self, w: _Watch, a: int, s: int, v: int) -> None:
-        self.callbacks += 1
-        if not w.entries:
-            self._idle(w)
-            return
-        m = self._bytes(w, a, s)
+        m = self._hit(w, a, s)
         if not m:
             return
         acc = None
