@@ -83,6 +83,46 @@ class EventLog:
             del voff[-1]
             self._redo(base + i, d)
 
+    def extend_typed(self, names, keys, which, icounts, pcs, values) -> None:
+        """Events given as whole columns (the native event ring's drain, no
+        per-event Python): event ``i`` is of type ``which[i]``, whose kind is
+        ``names[t]`` and whose detail has the keys ``keys[t]`` with the
+        values ``values[t][:, j]`` (a 2-D unsigned array, one row per event of
+        that type, in order).  ``icounts`` and ``pcs``: one per event."""
+        import numpy as np
+        which = np.asarray(which, dtype=np.intp)
+        n = len(which)
+        if not n:
+            return
+        kid = np.array([self._kid(k) for k in names], dtype=np.uint16)
+        sid = np.empty(len(keys), dtype=np.int32)
+        for t, ks in enumerate(keys):
+            ks = tuple(ks)
+            s = self._shape_ix.get(ks)
+            if s is None:
+                s = self._shape_ix[ks] = len(self._shapes)
+                self._shapes.append(ks)
+            sid[t] = s
+        width = np.array([len(ks) for ks in keys], dtype=np.uint64)
+        w = width[which]
+        ends = np.cumsum(w, dtype=np.uint64)
+        voff = ends - w                                  # where each event's values start, from 0
+        vals = np.empty(int(ends[-1]) if n else 0, dtype=np.uint64)
+        for t in range(len(keys)):
+            idx = np.flatnonzero(which == t)
+            if not len(idx) or not width[t]:
+                continue
+            v = np.asarray(values[t], dtype=np.uint64).reshape(len(idx), int(width[t]))
+            at = voff[idx]
+            for j in range(int(width[t])):
+                vals[at + np.uint64(j)] = v[:, j]
+        self._kind.frombytes(kid[which].tobytes())
+        self._icount.frombytes(np.asarray(icounts, dtype=np.int64).tobytes())
+        self._pc.frombytes(np.asarray(pcs, dtype=np.uint64).tobytes())
+        self._shape.frombytes(sid[which].tobytes())
+        self._voff.frombytes((voff + np.uint64(len(self._vals))).tobytes())
+        self._vals.frombytes(vals.tobytes())
+
     def _redo(self, i: int, d: dict) -> None:
         """The general path of ``add`` for event ``i`` whose columns other than
         the detail are already written."""
@@ -143,8 +183,12 @@ class EventLog:
         return f"EventLog({len(self)} events)"
 
     def count(self, kind: str) -> int:
+        """How many events of ``kind`` (one numpy pass, no Event objects)."""
+        import numpy as np
         k = self._kind_ix.get(kind)
-        return 0 if k is None else sum(1 for x in self._kind if x == k)
+        if k is None or not len(self._kind):
+            return 0
+        return int(np.count_nonzero(np.frombuffer(self._kind, dtype=np.uint16) == k))
 
     # -- forgetting -------------------------------------------------------------------------------
     def __delitem__(self, i) -> None:

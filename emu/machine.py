@@ -134,7 +134,7 @@ class Machine:
             from .engine import NativeEvents
             self._native_events = NativeEvents(self, self.engine.counter, self._event_specs())
             events = self._events
-            self._native_events.sink = events.extend_columns
+            self._native_events.sink = events.extend_typed
             self._native_events.install(self.hooks)
         else:
             self._python_event_hooks()
@@ -159,15 +159,16 @@ class Machine:
 
         lo, ln, split_at = window(self._SPLIT)
         names = ("framesize", "argsize", "morepc", "caller_pc", "caller_sp")
+        # decode(window fields, register, deref) -> the detail's values (numpy columns, in keys' order)
         split = dict(name="split", pc=sym["newstack"], win_lo=lo, win_len=ln, fields=split_at, **m,
-                     decode=lambda cols, _r, _d: [dict(zip(names, row)) for row in zip(*cols)])
+                     keys=names, decode=lambda cols, _r, _d: cols)
         lo2, ln2, un_at = window(("curg", "cret"))
         sb_off, sb_size = self._field("G", "stackbase")
         unsplit = dict(name="unsplit", pc=sym["oldstack"], win_lo=lo2, win_len=ln2, fields=un_at, **m,
-                       deref=(un_at[0][0], sb_off, sb_size),
-                       decode=lambda cols, _r, ds: [{"cret": c, "stktop": d} for c, d in zip(cols[1], ds)])
+                       deref=(un_at[0][0], sb_off, sb_size), keys=("cret", "stktop"),
+                       decode=lambda cols, _r, ds: [cols[1], ds])
         less = dict(name="lessstack", pc=sym["lessstack"], win_lo=0, win_len=0, reg=a.regs[a.ret], **m,
-                    decode=lambda _c, rs, _d: [{"ret": r} for r in rs])
+                    keys=("ret",), decode=lambda _c, rs, _d: [rs])
         return [split, unsplit, less]
 
     @property
