@@ -26,6 +26,18 @@ Both keep, for the block being executed, the count before it and its
 instruction addresses, so ``position(pc)`` is exact inside a block (a hook
 firing mid-block, a stop, a fault).
 
+The budget.  Unicorn implements emu_start's instruction count with a code
+hook on every instruction.  The python counter always runs with it; on the
+native counter a run of at least ``Engine.FREE_RUN`` instructions goes
+without it: the C block hook stops the run before the first block that would
+end past the count (before any of its instructions or hooks run), and the
+rest of that block runs with Unicorn's exact count, its translation dropped
+first so that it is made again with Unicorn's count hook.  Unicorn adds that
+hook without dropping blocks already translated, so a counted run after a
+count-free one drops every translation first (``Engine._counted``).  Every
+executed block goes through the counting hook and counts at least one
+instruction: no run goes past its count.
+
 The state contract.  Everything that must travel back in time registers a
 *part* with :meth:`Engine.register` (a ``save()`` returning a value and a
 ``restore(value)``): the machine's own fields, the collector's reports, a
@@ -88,7 +100,14 @@ class _Counter:
     def addrs_of(self, addr: int, size: int) -> tuple[int, ...]:
         addrs = self.blocks.get((addr, size))
         if addrs is None:
-            addrs = self.blocks[(addr, size)] = tuple(i.address for i in self.mc.disasm_block(addr, size))
+            insns = self.mc.disasm_block(addr, size)
+            found = [i.address for i in insns]
+            covered = sum(i.size for i in insns)
+            if covered < size:
+                # bytes Capstone cannot decode (Unicorn faults on them, or runs an instruction
+                # Capstone does not know): one more instruction, so that every block counts
+                found.append(addr + covered)
+            addrs = self.blocks[(addr, size)] = tuple(found)
         return addrs
 
     def _position_in(self, base: int, addrs: tuple[int, ...], pc: int, whole: int) -> int:
@@ -123,6 +142,8 @@ class PythonCounter(_Counter):
         self.icount = self._base = n
         self._addrs = ()
 
+    free_runs = False               # the reference always runs with Unicorn's count
+
     def position(self, pc: int) -> int:
         return self._position_in(self._base, self._addrs, pc, self.icount)
 
@@ -146,7 +167,8 @@ class NativeCounter(_Counter):
                         ("blk_n", ctypes.c_uint32), ("misses", ctypes.c_uint64),
                         ("blocks", ctypes.c_uint64), ("miss", ctypes.c_void_p), ("stop", ctypes.c_void_p),
                         ("key_addr", ctypes.c_uint64 * slots), ("key_size", ctypes.c_uint32 * slots),
-                        ("count", ctypes.c_uint32 * slots)]
+                        ("count", ctypes.c_uint32 * slots), ("limit", ctypes.c_uint64),
+                        ("limit_hit", ctypes.c_uint32), ("pad_limit", ctypes.c_uint32)]
         if ctypes.sizeof(State) != lib.goemu_counter_size():
             from .native import NativeBuildError
             raise NativeBuildError("native hook library: counter layout mismatch "
@@ -188,6 +210,21 @@ class NativeCounter(_Counter):
         s.blk_size = 0
         s.blk_n = 0
 
+    free_runs = True                # long runs go without Unicorn's count (Engine._chunk)
+
+    def arm(self, limit: int) -> None:
+        """Stop before any block that would end past ``limit`` (0: no limit)."""
+        self.state.limit = limit
+        self.state.limit_hit = 0
+
+    def disarm(self) -> bool:
+        """Remove the limit; whether the run stopped at it."""
+        s = self.state
+        hit = bool(s.limit_hit)
+        s.limit = 0
+        s.limit_hit = 0
+        return hit
+
     def position(self, pc: int) -> int:
         s = self.state
         if not s.blk_n:
@@ -217,6 +254,8 @@ class Engine:
         self._until_handle = None
         self.starts = 0                    # emu_start calls so far: a block hook sees a (re)start cheaply
         self.starts_c = ctypes.c_uint64(0)  # the same, for C hooks (emu/native/hooks.c's cycle account)
+        self._uc_counting = False          # Unicorn's count hook exists (the last emu_start had a count)
+        self._uncounted_tbs = False        # translated blocks may lack the count hook's call (_counted)
 
     # -- position -------------------------------------------------------------------
     @property
@@ -286,17 +325,39 @@ class Engine:
                 mc.hooks.remove(self._until_handle)
                 self._until_handle = None
 
+    #: A run of at least this many instructions on the native counter goes without Unicorn's
+    #: count (shorter ones, e.g. the debugger's snapshot intervals, keep it).
+    FREE_RUN = 1 << 16
+    #: The count of a run without Unicorn's count once Unicorn's count hook exists: passing 0
+    #: would make Unicorn remove the hook and drop every translated block (uc.c, 2.1.4).
+    _HUGE = 1 << 62
+
     def _chunk(self, count: int) -> EmulationError | None:
-        """One emu_start of at most ``count`` instructions; leaves the exact
-        position in the counter.  Returns the emulation error, if any;
-        other exceptions raised by hooks propagate."""
-        mc = self.mc
+        """Run at most ``count`` instructions and leave the exact position in
+        the counter.  Returns the emulation error, if any; other exceptions
+        raised by hooks propagate.
+
+        Unicorn implements emu_start's instruction count with a code hook on
+        every instruction, which costs more than goemu's whole counting.  So a
+        long run on the native counter goes without it (:meth:`_free`): the C
+        block hook stops the run before the first block that would end past
+        the count, and only the rest of that one block runs with Unicorn's
+        exact count."""
         begin = self.n
         self.set_position(begin)
         self.run_start = begin
+        self._stop_requested = False
+        if count >= self.FREE_RUN and self.counter.free_runs:
+            return self._free(begin, begin + count)
+        return self._counted(begin, count)
+
+    def _start(self, count: int) -> EmulationError | None:
+        """One emu_start (``count`` 0: without Unicorn's count); on an error the
+        position is made exact and the error returned."""
+        mc = self.mc
         self.starts += 1
         self.starts_c.value = self.starts
-        self._stop_requested = False
+        self._uc_counting = count > 0
         try:
             mc.uc.emu_start(mc.pc, 0, 0, count)
         except UcError as e:
@@ -305,6 +366,22 @@ class Engine:
         if mc.hooks.pending is not None:
             self.set_position(self.position())      # a hook failed before its instruction ran
             return self._pending()
+        return None
+
+    def _counted(self, begin: int, count: int) -> EmulationError | None:
+        """One emu_start with Unicorn's exact count."""
+        if self._uncounted_tbs:
+            # Blocks translated during a run without Unicorn's count have no call to its
+            # count hook, and Unicorn adds that hook without dropping them (uc.c, 2.1.4):
+            # they would run uncounted, past the count.  Drop every translation.
+            self.mc.uc.ctl_flush_tb()
+            self._uncounted_tbs = False
+        err = self._start(count)
+        return err if err is not None else self._settle(begin, count)
+
+    def _settle(self, begin: int, count: int) -> EmulationError | None:
+        """The exact position after an emu_start of at most ``count`` from ``begin``."""
+        mc = self.mc
         if self._stop_requested or mc.exited or self.counter.icount < begin + count:
             if self.counter.icount == begin and not self._stop_requested and not mc.exited:
                 return mc.error(EmulationError, "emulation made no progress")
@@ -314,6 +391,46 @@ class Engine:
             # hook counted the whole last block
             self.set_position(begin + count)
         return None
+
+    def _free(self, begin: int, target: int) -> EmulationError | None:
+        """Run to ``target`` without Unicorn's count: the counter's block hook stops
+        the run before the block that would end past ``target`` (before any of
+        its instructions or their hooks run), then the rest of that block runs
+        with Unicorn's count.  Only that block needs the count hook, so only
+        its translation is dropped (the others were made without it)."""
+        mc, c = self.mc, self.counter
+        c.arm(target)
+        try:
+            err = self._start(self._HUGE if self._uc_counting else 0)
+        finally:
+            hit = c.disarm()
+        self._uncounted_tbs = True
+        if err is not None:
+            return err
+        if not hit or self._stop_requested or mc.exited:
+            return self._settle(begin, target - begin)   # stopped before: a stop request, the exit, a hook
+        s = c.state
+        addr, size, n, base = s.blk_addr, s.blk_size, s.blk_n, s.blk_base
+        pc = mc.pc
+        p = self.position(pc)
+        self.set_position(p)
+        if p == target:
+            return None
+        if pc != addr or p != base or not 0 < target - p < n:
+            return self._counted(p, target - p)          # not at a block's start: count everything
+        mc.uc.ctl_remove_cache(addr, addr + max(size, 1))
+        c.arm(p + n)                                      # leaving the block (it cannot) stops at the next
+        try:
+            err = self._start(target - p)
+        finally:
+            left = c.disarm()
+        if err is not None:
+            return err
+        if left:
+            self.set_position(self.position())
+            return mc.error(EmulationError, f"internal: the run left the block at {addr:#x} before "
+                            f"Unicorn's count of {target - p} stopped it")
+        return self._settle(p, target - p)
 
     def _pending(self) -> EmulationError | None:
         """Re-raise what a hook raised; an EmulationError is returned instead."""

@@ -17,7 +17,15 @@
  * (address, size) comes from a direct-mapped table; on a miss the Python side
  * (Capstone, once per block) is asked through ``miss`` and the answer stored.
  * A miss callback that fails returns a negative number: the hook then stops
- * the emulation and counts nothing (Python re-raises the error). */
+ * the emulation and counts nothing (Python re-raises the error).
+ *
+ * The budget of a run without Unicorn's own count (emu/engine.py): with
+ * ``limit`` set, a block that would end past it is counted and the emulation
+ * stopped before it executes (Unicorn calls block hooks before the block's
+ * exit-request check), ``limit_hit`` saying so.  Every executed block goes
+ * through this hook and counts at least one instruction, so no run goes past
+ * its limit by more than the rest of one block, which Python then runs with
+ * Unicorn's exact count. */
 
 #define COUNT_SLOTS 16384u            /* power of two */
 
@@ -37,6 +45,9 @@ typedef struct {
     uint64_t key_addr[COUNT_SLOTS];
     uint32_t key_size[COUNT_SLOTS];   /* 0: empty (Unicorn never reports a 0-byte block we count) */
     uint32_t count[COUNT_SLOTS];
+    uint64_t limit;                   /* nonzero: stop before a block that would end past it */
+    uint32_t limit_hit;               /* the last stop was the limit's */
+    uint32_t pad_limit;
 } goemu_counter;
 
 uint32_t goemu_abi(void) { return GOEMU_NATIVE_ABI; }
@@ -76,6 +87,10 @@ void goemu_count_block(void *uc, uint64_t addr, uint32_t size, void *user_data) 
     c->blk_n = n;
     c->icount += n;
     c->blocks++;
+    if (c->limit && c->icount > c->limit) {
+        c->limit_hit = 1;
+        if (c->stop) c->stop(uc);
+    }
 }
 
 /* ---- runtime events at fixed addresses -------------------------------------
