@@ -206,6 +206,16 @@ class EventLog:
             for j in [j for j in self._objs if j >= n]:
                 del self._objs[j]
 
+    def copy(self) -> EventLog:
+        """An independent copy (the columns copied as bytes, no Event objects)."""
+        new = EventLog(self._Event)
+        new._kinds, new._kind_ix = list(self._kinds), dict(self._kind_ix)
+        new._shapes, new._shape_ix = list(self._shapes), dict(self._shape_ix)
+        for name in ("_kind", "_icount", "_pc", "_shape", "_voff", "_vals"):
+            setattr(new, name, getattr(self, name)[:])
+        new._objs = dict(self._objs)
+        return new
+
     def clear(self) -> None:
         del self[0:]
 

@@ -1,6 +1,7 @@
 """Running a program end to end, returning data (the CLI presents it)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ class RunResult:
     exit_status: int | None
     output: list[str]
     cret: int                       # m0.cret when the program exited
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)   # the run's EventLog (emu/eventlog.py)
     gcs: list = field(default_factory=list)
     cycles: object | None = None    # emu.cycles.account.CycleResult when run with cycles=True
 
@@ -62,11 +63,10 @@ def finish(mc: Machine, program: str) -> RunResult:
     from .gc import reports_of
     return RunResult(
         arch=mc.arch.name, variant=mc.image.variant, program=program, instructions=mc.icount,
-        splits=sum(e.kind == "split" for e in mc.events),
-        unsplits=sum(e.kind == "unsplit" for e in mc.events),
+        splits=mc.events.count("split"), unsplits=mc.events.count("unsplit"),
         segments_allocated=stats["nstackalloc"], segments_freed=stats["nstackfree"],
         exit_status=mc.exit_status, output=list(mc.output), cret=mc.field("M", mc.m0, "cret"),
-        events=list(mc.events), gcs=reports_of(mc))
+        events=mc.events.copy(), gcs=reports_of(mc))    # an EventLog: no Event object per event
 
 
 def run_program(arch: str, variant: str, program: Unit | None, budget: int = DEFAULT_BUDGET,

@@ -46,3 +46,32 @@ def test_a_run_keeps_its_events_compactly():
     assert "split" in kinds and "unsplit" in kinds
     assert all(evs[i].icount <= evs[i + 1].icount for i in range(len(evs) - 1))
     assert evs.nbytes() < 80 * len(evs)
+
+
+def test_typed_columns_give_back_the_events_and_cut_cleanly():
+    """The native drain's whole-column append (extend_typed) gives the same
+    events as appending them one by one, also after a cut and a copy."""
+    import numpy as np
+    names, keys = ["split", "unsplit", "lessstack"], [("framesize", "morepc"), ("cret", "stktop"), ("ret",)]
+    which = np.array([0, 1, 2, 2, 0, 1, 1, 2])
+    icounts = np.arange(8) * 10 + 3
+    pcs = np.array([0x400100, 0x400200, 0x400300, 0x400300, 0x400100, 0x400200, 0x400200, 0x400300], np.uint64)
+    vals = [np.array([[4096, 0x4001], [8192, 0x4002]], np.uint64),
+            np.array([[5, 0xC000004000], [0, 7], [2**64 - 1, 0]], np.uint64),
+            np.array([[1], [2], [3]], np.uint64)]
+    want, seen = [], [0, 0, 0]
+    for i, t in enumerate(which.tolist()):
+        row = vals[t][seen[t]].tolist()
+        seen[t] += 1
+        want.append(Event(names[t], int(icounts[i]), int(pcs[i]), dict(zip(keys[t], row))))
+    log = EventLog(Event)
+    log.append(Event("boot", 1, 0x400000, {"g": 5}))
+    log.extend_typed(names, keys, which, icounts, pcs, vals)
+    assert log == [Event("boot", 1, 0x400000, {"g": 5})] + want
+    assert log.count("unsplit") == 3 and log.count("gc") == 0
+    copy = log.copy()
+    del log[4:]
+    assert log == [Event("boot", 1, 0x400000, {"g": 5})] + want[:3]
+    log.extend_typed(names, keys, which, icounts, pcs, vals)
+    assert log == [Event("boot", 1, 0x400000, {"g": 5})] + want[:3] + want
+    assert copy == [Event("boot", 1, 0x400000, {"g": 5})] + want
