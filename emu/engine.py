@@ -100,9 +100,9 @@ class _Counter:
     def addrs_of(self, addr: int, size: int) -> tuple[int, ...]:
         addrs = self.blocks.get((addr, size))
         if addrs is None:
-            insns = self.mc.disasm_block(addr, size)
-            found = [i.address for i in insns]
-            covered = sum(i.size for i in insns)
+            spans = self.mc.insn_spans(addr, size)
+            found = [a for a, _n in spans]
+            covered = sum(n for _a, n in spans)
             if covered < size:
                 # bytes Capstone cannot decode (Unicorn faults on them, or runs an instruction
                 # Capstone does not know): one more instruction, so that every block counts

@@ -342,6 +342,12 @@ class Machine:
         cs = disassembler(self.arch)
         return list(cs.disasm(self.read(addr, size), addr))
 
+    def insn_spans(self, addr: int, size: int) -> list[tuple[int, int]]:
+        """(address, size) of each instruction of the block (Capstone's lite
+        decoder: no instruction objects; the engine's counters ask once per block)."""
+        cs = disassembler(self.arch)
+        return [(a, n) for a, n, _m, _o in cs.disasm_lite(self.read(addr, size), addr)]
+
     def _on_invalid(self, access: int, addr: int, size: int, value: int) -> bool:
         self._last_invalid = (access, addr, size)
         return False

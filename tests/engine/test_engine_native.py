@@ -97,7 +97,7 @@ def test_native_miss_callback_error_surfaces(arch):
 
     def boom(addr, size):
         raise RuntimeError(f"cannot analyse block {addr:#x}")
-    mc.disasm_block = boom
+    mc.insn_spans = boom
     with pytest.raises(RuntimeError, match="cannot analyse block"):
         mc.run()
 
