@@ -13,9 +13,10 @@ measurement is one function added to the list.
   GOEMU_BENCH_QUICK=1), recorded in the native and the Tenet format:
   instructions per second and bytes per million instructions.
 - ``layers``: the hot-split workload (emu/cycles/hotsplit.py: every call
-  splits and unsplits) sized to ``cfg.insns``, run on raw Unicorn and then
-  with each layer of goemu's instrumentation: the plain run, the cycle model,
-  the cycle model with data caches, trace recording without and with cycles.
+  splits and unsplits) sized to ``cfg.insns`` and to ten times that, run on
+  raw Unicorn (without and with an instruction count) and then with each layer
+  of goemu's instrumentation: the plain run, the cycle model, the cycle model
+  with data caches, trace recording without and with cycles.
 - ``trace diff``: buggy vs fixed traces of that workload diffed in a child
   process that imports only the trace reader and the diff: wall time and the
   child's peak RSS (VmHWM), for the first quarter of the records and for all
@@ -64,15 +65,18 @@ def _machine(arch: str, n: int):
     return new_machine(arch, "buggy", load_program(None, text=text, name=f"sum{n}.s"))
 
 
-def _raw_seconds(raw, insns: int) -> float:
+def _raw_seconds(raw, insns: int, count: bool = True, clock=time.perf_counter) -> float:
     """Time ``raw`` (a fresh machine) on bare Unicorn: every block and address hook
-    removed, only the hypercall/fault hooks the program needs to exit are kept."""
+    removed, only the hypercall/fault hooks the program needs to exit are kept.
+    ``count``: pass Unicorn an instruction count (more than the program runs), which
+    makes Unicorn add its own code hook on every instruction; without it the run is
+    Unicorn's fastest, and the program's exit stops it."""
     for h in raw.hooks.handles():
         if h.kind in ("block", "at") or h.native:
             raw.hooks.remove(h)
-    t = time.perf_counter()
-    raw.uc.emu_start(raw.pc, 0, 0, insns + 10_000)
-    return time.perf_counter() - t
+    t = clock()
+    raw.uc.emu_start(raw.pc, 0, 0, insns + 10_000 if count else 0)
+    return clock() - t
 
 
 def measure(arch: str, n: int = 20000) -> dict:
@@ -202,16 +206,6 @@ def _hot_machine(arch: str, n: int):
                        budget=200_000_000)
 
 
-def _timed(mc, setup=None) -> tuple[float, object]:
-    extra = setup(mc) if setup else None
-    t = time.perf_counter()
-    if hasattr(extra, "run"):            # a trace recorder runs the machine itself
-        extra.run()
-    else:
-        mc.run()
-    return time.perf_counter() - t, extra
-
-
 @contextlib.contextmanager
 def _engine(name: str):
     from .machine import default_engine, set_default_engine
@@ -223,9 +217,37 @@ def _engine(name: str):
         set_default_engine(old)
 
 
+def _best(make, setup, reps: int) -> float:
+    """Best of ``reps`` CPU times (of the thread running the emulation) of a run of a
+    fresh machine from ``make()`` with ``setup(mc)`` (a layer) attached."""
+    best = math.inf
+    for _ in range(reps):
+        mc = make()
+        extra = setup(mc) if setup else None
+        t = time.thread_time()
+        if hasattr(extra, "run"):            # a trace recorder runs the machine itself
+            extra.run()
+        else:
+            mc.run()
+        best = min(best, time.thread_time() - t)
+    return best
+
+
+LAYER_SIZES = (1, 10)                    # the layer table's two sizes of work, in units of cfg.insns
+
+
 def layers(cfg: Config) -> list[Row]:
     """One workload (hot-split: every call splits and unsplits), instrumented
-    layer by layer; each layer's speed and its ratio to raw Unicorn."""
+    layer by layer, at two sizes of work (``cfg.insns`` and ten times that);
+    each layer's speed and its ratio to raw Unicorn, timed in the same run.
+
+    Raw Unicorn is timed twice: without an instruction count (Unicorn's fastest,
+    the baseline the targets are judged against) and with one (Unicorn then adds
+    its own code hook on every instruction); both ratios are printed.  Times are
+    CPU times of the thread running the emulation, best of 3 (best of 2 at the
+    large size); the trace with cycles (a Python hook per instruction, ~15 s a
+    run) and the Python reference engine are measured once, at the small size
+    only."""
     from .cycles.account import CycleAccount
     from .trace.native import NativeWriter
     from .trace.record import Recorder
@@ -233,11 +255,10 @@ def layers(cfg: Config) -> list[Row]:
     for arch in ARCHES:
         probe = _hot_machine(arch, 200)
         probe.run()
-        n = max(200, int(200 * cfg.insns / probe.icount))
-        ref = _hot_machine(arch, n)
-        plain_s, _ = _timed(ref)
-        insns = ref.icount
-        raw_s = _raw_seconds(_hot_machine(arch, n), insns)
+        fixed = probe.icount
+        probe2 = _hot_machine(arch, 400)
+        probe2.run()
+        per_call = (probe2.icount - fixed) / 200
         tpath = os.path.join(cfg.tmp, f"layers-{arch}.native")
 
         def recorder(mc, cycles, tpath=tpath):
@@ -245,29 +266,48 @@ def layers(cfg: Config) -> list[Row]:
             acct = CycleAccount(mc) if cycles else None
             return Recorder(mc, NativeWriter(f), "hotsplit_hot.s", account=acct).attach()
 
-        measured = [
-            ("raw Unicorn (no hooks)", raw_s, f"hot-split, {n} calls: {insns} insns", None),
-            ("goemu run", plain_s, "instruction count, runtime events, hypercalls", 0.50),
-        ]
-        for label, setup, what, target in (
-                ("goemu run --cycles", lambda mc: CycleAccount(mc).attach(), "block costs, predictor, L1I/L2",
-                 0.25),
-                ("goemu run --cycles --cache-model", lambda mc: CycleAccount(mc, caches=True).attach(),
-                 "+ every load/store through L1D/L2", 0.10),
-                ("goemu trace --no-cycles", lambda mc: recorder(mc, False), "native format", 0.10),
-                ("goemu trace (with cycles)", lambda mc: recorder(mc, True), "native format + cycle columns",
-                 None)):
-            dt, _ = _timed(_hot_machine(arch, n), setup)
-            measured.append((label, dt, what, target))
-        # the reference engine (Python hooks), same workload
-        with _engine("python"):
-            dt, _ = _timed(_hot_machine(arch, n))
-        measured.append(("goemu run --engine python", dt, "the reference: Python block hook and events", None))
-        for label, dt, what, target in measured:
-            share = raw_s / dt
-            goal = "" if target is None else f" (target >= {target:.0%}: {'met' if share >= target else 'missed'})"
-            rows.append(Row(f"layers: {label}", arch, f"{insns / dt / 1e6:.3f} M insns/s",
-                            f"{share:.1%} of raw{goal}; {what}"))
+        for scale in LAYER_SIZES:
+            large = scale > 1
+            n = max(200, round(200 + (cfg.insns * scale - fixed) / per_call))
+            reps = 2 if large else 3
+            ref = _hot_machine(arch, n)
+            ref.run()
+            insns = ref.icount
+
+            def make(n=n, arch=arch):
+                return _hot_machine(arch, n)
+            raw_free = min(_raw_seconds(make(), insns, False, time.thread_time) for _ in range(reps))
+            raw_count = min(_raw_seconds(make(), insns, True, time.thread_time) for _ in range(reps))
+            size = f"{insns / 1e6:.1f}M insns"
+            rows.append(Row(f"layers, {size}: raw Unicorn (no hooks, no count)", arch,
+                            f"{insns / raw_free / 1e6:.2f} M insns/s",
+                            f"hot-split, {n} calls: {insns} insns; {raw_free * 1e3:.1f} ms: the baseline"))
+            rows.append(Row(f"layers, {size}: raw Unicorn with a count", arch,
+                            f"{insns / raw_count / 1e6:.2f} M insns/s",
+                            f"{raw_count * 1e3:.1f} ms; Unicorn's count is a code hook on every instruction"))
+            measured = [("goemu run", None, "instruction count, runtime events, hypercalls", 0.50),
+                        ("goemu run --cycles", lambda mc: CycleAccount(mc).attach(),
+                         "block costs, predictor, L1I/L2", 0.25),
+                        ("goemu run --cycles --cache-model", lambda mc: CycleAccount(mc, caches=True).attach(),
+                         "+ every load/store through L1D/L2", 0.10),
+                        ("goemu trace --no-cycles", lambda mc: recorder(mc, False), "native format", 0.10)]
+            if not large:
+                measured.append(("goemu trace (with cycles)", lambda mc: recorder(mc, True),
+                                 "native format + cycle columns", None))
+            for label, setup, what, target in measured:
+                dt = _best(make, setup, 1 if label == "goemu trace (with cycles)" else reps)
+                share = raw_free / dt
+                goal = "" if target is None else f" (target >= {target:.0%}: {'met' if share >= target else 'missed'})"
+                rows.append(Row(f"layers, {size}: {label}", arch, f"{insns / dt / 1e6:.3f} M insns/s",
+                                f"{dt * 1e3:.1f} ms; {share:.1%} of raw{goal}, {raw_count / dt:.1%} of raw with a "
+                                f"count; {what}"))
+            if not large:
+                with _engine("python"):          # the reference engine (Python hooks), same workload
+                    dt = _best(make, None, 1)
+                rows.append(Row(f"layers, {size}: goemu run --engine python", arch,
+                                f"{insns / dt / 1e6:.3f} M insns/s",
+                                f"{dt * 1e3:.1f} ms; {raw_free / dt:.1%} of raw; the reference: Python block hook "
+                                "and events"))
         if os.path.exists(tpath):
             os.remove(tpath)
     return rows
