@@ -41,6 +41,7 @@ MAX_PORTS = 8              # hooks.c MAX_PORTS
 MAX_REGS = 32              # register masks are 32 bits
 MAX_WINDOW = 256           # hooks.c MAX_WINDOW
 MAX_OPUOPS = 3             # execution uops per instruction
+QUEUE_BIT = MAX_REGS - 1   # ready[QUEUE_BIT]: issue cycle of the last instruction through the in-order AGU
 
 # Op.flags bits (hooks.c OPF_*)
 F_LOAD, F_STORE, F_CONTROL, F_FAST_DST, F_STACK_ENGINE, F_NAMES_RSP, F_FAST_SRC, F_CTL_RESULT = (
@@ -67,6 +68,8 @@ class Op:
     sa_ports: int = 0              # store address
     sa_occ: int = 1
     sd_ports: int = 0              # store data (0: travels with the address)
+    agu_ports: int = 0             # the in-order address unit with a one-entry buffer (0: not used)
+    agu_occ: int = 1               # its cycles for this instruction
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,13 @@ class Pipeline:
             if r > d:
                 d = r
                 self.slot = d * width
+        if op.agu_ports:
+            # the in-order address unit has a one-entry buffer: this instruction dispatches
+            # (and everything after it) once the previous one through it has issued
+            r = ready[QUEUE_BIT]
+            if r > d:
+                d = r
+                self.slot = d * width
         fl = op.flags
         sync = 0
         if cfg.sync_ports:
@@ -195,6 +205,17 @@ class Pipeline:
         t_addr = d
         for r in _bits(op.addr):
             t_addr = max(t_addr, ready[r])
+        src = fast if fl & F_FAST_DST else ready
+        t_regs = d
+        for r in _bits(op.reads):
+            t_regs = max(t_regs, src[r])
+        if op.agu_ports:
+            # it issues with every operand ready (a store's data included), in order
+            t_q = t_addr if not fl & F_STORE else max(t_addr, t_regs)
+            t_q = self._issue(op.agu_ports, max(t_q, ready[QUEUE_BIT]), op.agu_occ)
+            ready[QUEUE_BIT] = t_q
+            last = max(last, t_q)
+            t_addr = t_q
         agu = -1
         load_done = load_fast = 0
         if fl & F_LOAD:
@@ -202,10 +223,7 @@ class Pipeline:
             last = max(last, agu)
             load_done = agu + op.load_lat
             load_fast = agu + op.load_fast if fl & F_FAST_SRC else load_done
-        src = fast if fl & F_FAST_DST else ready
-        t_data = d
-        for r in _bits(op.reads):
-            t_data = max(t_data, src[r])
+        t_data = t_regs
         if fl & F_LOAD and op.ops:
             ld = load_fast if fl & F_FAST_DST else load_done
             t_data = max(t_data, ld)

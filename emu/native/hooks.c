@@ -200,6 +200,7 @@ void goemu_event_hook(void *uc, uint64_t addr, uint32_t size, void *user_data) {
 #define MAX_PORTS 8u
 #define MAX_REGS 32u
 #define MAX_WINDOW 256u
+#define QUEUE_BIT (MAX_REGS - 1u)     /* pipeline.py QUEUE_BIT: ready[] of the in-order AGU (last issue) */
 enum { OPF_LOAD = 1, OPF_STORE = 2, OPF_CONTROL = 4, OPF_FAST_DST = 8, OPF_STACK_ENGINE = 16,
        OPF_NAMES_RSP = 32, OPF_FAST_SRC = 64, OPF_CTL_RESULT = 128 };
 
@@ -223,7 +224,7 @@ typedef struct {
     uint8_t slots, flags, latency, nops;
     uint8_t op_ports[3], op_occ[3];
     uint8_t load_ports, load_occ, load_lat, load_fast;
-    uint8_t sa_ports, sa_occ, sd_ports, pad[3];
+    uint8_t sa_ports, sa_occ, sd_ports, agu_ports, agu_occ, pad[1];
 } goemu_op;
 
 /* the pipeline's carried state (pipeline.py Pipeline) */
@@ -366,6 +367,10 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
         uint64_t r = q->issued[(q->k - rs) % MAX_WINDOW];
         if (r > d) { d = r; q->slot = d * width; }
     }
+    if (op->agu_ports) {                          /* the in-order AGU's one-entry buffer */
+        uint64_t r = q->ready[QUEUE_BIT];
+        if (r > d) { d = r; q->slot = d * width; }
+    }
     uint32_t fl = op->flags, sync = 0;
     if (a->sync_ports) {
         if (fl & OPF_STACK_ENGINE) q->stack_offset = 1;
@@ -379,6 +384,16 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
     }
     uint64_t last = d, t_addr = d;
     for (uint32_t m = op->addr, r = 0; m; m >>= 1, r++) if ((m & 1) && q->ready[r] > t_addr) t_addr = q->ready[r];
+    const uint64_t *src = (fl & OPF_FAST_DST) ? q->fast : q->ready;
+    uint64_t t_regs = d;
+    for (uint32_t m = op->reads, r = 0; m; m >>= 1, r++) if ((m & 1) && src[r] > t_regs) t_regs = src[r];
+    if (op->agu_ports) {                          /* issues in order, every operand (a store's data) ready */
+        uint64_t t_q = (fl & OPF_STORE) ? umax(t_addr, t_regs) : t_addr;
+        t_q = pipe_issue(q, op->agu_ports, umax(t_q, q->ready[QUEUE_BIT]), op->agu_occ);
+        q->ready[QUEUE_BIT] = t_q;
+        if (t_q > last) last = t_q;
+        t_addr = t_q;
+    }
     int has_agu = 0;
     uint64_t agu = 0, load_done = 0, load_fast = 0;
     if (fl & OPF_LOAD) {
@@ -388,9 +403,7 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
         load_done = agu + op->load_lat;
         load_fast = (fl & OPF_FAST_SRC) ? agu + op->load_fast : load_done;
     }
-    const uint64_t *src = (fl & OPF_FAST_DST) ? q->fast : q->ready;
-    uint64_t t_data = d;
-    for (uint32_t m = op->reads, r = 0; m; m >>= 1, r++) if ((m & 1) && src[r] > t_data) t_data = src[r];
+    uint64_t t_data = t_regs;
     if ((fl & OPF_LOAD) && op->nops) {
         uint64_t ld = (fl & OPF_FAST_DST) ? load_fast : load_done;
         if (ld > t_data) t_data = ld;
