@@ -125,9 +125,9 @@ class Pipeline:
             r[:] = saved
 
     # -- ports ------------------------------------------------------------------
-    def _issue(self, ports: int, t: int, occ: int) -> int:
+    def _issue(self, ports: int, t: int, occ: int, book: bool = True) -> int:
         """First cycle >= t at which some port of the mask is free for ``occ``
-        consecutive cycles (the lowest-numbered port on a tie); books it."""
+        consecutive cycles (the lowest-numbered port on a tie); books it (unless ``book`` is false)."""
         best_c = best_p = -1
         p = 0
         m = ports
@@ -149,6 +149,8 @@ class Pipeline:
                     best_c, best_p = c, p
             m >>= 1
             p += 1
+        if not book:
+            return best_c
         ring = self.ring[best_p]
         for k in range(occ):
             ring[(best_c + k) % R] = best_c + k + 1
@@ -211,8 +213,20 @@ class Pipeline:
             t_regs = max(t_regs, src[r])
         if op.agu_ports:
             # it issues with every operand ready (a store's data included), in order
+            # with its load/store pipe cycle: the first cycle both are free
             t_q = t_addr if not fl & F_STORE else max(t_addr, t_regs)
-            t_q = self._issue(op.agu_ports, max(t_q, ready[QUEUE_BIT]), op.agu_occ)
+            t_q = max(t_q, ready[QUEUE_BIT])
+            if fl & F_LOAD:
+                mp, mo = op.load_ports, op.load_occ
+            else:
+                mp, mo = op.sa_ports, op.sa_occ
+            while True:
+                t_q = self._issue(op.agu_ports, t_q, op.agu_occ, False)
+                t_m = self._issue(mp, t_q, mo, False)
+                if t_m == t_q:
+                    break
+                t_q = t_m
+            self._issue(op.agu_ports, t_q, op.agu_occ)
             ready[QUEUE_BIT] = t_q
             last = max(last, t_q)
             t_addr = t_q

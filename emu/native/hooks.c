@@ -326,7 +326,7 @@ void goemu_cycles_forget(goemu_cycles *a) {
 }
 
 /* ---- the pipeline: pipeline.py Pipeline._issue / drain / step, the same arithmetic */
-static uint64_t pipe_issue(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t occ) {
+static uint64_t pipe_issue_at(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t occ, int book) {
     int64_t best_c = -1;
     uint32_t best_p = 0;
     for (uint32_t p = 0; p < MAX_PORTS && ports; p++, ports >>= 1) {
@@ -342,12 +342,17 @@ static uint64_t pipe_issue(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t o
         }
         if (best_c < 0 || (int64_t)c < best_c) { best_c = (int64_t)c; best_p = p; }
     }
+    if (!book) return (uint64_t)best_c;
     uint64_t *ring = q->ring[best_p];
     for (uint32_t k = 0; k < occ; k++) ring[((uint64_t)best_c + k) % PORT_RING] = (uint64_t)best_c + k + 1;
     return (uint64_t)best_c;
 }
 
 static inline uint64_t umax(uint64_t x, uint64_t y) { return x > y ? x : y; }
+
+static inline uint64_t pipe_issue(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t occ) {
+    return pipe_issue_at(q, ports, t, occ, 1);
+}
 
 static void pipe_drain(goemu_cycles *a) {
     uint64_t w = a->width;
@@ -388,8 +393,16 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
     uint64_t t_regs = d;
     for (uint32_t m = op->reads, r = 0; m; m >>= 1, r++) if ((m & 1) && src[r] > t_regs) t_regs = src[r];
     if (op->agu_ports) {                          /* issues in order, every operand (a store's data) ready */
-        uint64_t t_q = (fl & OPF_STORE) ? umax(t_addr, t_regs) : t_addr;
-        t_q = pipe_issue(q, op->agu_ports, umax(t_q, q->ready[QUEUE_BIT]), op->agu_occ);
+        uint64_t t_q = umax((fl & OPF_STORE) ? umax(t_addr, t_regs) : t_addr, q->ready[QUEUE_BIT]);
+        uint32_t mp = (fl & OPF_LOAD) ? op->load_ports : op->sa_ports;
+        uint32_t mo = (fl & OPF_LOAD) ? op->load_occ : op->sa_occ;
+        for (;;) {                                /* with its load/store pipe cycle: both free */
+            t_q = pipe_issue_at(q, op->agu_ports, t_q, op->agu_occ, 0);
+            uint64_t t_m = pipe_issue_at(q, mp, t_q, mo, 0);
+            if (t_m == t_q) break;
+            t_q = t_m;
+        }
+        pipe_issue(q, op->agu_ports, t_q, op->agu_occ);
         q->ready[QUEUE_BIT] = t_q;
         if (t_q > last) last = t_q;
         t_addr = t_q;
