@@ -13,7 +13,8 @@ group is free; a result is ready ``latency`` cycles after its first uop
 issues.  Loads and stores add memory uops from the core's ``[memory]``
 section.  Out-of-order issue is modelled by letting a later uop take an
 earlier free port cycle; Cortex-A9 gets its partial out-of-order-ness from
-its small width (2), window (40) and single load/store pipe.
+its small width (2), window (40), single load/store pipe and in-order address
+unit ([memory] agu_ports; pipeline.py).
 
 ``block_cost`` is one execution from an idle core (all hits, no
 mispredictions: a branch, call or return costs its dispatch slot and

@@ -7,7 +7,7 @@ mask, occupancy) pairs with latencies.  A block is described once, when it
 is first translated; the same descriptions drive
 
 - :class:`Pipeline` here (the Python reference), and
-- ``sched_block`` in the cycle section of emu/native/hooks.c (the native
+- ``pipe_step`` in the cycle section of emu/native/hooks.c (the native
   engine), with the same arithmetic, so both give identical cycles.
 
 The pipeline's state is carried from one executed block to the next:
@@ -25,6 +25,14 @@ which the account charges on its own.
 Cycles are charged per instruction as the advance of ``high`` it causes
 (``max(0, complete - high)``), so the charges of a run telescope exactly to
 its last completion time, and every phase / split sum of them is exact.
+
+A core may have an in-order address unit with a one-entry buffer (the
+Cortex-A9's AGU, as LLVM models it): an instruction with ``agu_ports``
+dispatches -- and everything after it, dispatch being in order -- once the
+previous such instruction has issued; it issues with all its operands ready
+(a store's data too), in the first cycle both the AGU and its load/store port
+are free.  That previous issue cycle is kept as ``ready[QUEUE_BIT]``, the last
+bit of the register masks, which no register is given.
 
 Port busy cycles live in a ring of ``PORT_RING`` cycles per port: slot
 ``c % PORT_RING`` holds ``c + 1`` while cycle ``c`` is taken.  An instruction
