@@ -23,12 +23,12 @@ _LOADS = ("ldr", "ldrb", "ldrh", "ldrsb", "ldrsh", "ldrd", "ldm", "pop", "ldrex"
 _STORES = ("str", "strb", "strh", "strd", "stm", "push", "strex")
 _MULTIPLE = {"ldm": "ldm", "ldmia": "ldm", "ldmib": "ldm", "ldmda": "ldm", "ldmdb": "ldm",
              "stm": "stm", "stmia": "stm", "stmib": "stm", "stmda": "stm", "stmdb": "stm"}
-# Data-processing ops that read a loaded value one cycle early (the A9's load fast-forwarding, TRM B.3).
-# The TRM names every non-shift arithmetic/logical op; LLVM's Cortex-A9 model gives the early read
-# (A9ReadALU, a SchedReadAdvance of 1) only to the arithmetic and compare itinerary classes (IIC_iALUi/r,
-# IIC_iCMPi/r, IIC_iALUsi/sr, IIC_iMVNr), not to MOV or the logical ops (IIC_iMOVr, IIC_iBITi/r, IIC_iTSTi/r):
-# followed here (docs/cycles.md, "Where goemu follows LLVM over the TRM").
-_FAST_DST = {"add", "sub", "rsb", "adc", "sbc", "rsc", "cmp", "cmn"}
+# Data-processing ops that read a loaded value one cycle early (the A9's load fast-forwarding): SUB, RSB,
+# ADD, ADC, SBC, RSC, CMN, MVN and CMP, the forwarded register not shifted (Cortex-A9 TRM r2p0, DDI 0388E,
+# B.3; LLVM's Cortex-A9 model agrees: A9ReadALU, a SchedReadAdvance of 1, on IIC_iALUi/r, IIC_iCMPi/r,
+# IIC_iALUsi/sr and IIC_iMVNr, not on MOV or the logical ops).  The r4p1 TRM (DDI 0388I) widens it to every
+# arithmetic or logical op; llvm-mca, the check, follows the narrower list (docs/cycles.md).
+_FAST_DST = {"add", "sub", "rsb", "adc", "sbc", "rsc", "cmp", "cmn", "mvn"}
 # The address unit (AGU) cycles and the load result kind of each addressing form.  The A9's
 # load/store pipe takes one address per AGU cycle, two registers per cycle for LDM/STM/PUSH/POP
 # [TRM Table B-3]; which forms occupy the AGU and for how long is LLVM's Cortex-A9 model
