@@ -50,7 +50,6 @@ from .pipeline import (
     F_STORE,
     MAX_OPUOPS,
     MAX_PORTS,
-    MAX_REGS,
     MAX_WINDOW,
     QUEUE_BIT,
     Config,
@@ -181,7 +180,7 @@ class CoreModel:
         if b is None:
             b = len(self._reg_bits)
             if b >= QUEUE_BIT:                       # the last bit is the in-order AGU's (pipeline.py)
-                raise GoemuError(f"core {self.name}: more than {MAX_REGS} registers named ({name!r})")
+                raise GoemuError(f"core {self.name}: more than {QUEUE_BIT} registers named ({name!r})")
             self._reg_bits[name] = b
         return b
 
