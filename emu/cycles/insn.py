@@ -22,7 +22,8 @@ class InsnInfo:
     load: bool = False
     store: bool = False
     nregs: int = 1                  # registers moved by a load/store (LDM/STM/LDRD/PUSH/POP)
-    load_kind: str = "word"         # "word", "complex" (amd64 index/large disp), "byte", "shift_reg" (ARM)
+    load_kind: str = "word"         # "word", or a kind the core's [memory] load_latency_<kind> names
+    agu: int = 0                    # ARM: cycles on the core's in-order address unit ([memory] agu_ports; 0: none)
     fast_src: bool = False          # ARM: a load whose result may be fast-forwarded
     fast_dst: bool = False          # ARM: a data-processing op that can take a fast-forwarded load
     has_imm: bool = False           # an immediate operand (amd64 macro-fusion rule)

@@ -13,7 +13,8 @@ group is free; a result is ready ``latency`` cycles after its first uop
 issues.  Loads and stores add memory uops from the core's ``[memory]``
 section.  Out-of-order issue is modelled by letting a later uop take an
 earlier free port cycle; Cortex-A9 gets its partial out-of-order-ness from
-its small width (2), window (40) and single load/store pipe.
+its small width (2), window (40), single load/store pipe and in-order address
+unit ([memory] agu_ports; pipeline.py).
 
 ``block_cost`` is one execution from an idle core (all hits, no
 mispredictions: a branch, call or return costs its dispatch slot and
@@ -49,8 +50,8 @@ from .pipeline import (
     F_STORE,
     MAX_OPUOPS,
     MAX_PORTS,
-    MAX_REGS,
     MAX_WINDOW,
+    QUEUE_BIT,
     Config,
     Op,
     Pipeline,
@@ -178,8 +179,8 @@ class CoreModel:
         b = self._reg_bits.get(name)
         if b is None:
             b = len(self._reg_bits)
-            if b >= MAX_REGS:
-                raise GoemuError(f"core {self.name}: more than {MAX_REGS} registers named ({name!r})")
+            if b >= QUEUE_BIT:                       # the last bit is the in-order AGU's (pipeline.py)
+                raise GoemuError(f"core {self.name}: more than {QUEUE_BIT} registers named ({name!r})")
             self._reg_bits[name] = b
         return b
 
@@ -217,19 +218,17 @@ class CoreModel:
             flags |= F_LOAD
             lat = mem["load_latency"]
             occ = mem_cycles
-            if info.load_kind == "complex":
-                lat = mem.get("load_latency_complex", lat)
-            elif info.load_kind == "byte":
-                lat = mem.get("load_latency_byte", lat)
-                occ = max(occ, mem.get("load_agu_byte", 1))
-            elif info.load_kind == "shift_reg":
-                lat = mem.get("load_latency_shift_reg", lat)
+            if info.load_kind != "word":
+                lat = mem.get(f"load_latency_{info.load_kind}", lat)
             load_ports, load_occ, load_lat = self._ports(mem["load_ports"]), occ, lat + mem_cycles - 1
-            fast = mem.get("load_latency_fast")
-            if fast and info.fast_src:
+            advance = mem.get("load_forward_advance", 0)
+            if advance and info.fast_src:
                 flags |= F_FAST_SRC
-                load_fast = fast + mem_cycles - 1
+                load_fast = lat - advance + mem_cycles - 1
         sa_ports = sd_ports = 0
+        agu_ports = agu_occ = 0
+        if info.agu and mem.get("agu_ports"):
+            agu_ports, agu_occ = self._ports(mem["agu_ports"]), info.agu
         if info.store:
             flags |= F_STORE
             sa_ports = self._ports(mem["store_address_ports"])
@@ -259,7 +258,8 @@ class CoreModel:
         return Op(slots=slots, flags=flags, reads=self._mask(info.reads), addr=self._mask(info.addr_reads),
                   writes=self._mask(info.writes), base=self._mask(info.base_writes), latency=cls.latency,
                   ops=ops, load_ports=load_ports, load_occ=load_occ, load_lat=load_lat, load_fast=load_fast,
-                  sa_ports=sa_ports, sa_occ=mem_cycles, sd_ports=sd_ports)
+                  sa_ports=sa_ports, sa_occ=mem_cycles, sd_ports=sd_ports, agu_ports=agu_ports,
+                  agu_occ=max(1, agu_occ))
 
     def fuses(self, a: InsnInfo, b: InsnInfo) -> bool:
         """Whether ``a`` then ``b`` decode as one macro-fused uop (the core's

@@ -7,7 +7,7 @@ mask, occupancy) pairs with latencies.  A block is described once, when it
 is first translated; the same descriptions drive
 
 - :class:`Pipeline` here (the Python reference), and
-- ``sched_block`` in the cycle section of emu/native/hooks.c (the native
+- ``pipe_step`` in the cycle section of emu/native/hooks.c (the native
   engine), with the same arithmetic, so both give identical cycles.
 
 The pipeline's state is carried from one executed block to the next:
@@ -26,6 +26,14 @@ Cycles are charged per instruction as the advance of ``high`` it causes
 (``max(0, complete - high)``), so the charges of a run telescope exactly to
 its last completion time, and every phase / split sum of them is exact.
 
+A core may have an in-order address unit with a one-entry buffer (the
+Cortex-A9's AGU, as LLVM models it): an instruction with ``agu_ports``
+dispatches -- and everything after it, dispatch being in order -- once the
+previous such instruction has issued; it issues with all its operands ready
+(a store's data too), in the first cycle both the AGU and its load/store port
+are free.  That previous issue cycle is kept as ``ready[QUEUE_BIT]``, the last
+bit of the register masks, which no register is given.
+
 Port busy cycles live in a ring of ``PORT_RING`` cycles per port: slot
 ``c % PORT_RING`` holds ``c + 1`` while cycle ``c`` is taken.  An instruction
 that would look more than ``PORT_RING`` cycles ahead of the oldest cycle still
@@ -41,6 +49,7 @@ MAX_PORTS = 8              # hooks.c MAX_PORTS
 MAX_REGS = 32              # register masks are 32 bits
 MAX_WINDOW = 256           # hooks.c MAX_WINDOW
 MAX_OPUOPS = 3             # execution uops per instruction
+QUEUE_BIT = MAX_REGS - 1   # ready[QUEUE_BIT]: issue cycle of the last instruction through the in-order AGU
 
 # Op.flags bits (hooks.c OPF_*)
 F_LOAD, F_STORE, F_CONTROL, F_FAST_DST, F_STACK_ENGINE, F_NAMES_RSP, F_FAST_SRC, F_CTL_RESULT = (
@@ -67,6 +76,8 @@ class Op:
     sa_ports: int = 0              # store address
     sa_occ: int = 1
     sd_ports: int = 0              # store data (0: travels with the address)
+    agu_ports: int = 0             # the in-order address unit with a one-entry buffer (0: not used)
+    agu_occ: int = 1               # its cycles for this instruction
 
 
 @dataclass(frozen=True)
@@ -122,9 +133,9 @@ class Pipeline:
             r[:] = saved
 
     # -- ports ------------------------------------------------------------------
-    def _issue(self, ports: int, t: int, occ: int) -> int:
+    def _issue(self, ports: int, t: int, occ: int, book: bool = True) -> int:
         """First cycle >= t at which some port of the mask is free for ``occ``
-        consecutive cycles (the lowest-numbered port on a tie); books it."""
+        consecutive cycles (the lowest-numbered port on a tie); books it (unless ``book`` is false)."""
         best_c = best_p = -1
         p = 0
         m = ports
@@ -146,6 +157,8 @@ class Pipeline:
                     best_c, best_p = c, p
             m >>= 1
             p += 1
+        if not book:
+            return best_c
         ring = self.ring[best_p]
         for k in range(occ):
             ring[(best_c + k) % R] = best_c + k + 1
@@ -178,6 +191,13 @@ class Pipeline:
             if r > d:
                 d = r
                 self.slot = d * width
+        if op.agu_ports:
+            # the in-order address unit has a one-entry buffer: this instruction dispatches
+            # (and everything after it) once the previous one through it has issued
+            r = ready[QUEUE_BIT]
+            if r > d:
+                d = r
+                self.slot = d * width
         fl = op.flags
         sync = 0
         if cfg.sync_ports:
@@ -195,6 +215,29 @@ class Pipeline:
         t_addr = d
         for r in _bits(op.addr):
             t_addr = max(t_addr, ready[r])
+        src = fast if fl & F_FAST_DST else ready
+        t_regs = d
+        for r in _bits(op.reads):
+            t_regs = max(t_regs, src[r])
+        if op.agu_ports:
+            # it issues with every operand ready (a store's data included), in order
+            # with its load/store pipe cycle: the first cycle both are free
+            t_q = t_addr if not fl & F_STORE else max(t_addr, t_regs)
+            t_q = max(t_q, ready[QUEUE_BIT])
+            if fl & F_LOAD:
+                mp, mo = op.load_ports, op.load_occ
+            else:
+                mp, mo = op.sa_ports, op.sa_occ
+            while True:
+                t_q = self._issue(op.agu_ports, t_q, op.agu_occ, False)
+                t_m = self._issue(mp, t_q, mo, False)
+                if t_m == t_q:
+                    break
+                t_q = t_m
+            self._issue(op.agu_ports, t_q, op.agu_occ)
+            ready[QUEUE_BIT] = t_q
+            last = max(last, t_q)
+            t_addr = t_q
         agu = -1
         load_done = load_fast = 0
         if fl & F_LOAD:
@@ -202,10 +245,7 @@ class Pipeline:
             last = max(last, agu)
             load_done = agu + op.load_lat
             load_fast = agu + op.load_fast if fl & F_FAST_SRC else load_done
-        src = fast if fl & F_FAST_DST else ready
-        t_data = d
-        for r in _bits(op.reads):
-            t_data = max(t_data, src[r])
+        t_data = t_regs
         if fl & F_LOAD and op.ops:
             ld = load_fast if fl & F_FAST_DST else load_done
             t_data = max(t_data, ld)

@@ -46,10 +46,10 @@ class OpC(ctypes.Structure):
     _fields_ = [("reads", u32), ("addr", u32), ("writes", u32), ("base", u32), ("slots", u8), ("flags", u8),
                 ("latency", u8), ("nops", u8), ("op_ports", u8 * 3), ("op_occ", u8 * 3), ("load_ports", u8),
                 ("load_occ", u8), ("load_lat", u8), ("load_fast", u8), ("sa_ports", u8), ("sa_occ", u8),
-                ("sd_ports", u8), ("pad", u8 * 3)]
+                ("sd_ports", u8), ("agu_ports", u8), ("agu_occ", u8), ("pad", u8)]
 
 
-_OP = struct.Struct("<4I4B3B3B4B3B3x")
+_OP = struct.Struct("<4I4B3B3B4B5Bx")
 assert _OP.size == ctypes.sizeof(OpC)
 
 
@@ -60,7 +60,7 @@ def pack_op(op) -> bytes:
     try:
         return _OP.pack(op.reads, op.addr, op.writes, op.base, op.slots, op.flags, op.latency, len(op.ops),
                         *ports, *occ, op.load_ports, op.load_occ, op.load_lat, op.load_fast, op.sa_ports,
-                        op.sa_occ, op.sd_ports)
+                        op.sa_occ, op.sd_ports, op.agu_ports, op.agu_occ)
     except struct.error as e:
         raise NativeBuildError(f"a pipeline description does not fit the native table ({e}): {op}") from None
 

@@ -215,6 +215,7 @@ void goemu_event_hook(void *uc, uint64_t addr, uint32_t size, void *user_data) {
 #define MAX_PORTS 8u
 #define MAX_REGS 32u
 #define MAX_WINDOW 256u
+#define QUEUE_BIT (MAX_REGS - 1u)     /* pipeline.py QUEUE_BIT: ready[] of the in-order AGU (last issue) */
 enum { OPF_LOAD = 1, OPF_STORE = 2, OPF_CONTROL = 4, OPF_FAST_DST = 8, OPF_STACK_ENGINE = 16,
        OPF_NAMES_RSP = 32, OPF_FAST_SRC = 64, OPF_CTL_RESULT = 128 };
 
@@ -238,7 +239,7 @@ typedef struct {
     uint8_t slots, flags, latency, nops;
     uint8_t op_ports[3], op_occ[3];
     uint8_t load_ports, load_occ, load_lat, load_fast;
-    uint8_t sa_ports, sa_occ, sd_ports, pad[3];
+    uint8_t sa_ports, sa_occ, sd_ports, agu_ports, agu_occ, pad[1];
 } goemu_op;
 
 /* the pipeline's carried state (pipeline.py Pipeline) */
@@ -340,7 +341,7 @@ void goemu_cycles_forget(goemu_cycles *a) {
 }
 
 /* ---- the pipeline: pipeline.py Pipeline._issue / drain / step, the same arithmetic */
-static uint64_t pipe_issue(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t occ) {
+static uint64_t pipe_issue_at(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t occ, int book) {
     int64_t best_c = -1;
     uint32_t best_p = 0;
     for (uint32_t p = 0; p < MAX_PORTS && ports; p++, ports >>= 1) {
@@ -356,12 +357,17 @@ static uint64_t pipe_issue(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t o
         }
         if (best_c < 0 || (int64_t)c < best_c) { best_c = (int64_t)c; best_p = p; }
     }
+    if (!book) return (uint64_t)best_c;
     uint64_t *ring = q->ring[best_p];
     for (uint32_t k = 0; k < occ; k++) ring[((uint64_t)best_c + k) % PORT_RING] = (uint64_t)best_c + k + 1;
     return (uint64_t)best_c;
 }
 
 static inline uint64_t umax(uint64_t x, uint64_t y) { return x > y ? x : y; }
+
+static inline uint64_t pipe_issue(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t occ) {
+    return pipe_issue_at(q, ports, t, occ, 1);
+}
 
 static void pipe_drain(goemu_cycles *a) {
     uint64_t w = a->width;
@@ -381,6 +387,10 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
         uint64_t r = q->issued[(q->k - rs) % MAX_WINDOW];
         if (r > d) { d = r; q->slot = d * width; }
     }
+    if (op->agu_ports) {                          /* the in-order AGU's one-entry buffer */
+        uint64_t r = q->ready[QUEUE_BIT];
+        if (r > d) { d = r; q->slot = d * width; }
+    }
     uint32_t fl = op->flags, sync = 0;
     if (a->sync_ports) {
         if (fl & OPF_STACK_ENGINE) q->stack_offset = 1;
@@ -394,6 +404,24 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
     }
     uint64_t last = d, t_addr = d;
     for (uint32_t m = op->addr, r = 0; m; m >>= 1, r++) if ((m & 1) && q->ready[r] > t_addr) t_addr = q->ready[r];
+    const uint64_t *src = (fl & OPF_FAST_DST) ? q->fast : q->ready;
+    uint64_t t_regs = d;
+    for (uint32_t m = op->reads, r = 0; m; m >>= 1, r++) if ((m & 1) && src[r] > t_regs) t_regs = src[r];
+    if (op->agu_ports) {                          /* issues in order, every operand (a store's data) ready */
+        uint64_t t_q = umax((fl & OPF_STORE) ? umax(t_addr, t_regs) : t_addr, q->ready[QUEUE_BIT]);
+        uint32_t mp = (fl & OPF_LOAD) ? op->load_ports : op->sa_ports;
+        uint32_t mo = (fl & OPF_LOAD) ? op->load_occ : op->sa_occ;
+        for (;;) {                                /* with its load/store pipe cycle: both free */
+            t_q = pipe_issue_at(q, op->agu_ports, t_q, op->agu_occ, 0);
+            uint64_t t_m = pipe_issue_at(q, mp, t_q, mo, 0);
+            if (t_m == t_q) break;
+            t_q = t_m;
+        }
+        pipe_issue(q, op->agu_ports, t_q, op->agu_occ);
+        q->ready[QUEUE_BIT] = t_q;
+        if (t_q > last) last = t_q;
+        t_addr = t_q;
+    }
     int has_agu = 0;
     uint64_t agu = 0, load_done = 0, load_fast = 0;
     if (fl & OPF_LOAD) {
@@ -403,9 +431,7 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
         load_done = agu + op->load_lat;
         load_fast = (fl & OPF_FAST_SRC) ? agu + op->load_fast : load_done;
     }
-    const uint64_t *src = (fl & OPF_FAST_DST) ? q->fast : q->ready;
-    uint64_t t_data = d;
-    for (uint32_t m = op->reads, r = 0; m; m >>= 1, r++) if ((m & 1) && src[r] > t_data) t_data = src[r];
+    uint64_t t_data = t_regs;
     if ((fl & OPF_LOAD) && op->nops) {
         uint64_t ld = (fl & OPF_FAST_DST) ? load_fast : load_done;
         if (ld > t_data) t_data = ld;

@@ -4,9 +4,8 @@ branches removed, penalties set aside.  Needs llvm-mca (.ci/run installs
 llvm); without it these fail and say how to install it.
 
 Bounds (issue #14): per workload and architecture |error| <= 10%; the block
-calibration weighted by executions <= 15% per architecture.  The Cortex-A9
-streams do not meet the first bound: those cases are strict xfails carrying
-the measured error, so meeting the bound turns them into failures to update."""
+calibration weighted by executions <= 15% per architecture; both asserted
+for every workload on both architectures."""
 from __future__ import annotations
 
 import json
@@ -33,24 +32,8 @@ def _dyn(arch):
     return _CACHE[arch]
 
 
-# measured on this tree (goemu / llvm-mca cycles per pass): the A9 model runs low
-_A9_SHORT = {
-    "hot-split": "153 vs 247 (-38%): byte-copy loops of the stack copy; llvm-mca books LDRB/STRB with a "
-                 "register offset 2 and 3 AGU cycles and issues them in order, goemu 2 and 1 (TRM B-2)",
-    "cold-call": "11 vs 13 (-15%)",
-    "leak-demo": "3407 vs 4189 (-19%)",
-    "binary-trees": "9043 vs 13027 (-31%)",
-    "recursion": "1425 vs 1788 (-20%)",
-}
-
-
 def _cases():
-    out = []
-    for w in WORKLOADS:
-        out.append(pytest.param("amd64", w.name, id=f"amd64-{w.name}"))
-        out.append(pytest.param("arm", w.name, id=f"arm-{w.name}", marks=pytest.mark.xfail(
-            strict=True, reason=f"Cortex-A9 stream above the bound: {_A9_SHORT[w.name]}")))
-    return out
+    return [pytest.param(arch, w.name, id=f"{arch}-{w.name}") for arch in ("amd64", "arm") for w in WORKLOADS]
 
 
 @pytest.mark.parametrize("arch,name", _cases())
@@ -88,7 +71,7 @@ def test_stream_has_no_taken_transfer(arch):
     stream, removed = straight_stream(core, mc, blocks)
     assert removed >= 2                                   # the call and the return at least
     # what is left of control flow is conditional (a jcc, or an ARM BLLO whose condition failed)
-    assert all("flags" in core.info(i).reads for i in stream if core.info(i).control)
+    assert all("flags" in core.info(i).reads | core.info(i).addr_reads for i in stream if core.info(i).control)
     assert len(stream) + removed == sum(len(core.disassemble(mc.read(a, s), a)) for a, s in blocks)
 
 

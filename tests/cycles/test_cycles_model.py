@@ -45,7 +45,10 @@ MEMORY = {
     "amd64": {"load_latency": 4,           # [S3 Table 2-6] L1D load-to-use, base + small displacement
               "load_latency_complex": 5},  # [S3 Table 2-6] with an index register
     "arm": {"load_latency": 3,             # [A1 Table B-2] LDR [reg, #imm]: 3
-            "load_latency_fast": 2},       # [A1 B.3] forwarded to an unshifted ALU op: 2
+            "load_forward_advance": 1,     # [A1 B.3] forwarded to an unshifted arithmetic op: one cycle less
+            "load_latency_byte": 4,        # [A1 Table B-2] LDRB/LDRH: 4
+            "load_latency_reg": 4,         # [L1] A9WriteLsi: LDR with a register offset (the TRM: 3)
+            "load_latency_byte_reg": 5},   # [L1] A9WriteLbsi: LDRB with a register offset
 }
 WIDTH = {"amd64": 4,      # [S3 2.2.2] 4 fused uops renamed per cycle
          "arm": 2}        # [A1 1.1] dual issue
@@ -160,9 +163,16 @@ def test_load_feeds_add_amd64(cores):
 def test_load_feeds_add_arm(cores):
     core = cores["arm"]
     m = mem(core)
-    # the TRM's fast-forward path: an unshifted arithmetic op after an unconditional LDR
-    assert core.block_cost(insns(core, "ldr r0, [sp, #4]; add r0, r0, #1")).total == \
-        m["load_latency_fast"] + lat(core, "alu")
+    fast = m["load_latency"] - m["load_forward_advance"]
+    # the fast-forward path: an unshifted arithmetic op after a LDR
+    assert core.block_cost(insns(core, "ldr r0, [sp, #4]; add r0, r0, #1")).total == fast + lat(core, "alu")
+    # not to MOV or a logical op ([L1]: A9ReadALU is only on the arithmetic and compare classes)
+    for op in ("mov r0, r0", "and r0, r0, #255", "orr r0, r0, r1"):
+        assert core.block_cost(insns(core, f"ldr r0, [sp, #4]; {op}")).total == m["load_latency"] + lat(core, "alu")
+    # byte loads and register offsets ([A1 Table B-2], [L1] A9WriteLb / A9WriteLsi / A9WriteLbsi), forwarded
+    for load, kind in (("ldrb r0, [sp, #4]", "byte"), ("ldr r0, [sp, r1]", "reg"), ("ldrb r0, [sp, r1]", "byte_reg")):
+        assert core.block_cost(insns(core, f"{load}; add r0, r0, #1")).total == \
+            m[f"load_latency_{kind}"] - m["load_forward_advance"] + lat(core, "alu")
     # a shifted operand cannot take the fast path
     assert core.block_cost(insns(core, "ldr r0, [sp, #4]; add r1, r1, r0, lsl #2")).total == \
         m["load_latency"] + lat(core, "alu_shift_imm")
@@ -257,7 +267,7 @@ def test_arm_timing_facts(cores):
     assert ldm.load and ldm.nregs == 3 and ldm.writes == {"r1", "r2", "r3"} and ldm.base_writes == {"r0"}
     assert {"flags", "r1", "r2"} <= addeq.reads                     # conditional: flags and old value
     assert "flags" in adds.writes
-    assert shreg.key == "shift_reg" and "r3" in shreg.reads
+    assert shreg.key == "dp_shift_reg" and "r3" in shreg.reads
     assert popret.control == "ret" and bxlr.control == "ret"
 
 
@@ -271,7 +281,7 @@ def test_predicted_branch_does_not_wait_for_its_inputs(cores):
     assert ret.total == lat(core, "alu")
     arm = cores["arm"]
     assert arm.block_cost(insns(arm, "ldr r0, [sp]; cmp r0, #0; bne 0x10000")).total == \
-        mem(arm)["load_latency_fast"] + lat(arm, "alu")
+        mem(arm)["load_latency"] - mem(arm)["load_forward_advance"] + lat(arm, "alu")
 
 
 def test_stack_engine_sync_uop(cores):

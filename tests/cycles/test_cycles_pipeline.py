@@ -137,6 +137,33 @@ def test_a9_dual_issue(a9):
     assert carried(a9, chain) == 8
 
 
+def test_a9_byte_copy_loop(a9):
+    """The stack copy's byte loop (newstack/oldstack's memmove): LDRB with a register offset has
+    latency 5 and 2 AGU cycles, STRB with a register offset 3 AGU cycles ([L1] A9WriteLbsi +
+    A9WriteAdr2, A9WriteAdr3 on IIC_iStore_bh_si); the store issues with its data, and the next
+    LDRB goes through the AGU after it (in order, [L1] A9UnitAGU BufferSize = 1): 5 + 3 = 8
+    cycles per byte, what llvm-mca gives; the TRM's cycle counts alone gave 3."""
+    assert a9.steady_state(insns(a9, "ldrb r3, [r1, r2]; strb r3, [ip, r2]; subs r2, r2, #1")) == 8
+
+
+def test_a9_address_unit_in_order(a9):
+    """A store waits in the AGU's one-entry buffer for its data; the next load or store through the
+    AGU dispatches only after it issues, and everything behind waits in order [L1]: after a 4-cycle
+    MUL [A1 B.4], the independent store dispatches at 4 and issues at 5 (the AGU is busy at 4), its
+    completion at 6 is the block's.  A plain LDR does not use the AGU [L1] and goes ahead."""
+    assert a9.block_cost(insns(a9, "mul r0, r0, r1; str r0, [r2]; str r3, [r4]")).total == 6
+    assert a9.block_cost(insns(a9, "mul r0, r0, r1; str r0, [r2]")).total == 5
+    assert a9.block_cost(insns(a9, "mul r0, r0, r1; str r0, [r2]; ldr r3, [r4]")).total == 5
+
+
+def test_a9_conditional_bl_link_register(a9):
+    """A BLLO whose condition failed (or that is taken) gives LR no dependency on the flags: a
+    store of LR behind it does not wait for the compare's load: the block costs the load's latency (3,
+    [A1 Table B-2]), as without the store."""
+    assert a9.block_cost(insns(a9, "ldr r1, [sl]; cmp sp, r1; bllo 0x10100; str lr, [sp, #-20]!")).total == 3
+    assert a9.block_cost(insns(a9, "ldr r1, [sl]; cmp sp, r1; bllo 0x10100")).total == 3
+
+
 # -- the account: native == Python, sums exact -------------------------------------------
 
 def _run(arch, engine, text=None, demo=None, caches=True):

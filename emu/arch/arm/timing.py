@@ -23,9 +23,20 @@ _LOADS = ("ldr", "ldrb", "ldrh", "ldrsb", "ldrsh", "ldrd", "ldm", "pop", "ldrex"
 _STORES = ("str", "strb", "strh", "strd", "stm", "push", "strex")
 _MULTIPLE = {"ldm": "ldm", "ldmia": "ldm", "ldmib": "ldm", "ldmda": "ldm", "ldmdb": "ldm",
              "stm": "stm", "stmia": "stm", "stmib": "stm", "stmda": "stm", "stmdb": "stm"}
-# Data-processing ops that can take a fast-forwarded load result [Cortex-A9 TRM B.3].
-_FAST_DST = {"add", "sub", "rsb", "and", "orr", "eor", "bic", "cmp", "cmn", "tst", "teq", "mov", "mvn",
-             "adc", "sbc", "rsc"}
+# Data-processing ops that read a loaded value one cycle early (the A9's load fast-forwarding): SUB, RSB,
+# ADD, ADC, SBC, RSC, CMN, MVN and CMP, the forwarded register not shifted (Cortex-A9 TRM r2p0, DDI 0388E,
+# B.3; LLVM's Cortex-A9 model agrees: A9ReadALU, a SchedReadAdvance of 1, on IIC_iALUi/r, IIC_iCMPi/r,
+# IIC_iALUsi/sr and IIC_iMVNr, not on MOV or the logical ops).  The r4p1 TRM (DDI 0388I) widens it to every
+# arithmetic or logical op; llvm-mca, the check, follows the narrower list (docs/cycles.md).
+_FAST_DST = {"add", "sub", "rsb", "adc", "sbc", "rsc", "cmp", "cmn", "mvn"}
+# The address unit (AGU) cycles and the load result kind of each addressing form.  The A9's
+# load/store pipe takes one address per AGU cycle, two registers per cycle for LDM/STM/PUSH/POP
+# [TRM Table B-3]; which forms occupy the AGU and for how long is LLVM's Cortex-A9 model
+# (ARMScheduleA9.td: ItinRW A9WriteAdr / A9WriteAdr2 / A9WriteAdr3 on the IIC_iStore_* classes,
+# A9WriteLb + A9WriteAdr2 on LDRB with a register offset or write-back, A9WriteLMAdr for LDM/STM),
+# as llvm-mca 14 books them (-resource-pressure): a plain LDR/LDRH takes only the load/store unit.
+_STORE_AGU = {"str": (1, 2), "strd": (1, 1), "strb": (2, 3), "strh": (2, 2), "strex": (1, 1)}  # (imm/wb, reg offset)
+_BYTE_LOADS = ("ldrb", "ldrh", "ldrsb", "ldrsh")
 _TRAPS = {"svc", "udf", "bkpt"}
 _NAMES = {"cpsr": "flags", "apsr": "flags", "r13": "sp", "r14": "lr", "r15": "pc", "sb": "r9",
           "sl": "r10", "fp": "r11", "ip": "r12"}
@@ -46,6 +57,27 @@ def base_mnemonic(insn) -> str:
     return _MULTIPLE.get(m, m)
 
 
+def _address_unit(m: str, insn, ops, nregs: int, kind: str) -> tuple[int, str]:
+    """(AGU cycles, load result kind) of a load or store: see _STORE_AGU.  Kinds: "word" (LDR, latency
+    3), "reg" (LDR with a register offset and no write-back, 4: LLVM's A9WriteLsi), "byte" (LDRB/LDRH/
+    LDRSB/LDRSH, 4), "byte_reg" (LDRB with a register offset, 5: A9WriteLbsi)."""
+    if m in ("ldm", "stm", "push", "pop"):
+        return max(1, (nregs + 1) // 2), "word"
+    reg_offset = kind == "reg" and not insn.writeback
+    if m in _STORE_AGU:
+        imm, reg = _STORE_AGU[m]
+        return (reg if reg_offset else imm), "word"
+    if m in _BYTE_LOADS:
+        if m == "ldrb" and reg_offset:
+            return 2, "byte_reg"
+        return (2 if insn.writeback else 0), "byte"
+    if m in ("ldr", "ldrd", "ldrex"):
+        if m == "ldrd" or insn.writeback:
+            return 1, "word"
+        return 0, ("reg" if reg_offset else "word")
+    return 0, "word"
+
+
 def classify(insn) -> InsnInfo:
     m = base_mnemonic(insn)
     ops = list(insn.operands)
@@ -61,8 +93,8 @@ def classify(insn) -> InsnInfo:
             for r in (op.mem.base, op.mem.index):
                 if r:
                     addr.add(_name(insn, r))
-            if op.mem.index and op.shift.type in _REG_SHIFTS:
-                load_kind = "shift_reg"
+            if op.mem.index:
+                load_kind = "reg"
         elif op.type == arm.ARM_OP_REG and op.shift.type:
             if op.shift.type in _REG_SHIFTS:
                 shift = "reg"
@@ -89,8 +121,7 @@ def classify(insn) -> InsnInfo:
         for op in ops:
             if op.type == arm.ARM_OP_MEM and op.mem.base:
                 base_writes.add(_name(insn, op.mem.base))
-    if m in ("ldrb", "ldrh", "ldrsb", "ldrsh"):
-        load_kind = "byte"
+    agu, load_kind = _address_unit(m, insn, ops, nregs, load_kind)
     writes -= base_writes
     if load:
         reads -= addr - {_name(insn, o.reg) for o in ops if o.type == arm.ARM_OP_REG}
@@ -104,13 +135,21 @@ def classify(insn) -> InsnInfo:
     cond = insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID)
     if cond:
         reads.add("flags")
-        reads |= writes - {"pc"}                    # not executed: the old values stay
+        if m not in ("bl", "blx"):
+            reads |= writes - {"pc"}                # not executed: the old values stay
+    if m in ("bl", "blx"):
+        # the link register gets the return address at decode, predicted taken or not: what the branch
+        # reads (its condition, BLX's target) is the branch unit's, not an input of LR's new value
+        addr |= reads - {"pc"}
+        reads = set()
 
     key = m
     if m in _SHIFT_MNEMONICS:
         key = "shift_reg" if len(ops) == 3 and ops[2].type == arm.ARM_OP_REG else "shift_imm"
+    elif shift and m in ("cmp", "cmn") and shift == "imm":
+        key = "cmp_shift_imm"                       # LLVM A9: IIC_iCMPsi is WriteALU, latency 1
     elif shift and not (load or store):
-        key = "shift_" + shift
+        key = "dp_shift_reg" if shift == "reg" else "shift_imm"
 
     flow = flow_classify(insn)
     control = "trap" if m in _TRAPS else control_kind(flow)
@@ -120,7 +159,7 @@ def classify(insn) -> InsnInfo:
     return InsnInfo(addr=insn.address, size=insn.size, text=f"{insn.mnemonic} {insn.op_str}".strip(),
                     key=key, reads=frozenset(reads), addr_reads=frozenset(addr), writes=frozenset(writes),
                     base_writes=frozenset(base_writes), load=load, store=store, nregs=max(1, nregs),
-                    load_kind=load_kind, fast_src=load and not cond and m in ("ldr", "ldrb", "ldrh"),
+                    load_kind=load_kind, agu=agu, fast_src=load and m not in ("ldrex",),
                     fast_dst=m in _FAST_DST and shift is None and key not in ("shift_imm", "shift_reg"),
                     control=control, target=target)
 
