@@ -257,6 +257,27 @@ typedef struct {
 
 typedef int32_t (*goemu_cmiss_fn)(uint64_t addr, uint32_t size);
 
+/* ---- (added for the trace recorder) the per-instruction view of the current block ----------
+ * What account.py's insn_start/take_late give the Python recorder, kept in C when the
+ * account's ``tap`` points here (the trace recorder's state owns it, saves it and sets
+ * the pointer; NULL: nothing below runs).  cycles_body fills it per charged block:
+ * each instruction's pipeline cycles, the penalties of arriving (the first
+ * instruction's), the phase segments with the split/unsplit each belongs to;
+ * ``late`` collects what the instruction being executed owes once it has run (its
+ * branch's mispredict when not charged to the landing phase, its data-cache misses). */
+typedef struct {
+    uint64_t base;                    /* position of the block's first instruction */
+    uint64_t pen;                     /* penalties of arriving, charged to the first instruction */
+    uint64_t late;                    /* owed by the instruction just executed (take_late) */
+    uint32_t n, nseg;                 /* per[] and seg_*[] used */
+    uint32_t phase;                   /* phase of the instruction being executed (0xFF: the mode) */
+    uint32_t valid;                   /* a block was charged */
+    uint32_t seg_end[STAGE_SEGS];     /* segment i: instructions [seg_end[i-1], seg_end[i]) */
+    uint32_t seg_within[STAGE_SEGS];  /* 0, or 1 + the index of the split/unsplit open after it */
+    uint8_t seg_phase[STAGE_SEGS];
+    uint32_t per[STAGE_OPS];          /* each instruction's pipeline cycles */
+} goemu_ctap;
+
 typedef struct {
     /* ---- saved state (everything up to ``end_of_state`` except pointers is copied by save_state) */
     uint64_t total, instructions;
@@ -306,6 +327,7 @@ typedef struct {
     int8_t seg_phase[SEG_POOL];
     uint32_t seg_n[SEG_POOL];
     goemu_op ops[OP_POOL];
+    goemu_ctap *tap;                  /* (added for the trace recorder) NULL: no per-instruction view */
 } goemu_cycles;
 
 uint32_t goemu_cycles_size(void) { return (uint32_t)sizeof(goemu_cycles); }
@@ -613,6 +635,31 @@ static goemu_cblock *lookup(goemu_cycles *a, void *uc, uint64_t addr, uint32_t s
 
 static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t addr, uint32_t size);
 
+/* (added for the trace recorder) the tap's share of cycles_body: a block is charged from
+ * position ``base`` with ``pen`` cycles of arrival penalties; then each instruction's cycles;
+ * then, after each segment's record open/close, its end, phase and split/unsplit. */
+static void tap_block(goemu_ctap *t, uint64_t base, uint64_t pen) {
+    t->base = base;
+    t->pen = pen;
+    t->n = 0;
+    t->nseg = 0;
+    t->valid = 1;
+}
+
+static inline uint64_t tap_step(goemu_ctap *t, uint64_t cyc) {
+    if (t->n < STAGE_OPS) t->per[t->n++] = (uint32_t)cyc;
+    return cyc;
+}
+
+static void tap_seg(goemu_cycles *a, uint32_t p) {
+    goemu_ctap *t = a->tap;
+    if (t->nseg >= STAGE_SEGS) return;
+    t->seg_end[t->nseg] = t->n;
+    t->seg_phase[t->nseg] = (uint8_t)p;
+    t->seg_within[t->nseg] = a->rec_open ? a->rec.index + 1 : 0;
+    t->nseg++;
+}
+
 /* Registered after the counter's own hook (Unicorn calls block hooks in the
  * order they were added), it reads the counter's current block.  (Folding
  * both into one hook would save one hook call per block: measured 0.148 s ->
@@ -635,6 +682,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
     a->starts_seen = starts;
     goemu_cblock *b = lookup(a, uc, addr, size);
     if (!b) { if (c->stop) c->stop(uc); return; }
+    uint64_t tap_t0 = a->total, tap_l0 = a->tap ? a->tap->late : 0;     /* (trace tap) */
     uint32_t mode = a->mode;
     uint32_t first = b->first >= 0 ? (uint32_t)b->first : mode;
     if (first != mode) rec_open(a, first);
@@ -655,6 +703,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
             pipe_drain(a);
             a->pen_mis += a->penalty;
             charge(a, (a->landing >> first) & 1 ? first : mode, a->penalty);
+            if (a->tap && !((a->landing >> first) & 1)) a->tap->late += a->penalty;  /* (trace tap): the branch's */
             if (a->rec_open) for (uint32_t i = 0; i < nw; i++) rec_mis(a, wrong[i]);
         }
     }
@@ -676,9 +725,13 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
         }
     }
     const goemu_op *op = &a->ops[b->op0];
+    goemu_ctap *tap = a->tap;                                           /* (trace tap) */
+    if (tap) tap_block(tap, c->blk_base, a->total - tap_t0 - (tap->late - tap_l0));
     for (uint32_t i = 0; i < b->nseg; i++) {
         uint32_t j = b->seg0 + i;
         uint64_t cyc = 0;
+        if (tap) for (uint32_t e = 0; e < a->seg_n[j]; e++) cyc += tap_step(tap, pipe_step(a, op++));
+        else
         for (uint32_t e = 0; e < a->seg_n[j]; e++) cyc += pipe_step(a, op++);
         int8_t ph = a->seg_phase[j];
         uint32_t p = ph >= 0 ? (uint32_t)ph : mode;
@@ -689,6 +742,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
         }
         charge(a, p, cyc);
         a->phase_insns[p] += a->seg_n[j];
+        if (tap) tap_seg(a, p);                                         /* (trace tap) */
     }
     a->instructions += b->n;
     a->prev_valid = 1;
@@ -709,7 +763,11 @@ void goemu_cycles_mem(void *uc, int type, uint64_t addr, int size, int64_t value
     uint64_t ls = a->line_size;
     uint64_t first = addr / ls, last = (addr + (uint64_t)(size > 1 ? size : 1) - 1) / ls;
     uint64_t pen = hier_lines(a, &a->l1d, a->l2pen_d, first, last);
-    if (pen) {
+    if (pen && a->tap) {              /* (trace tap) the instruction's phase; it owes the cycles */
+        a->pen_dcache += pen;
+        charge(a, a->tap->phase < NPH ? a->tap->phase : a->mode, pen);
+        a->tap->late += pen;
+    } else if (pen) {
         a->pen_dcache += pen;
         charge(a, a->mode, pen);
     }
@@ -758,6 +816,10 @@ typedef struct {
     uint32_t start_blk_size, pad0;
     uint64_t start_at;                /* the first recorded instruction's address */
     uint64_t prev[TR_REGS];
+    uint64_t pend_cyc;                /* with cycles: the pending record's cycles (late ones excluded), */
+    uint32_t pend_phase, pend_within; /* phase and split/unsplit (0, or 1 + its index) */
+    uint64_t blk_seen;                /* the counter's ``blocks`` at the last code hook */
+    uint64_t blk_k;                   /* instructions of that block before the current one */
     uint64_t end_of_state;
     /* ---- configuration */
     goemu_counter *counter;
@@ -776,6 +838,8 @@ typedef struct {
     int32_t ids[TR_REGS];
     void *ptrs[TR_REGS];              /* -> cur[i], set by goemu_trace_init */
     uint64_t cur[TR_REGS];
+    goemu_cycles *acct;               /* records carry cycles (the account's tap is ``tap``); NULL: none */
+    goemu_ctap tap;                   /* saved by record.py: its head and the used part of its arrays */
     /* ---- buffers: completed records, then the pending record's accesses */
     uint32_t nrec, nvals;
     uint32_t nmeta, ndata;            /* accesses and bytes, the pending record's included */
@@ -786,6 +850,9 @@ typedef struct {
     uint64_t vals[TR_VALS];
     uint8_t meta[TR_META * TR_MM];
     uint8_t data[TR_DATA];
+    uint32_t cyc[TR_RECS];            /* with cycles: the format's cycles, phase and within columns */
+    uint8_t phase[TR_RECS];
+    uint32_t within[TR_RECS];
 } goemu_trace;
 
 uint32_t goemu_trace_size(void) { return (uint32_t)sizeof(goemu_trace); }
@@ -799,6 +866,15 @@ uint32_t goemu_trace_limits(uint32_t which) {
     case 9: return (uint32_t)__builtin_offsetof(goemu_trace, vals);
     case 10: return (uint32_t)__builtin_offsetof(goemu_trace, meta);
     case 11: return (uint32_t)__builtin_offsetof(goemu_trace, data);
+    case 12: return (uint32_t)sizeof(goemu_ctap);
+    case 13: return (uint32_t)__builtin_offsetof(goemu_trace, tap);
+    case 14: return (uint32_t)__builtin_offsetof(goemu_trace, cyc);
+    case 15: return (uint32_t)__builtin_offsetof(goemu_trace, phase);
+    case 16: return (uint32_t)__builtin_offsetof(goemu_trace, within);
+    case 17: return (uint32_t)__builtin_offsetof(goemu_ctap, seg_end);
+    case 18: return (uint32_t)__builtin_offsetof(goemu_ctap, seg_within);
+    case 19: return (uint32_t)__builtin_offsetof(goemu_ctap, seg_phase);
+    case 20: return (uint32_t)__builtin_offsetof(goemu_ctap, per);
     default: return 0;
     }
 }
@@ -806,6 +882,8 @@ uint32_t goemu_trace_limits(uint32_t which) {
 /* point the batch-read pointers at the state's own value slots */
 void goemu_trace_init(goemu_trace *t) {
     for (uint32_t i = 0; i < TR_REGS; i++) { t->ptrs[i] = &t->cur[i]; t->cur[i] = 0; }
+    t->blk_seen = ~0ull;
+    t->tap.phase = 0xFF;              /* no instruction started yet: data-cache misses go to the mode */
     if (t->nregs > TR_REGS) t->nregs = TR_REGS;
     if (t->rec_cap == 0 || t->rec_cap > TR_RECS) t->rec_cap = TR_RECS;
 }
@@ -863,6 +941,12 @@ static int tr_complete(goemu_trace *t, void *uc) {
         t->prev[i] = v;
     }
     uint32_t n = t->nrec;
+    if (t->acct) {                    /* the instruction's cycles, plus what it owes now it has run */
+        t->cyc[n] = (uint32_t)(t->pend_cyc + t->tap.late);
+        t->tap.late = 0;
+        t->phase[n] = (uint8_t)t->pend_phase;
+        t->within[n] = t->pend_within;
+    }
     t->pcs[n] = t->pending_pc;
     t->masks[n] = mask;
     t->nmem[n] = (uint16_t)(t->nmeta - t->pend_meta);
@@ -889,12 +973,43 @@ void goemu_trace_finish(goemu_trace *t, void *uc) {
     t->halt = halt;
 }
 
+/* with cycles: the instruction at position ``pos`` starts (account.py insn_start): its
+ * cycles in the account's current block, its phase and split/unsplit */
+static void tr_insn_start(goemu_trace *t, uint64_t pos) {
+    goemu_ctap *tp = &t->tap;
+    uint32_t mode = t->acct->mode;
+    uint32_t n = tp->n <= STAGE_OPS ? tp->n : STAGE_OPS;
+    uint32_t ns = tp->nseg <= STAGE_SEGS ? tp->nseg : STAGE_SEGS;
+    t->pend_cyc = 0;
+    t->pend_phase = mode;
+    t->pend_within = 0;
+    if (tp->valid && pos >= tp->base && pos - tp->base < n) {
+        uint32_t i = (uint32_t)(pos - tp->base);
+        t->pend_cyc = tp->per[i] + (i == 0 ? tp->pen : 0);
+        for (uint32_t s = 0; s < ns; s++) {
+            if (i < tp->seg_end[s]) {
+                t->pend_phase = tp->seg_phase[s];
+                t->pend_within = tp->seg_within[s];
+                break;
+            }
+        }
+    }
+    tp->phase = t->pend_phase;        /* the account charges the instruction's data-cache misses there */
+}
+
 void goemu_trace_code(void *uc, uint64_t addr, uint32_t size, void *user_data) {
     (void)size;
     goemu_trace *t = (goemu_trace *)user_data;
+    if (t->acct) {                    /* the position of this instruction in the counter's block */
+        goemu_counter *c = t->counter;
+        uint64_t b = c ? c->blocks : 0;
+        if (b != t->blk_seen) { t->blk_seen = b; t->blk_k = 0; }
+        else t->blk_k++;
+    }
     if (!t->active) {
         if (t->done || t->errors || !t->has_start || addr != t->start_pc) return;
         t->active = 1;                /* --from: the first entry to the symbol is record 0 */
+        t->tap.late = 0;              /* penalties of unrecorded instructions */
     } else if (t->has_stop && addr == t->stop_pc) {
         if (t->have_pending && tr_complete(t, uc)) return;
         t->active = 0;                /* --to: the symbol's entry is not recorded; the run ends */
@@ -913,6 +1028,7 @@ void goemu_trace_code(void *uc, uint64_t addr, uint32_t size, void *user_data) {
     if (t->have_pending && tr_complete(t, uc)) return;
     t->pending_pc = addr;
     t->have_pending = 1;
+    if (t->acct) tr_insn_start(t, (t->counter ? t->counter->blk_base : 0) + t->blk_k);
 }
 
 void goemu_trace_mem(void *uc, int type, uint64_t addr, int size, int64_t value, void *user_data) {

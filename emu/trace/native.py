@@ -210,12 +210,15 @@ class NativeWriter:
         return CHUNK - self.n
 
     def add_columns(self, first: int, n: int, pcs: bytes, masks: bytes, values: bytes, nmem: bytes,
-                    memmeta: bytes, memdata: bytes, code: list, events: list) -> None:
+                    memmeta: bytes, memdata: bytes, code: list, events: list,
+                    cycles: tuple[bytes, bytes, bytes] | None = None) -> None:
         """Append ``n`` records (index ``first`` on), already packed column by
-        column; ``events``: [(record index, kind, detail)].  The records must
-        fit in the chunk being built (:meth:`room`); a full chunk is written."""
-        if n > CHUNK - self.n or self.with_cycles:
-            raise ValueError("add_columns: more records than the chunk has room for, or a trace with cycles")
+        column; ``events``: [(record index, kind, detail)]; ``cycles``: the
+        cycles, phase and within columns, for a trace with cycles.  The records
+        must fit in the chunk being built (:meth:`room`); a full chunk is written."""
+        if n > CHUNK - self.n or self.with_cycles != (cycles is not None):
+            raise ValueError("add_columns: more records than the chunk has room for, or cycle columns "
+                             "missing (or given) for a trace with (without) cycles")
         if not n:
             return
         if self.first is None:
@@ -228,6 +231,10 @@ class NativeWriter:
         self.nmem += nmem
         self.memmeta += memmeta
         self.memdata += memdata
+        if cycles is not None:
+            self.cycles += cycles[0]
+            self.phases += cycles[1]
+            self.within += cycles[2]
         self.code.extend(code)
         for index, kind, detail in events:
             self.events.append([index - self.first, kind, detail])

@@ -107,11 +107,16 @@ def header_of(mc, program: str) -> dict:
     }
 
 
+def _cycles_header(acct) -> dict:
+    from ..cycles.account import PHASES
+    return {"core": acct.core.name, "phases": list(PHASES), "dcache_model": acct.dcache}
+
+
 class Recorder:
     """The trace recorder.  ``Recorder(...)`` gives a :class:`NativeRecorder`
     (the C hooks of emu/native/hooks.c) when the machine runs on the native
-    engine, the sink is the native format and no cycle account rides along;
-    otherwise this class, the Python reference (one Python code hook per
+    engine, the sink is the native format and the cycle account, if any, can
+    run in C (a fresh, unattached account whose tables fit); otherwise this class, the Python reference (one Python code hook per
     instruction).  ``native=False`` asks for the reference, ``native=True``
     for the C recorder (an EngineError if it cannot be used)."""
 
@@ -165,10 +170,9 @@ class Recorder:
         header = header_of(mc, self.program)
         acct = self.account
         if acct is not None:
-            from ..cycles.account import PHASES
             acct.tap = True
             acct.attach()       # its block hook must be installed before the recorder's code hook
-            header["cycles"] = {"core": acct.core.name, "phases": list(PHASES), "dcache_model": acct.dcache}
+            header["cycles"] = _cycles_header(acct)
         self.sink.begin(header)
         h = mc.hooks
         self._handles = [h.code(self._on_code, label="trace"), h.mem_write(self._on_write, label="trace"),
@@ -297,6 +301,19 @@ class Recorder:
             self.queued.append(item)
 
 
+def _account_unusable(account) -> str | None:
+    """Why a cycle account cannot ride along with the C recorder (None: it can)."""
+    from ..native.cycles import fits
+    if account.attached or account.instructions or getattr(account, "_native", None) is not None:
+        return "the cycle account has already run (give the recorder a fresh, unattached one)"
+    if account.tap:
+        return "the cycle account gives its records to the Python recorder (tap is on)"
+    br = account.core.branch
+    if not (fits(br, account.hier) and int(br["bht_entries"]) > 0):
+        return "the cycle account's predictor or caches do not fit the C tables"
+    return None
+
+
 _RECORDED = ("split", "unsplit", "lessstack", "gc", "exit")
 _SYNC = ("gc", "exit")                  # published from Python (hypercalls): indexed as they happen
 
@@ -314,7 +331,12 @@ class NativeRecorder(Recorder):
     (the position of the first recorded instruction), so an event belongs to
     record ``event.icount - start``, as the reference attaches it.  gc and
     exit are published by the machine's hypercall hook (Python): a listener
-    notes the record being executed then."""
+    notes the record being executed then.
+
+    Cycles: with an account, the account runs in C (emu/native/hooks.c
+    goemu_cycles_after) with its per-instruction view (``goemu_ctap``, what
+    CycleAccount.insn_start/take_late give the reference) pointed at this
+    recorder's C state, which fills the cycles, phase and within columns."""
 
     @staticmethod
     def unusable(mc, sink, account) -> str | None:
@@ -326,7 +348,9 @@ class NativeRecorder(Recorder):
         if not isinstance(sink, NativeWriter):
             return "only the native trace format is recorded in C"
         if account is not None:
-            return "records with cycles are recorded by the Python recorder"
+            why = _account_unusable(account)
+            if why:
+                return why
         if len(mc.arch.regs) > 32:
             return "more than 32 registers"
         return None
@@ -341,9 +365,20 @@ class NativeRecorder(Recorder):
         from ..native import library
         lib = library()
         self.lib = lib
-        lim = [lib.goemu_trace_limits(i) for i in range(12)]
+        lim = [lib.goemu_trace_limits(i) for i in range(21)]
         nregs_max, recs, nvals, nmeta, ndata = lim[:5]
-        self._off = dict(zip(("end", "pcs", "masks", "nmem", "vals", "meta", "data"), lim[5:12]))
+        self._off = dict(zip(("end", "pcs", "masks", "nmem", "vals", "meta", "data", "tap_size", "tap", "cyc",
+                              "phase", "within", "seg_end", "seg_within", "seg_phase", "per"), lim[5:21]))
+        from ..native.cycles import limits as cycle_limits
+        clim = cycle_limits()
+        nseg, nops = clim["stage"], clim["stage_ops"]
+
+        class Tap(ctypes.Structure):        # hooks.c goemu_ctap
+            _fields_ = [("base", ctypes.c_uint64), ("pen", ctypes.c_uint64), ("late", ctypes.c_uint64),
+                        ("n", ctypes.c_uint32), ("nseg", ctypes.c_uint32), ("phase", ctypes.c_uint32),
+                        ("valid", ctypes.c_uint32), ("seg_end", ctypes.c_uint32 * nseg),
+                        ("seg_within", ctypes.c_uint32 * nseg), ("seg_phase", ctypes.c_uint8 * nseg),
+                        ("per", ctypes.c_uint32 * nops)]
 
         class State(ctypes.Structure):
             _fields_ = [("count", ctypes.c_uint64), ("pending_pc", ctypes.c_uint64),
@@ -352,7 +387,10 @@ class NativeRecorder(Recorder):
                         ("started", ctypes.c_uint32), ("start_blk_base", ctypes.c_uint64),
                         ("start_blk_addr", ctypes.c_uint64), ("start_blk_size", ctypes.c_uint32),
                         ("pad0", ctypes.c_uint32), ("start_at", ctypes.c_uint64),
-                        ("prev", ctypes.c_uint64 * nregs_max), ("end_of_state", ctypes.c_uint64),
+                        ("prev", ctypes.c_uint64 * nregs_max), ("pend_cyc", ctypes.c_uint64),
+                        ("pend_phase", ctypes.c_uint32), ("pend_within", ctypes.c_uint32),
+                        ("blk_seen", ctypes.c_uint64), ("blk_k", ctypes.c_uint64),
+                        ("end_of_state", ctypes.c_uint64),
                         ("counter", ctypes.c_void_p), ("reg_batch", ctypes.c_void_p),
                         ("mem_read", ctypes.c_void_p), ("drain", ctypes.c_void_p), ("halt", ctypes.c_void_p),
                         ("stop", ctypes.c_void_p), ("max_records", ctypes.c_uint64),
@@ -361,17 +399,22 @@ class NativeRecorder(Recorder):
                         ("nregs", ctypes.c_uint32), ("pc_idx", ctypes.c_uint32), ("rec_cap", ctypes.c_uint32),
                         ("errors", ctypes.c_uint32), ("drains", ctypes.c_uint64),
                         ("ids", ctypes.c_int32 * nregs_max), ("ptrs", ctypes.c_void_p * nregs_max),
-                        ("cur", ctypes.c_uint64 * nregs_max),
+                        ("cur", ctypes.c_uint64 * nregs_max), ("acct", ctypes.c_void_p), ("tap", Tap),
                         ("nrec", ctypes.c_uint32), ("nvals", ctypes.c_uint32), ("nmeta", ctypes.c_uint32),
                         ("ndata", ctypes.c_uint32), ("pend_meta", ctypes.c_uint32), ("pend_data", ctypes.c_uint32),
                         ("pcs", ctypes.c_uint64 * recs), ("masks", ctypes.c_uint32 * recs),
                         ("nmem", ctypes.c_uint16 * recs), ("vals", ctypes.c_uint64 * nvals),
-                        ("meta", ctypes.c_uint8 * (nmeta * 10)), ("data", ctypes.c_uint8 * ndata)]
-        layout_ok = ctypes.sizeof(State) == lib.goemu_trace_size() and all(
-            getattr(State, k).offset == v for k, v in (("end_of_state", self._off["end"]), ("pcs", self._off["pcs"]),
-                                                       ("masks", self._off["masks"]), ("nmem", self._off["nmem"]),
-                                                       ("vals", self._off["vals"]), ("meta", self._off["meta"]),
-                                                       ("data", self._off["data"])))
+                        ("meta", ctypes.c_uint8 * (nmeta * 10)), ("data", ctypes.c_uint8 * ndata),
+                        ("cyc", ctypes.c_uint32 * recs), ("phase", ctypes.c_uint8 * recs),
+                        ("within", ctypes.c_uint32 * recs)]
+        o = self._off
+        layout_ok = ctypes.sizeof(State) == lib.goemu_trace_size() and ctypes.sizeof(Tap) == o["tap_size"] and all(
+            getattr(S, k).offset == o[v] for S, k, v in (
+                (State, "end_of_state", "end"), (State, "pcs", "pcs"), (State, "masks", "masks"),
+                (State, "nmem", "nmem"), (State, "vals", "vals"), (State, "meta", "meta"), (State, "data", "data"),
+                (State, "tap", "tap"), (State, "cyc", "cyc"), (State, "phase", "phase"),
+                (State, "within", "within"), (Tap, "seg_end", "seg_end"), (Tap, "seg_within", "seg_within"),
+                (Tap, "seg_phase", "seg_phase"), (Tap, "per", "per")))
         if not layout_ok:
             from ..native import NativeBuildError
             raise NativeBuildError("native hook library: trace recorder layout mismatch")
@@ -415,7 +458,19 @@ class NativeRecorder(Recorder):
     # -- wiring -------------------------------------------------------------------
     def attach(self) -> NativeRecorder:
         mc = self.mc
-        self.sink.begin(header_of(mc, self.program))
+        header = header_of(mc, self.program)
+        acct = self.account
+        if acct is not None:
+            acct.attach()       # in C; its block hook before the recorder's code hook
+            nat = getattr(acct, "_native", None)
+            if nat is None:
+                acct.detach()
+                from ..engine import EngineError
+                raise EngineError("the native trace recorder cannot be used: the cycle account did not go native")
+            nat.set_tap(ctypes.addressof(self.state.tap))
+            self.state.acct = nat.address
+            header["cycles"] = _cycles_header(acct)
+        self.sink.begin(header)
         lib, h, addr = self.lib, mc.hooks, ctypes.addressof(self.state)
         self._handles = [
             h.native(self._hook_types[0], ctypes.cast(lib.goemu_trace_code, ctypes.c_void_p).value, addr,
@@ -440,6 +495,8 @@ class NativeRecorder(Recorder):
             self.done = True
             st.done = 1
             st.active = 0
+            if self.account is not None and getattr(self.account, "_native", None) is not None:
+                self.account._native.set_tap(None)      # the account outlives this state
             for hd in self._handles:
                 self.mc.hooks.remove(hd)
             self.mc.engine.unregister(self._part)
@@ -567,14 +624,40 @@ class NativeRecorder(Recorder):
         pcs, masks, nmem = at(base + off["pcs"], 8 * n), at(base + off["masks"], 4 * n), at(base + off["nmem"], 2 * n)
         vals = at(base + off["vals"], 8 * st.nvals)
         meta, data = at(base + off["meta"], 10 * st.pend_meta), at(base + off["data"], st.pend_data)
+        cycles = None
+        if st.acct:
+            cycles = (at(base + off["cyc"], 4 * n), at(base + off["phase"], n), at(base + off["within"], 4 * n))
         self.lib.goemu_trace_consumed(ctypes.byref(st))
         first = self.drained
         self.drained += n
         self.sink.add_columns(first, n, pcs, masks, vals, nmem, meta, data, self._code(pcs),
-                              self._events(first, first + n))
+                              self._events(first, first + n), cycles)
         st.rec_cap = self.sink.room()
 
     # -- the state that travels back in time ------------------------------------------
+    def _tap_parts(self) -> list[tuple[int, int]]:
+        """(offset, size) of the account's per-instruction view in use: its head and the
+        used prefixes of its arrays."""
+        o, tap = self._off, self.state.tap
+        base = o["tap"]
+        nseg, n = min(tap.nseg, len(tap.seg_end)), min(tap.n, len(tap.per))
+        return [(base, o["seg_end"]), (base + o["seg_end"], 4 * nseg), (base + o["seg_within"], 4 * nseg),
+                (base + o["seg_phase"], nseg), (base + o["per"], 4 * n)]
+
+    def _save_tap(self) -> tuple[bytes, ...] | None:
+        if not self.state.acct:
+            return None
+        base = ctypes.addressof(self.state)
+        return tuple(ctypes.string_at(base + off, size) for off, size in self._tap_parts())
+
+    def _restore_tap(self, saved: tuple[bytes, ...] | None) -> None:
+        if saved is None:
+            return
+        base = ctypes.addressof(self.state)
+        ctypes.memmove(base + self._off["tap"], saved[0], len(saved[0]))      # the head first: it sizes the rest
+        for (off, _size), b in zip(self._tap_parts()[1:], saved[1:]):
+            ctypes.memmove(base + off, b, len(b))
+
     def save_state(self) -> tuple:
         self._drain()
         st = self.state
@@ -582,11 +665,11 @@ class NativeRecorder(Recorder):
         head = ctypes.string_at(base, self._off["end"])
         pend = (ctypes.string_at(base + self._off["meta"], 10 * st.nmeta),
                 ctypes.string_at(base + self._off["data"], st.ndata))
-        return (head, pend, _save_sink(self.sink), self.drained, self._ev_next, len(self._sync), set(self.seen),
+        return (head, pend, self._save_tap(), _save_sink(self.sink), self.drained, self._ev_next, len(self._sync), set(self.seen),
                 self.active, self.done_reason, self._start)
 
     def restore_state(self, saved: tuple) -> None:
-        head, (meta, data), sink, self.drained, self._ev_next, nsync, seen, self.active, \
+        head, (meta, data), tap, sink, self.drained, self._ev_next, nsync, seen, self.active, \
             self.done_reason, self._start = saved
         st = self.state
         base = ctypes.addressof(st)
@@ -596,6 +679,7 @@ class NativeRecorder(Recorder):
         ctypes.memmove(base + self._off["data"], data, len(data))
         st.nmeta, st.ndata = len(meta) // 10, len(data)
         st.pend_meta = st.pend_data = 0
+        self._restore_tap(tap)
         st.errors = 0
         self.seen = set(seen)
         del self._sync[nsync:]

@@ -2,14 +2,17 @@
 NativeRecorder) against the Python recorder, the reference: the same bytes on
 every demo, both variants and architectures, a workload of the suite, windows
 (--from/--to/--max-insns), runs of several chunks and debugger sessions with
-reverse execution; and its buffers driven past their ends through the C entry
-points themselves."""
+reverse execution, without cycles and with them (the C cycle account's
+per-instruction view against the Python account's insn_start/take_late, with
+and without the cache model); and its buffers driven past their ends through
+the C entry points themselves."""
 import ctypes
 import random
 from pathlib import Path
 
 import pytest
 
+from emu.cycles.account import CycleAccount
 from emu.debugger import Debugger
 from emu.engine import EngineError
 from emu.errors import GoemuError
@@ -35,16 +38,27 @@ def _on(mc, engine):
     return m2
 
 
-def _both(tmp_path, make, **kw):
-    """Record make() with the Python recorder and with the C recorder; both files' bytes."""
+def _both(tmp_path, make, cycles=None, **kw):
+    """Record make() with the Python recorder and with the C recorder; both files' bytes.
+    ``cycles``: None (no cycle columns), False or True (a cycle account, with the cache
+    model when True): the accounts' results must agree too."""
     out = {}
     for native in (False, True):
         mc = make()
         p = tmp_path / f"{native}.gtr"
-        rec = record(mc, str(p), "native", "t.s", native=native, **kw)
+        acct = None if cycles is None else CycleAccount(mc, caches=cycles)
+        rec = record(mc, str(p), "native", "t.s", native=native, account=acct, **kw)
         assert isinstance(rec, NativeRecorder) is native
-        out[native] = (p.read_bytes(), rec.count, rec.done_reason, mc.icount)
+        out[native] = (p.read_bytes(), rec.count, rec.done_reason, mc.icount,
+                       None if acct is None else _result(acct))
+    if cycles is not None:
+        with NativeReader(str(tmp_path / "True.gtr")) as rd:
+            assert rd.header["cycles"]["dcache_model"] is cycles
     return out
+
+
+def _result(acct):
+    return acct.result().to_json()
 
 
 def _demos():
@@ -63,15 +77,36 @@ def test_native_trace_bytes_identical_on_every_demo(tmp_path, arch, name, varian
     assert r[True][1] == r[True][3] > 1000        # one record per executed instruction
 
 
+@pytest.mark.parametrize("arch,name,variant", _demos())
+def test_native_trace_with_cycles_bytes_identical_on_every_demo(tmp_path, arch, name, variant):
+    """Cycle columns from the C account's per-instruction view: the same bytes, and the
+    same account results (totals, per phase, per split/unsplit), with and without the
+    cache model."""
+    for caches in (False, True):
+        r = _both(tmp_path, lambda: _demo(arch, name, variant), cycles=caches)
+        assert r[True] == r[False], caches
+        assert r[True][1] == r[True][3] > 1000
+        res = r[True][4]
+        assert res["total"] > res["instructions"] // 4 and res["instructions"] == r[True][1]
+        with NativeReader(str(tmp_path / "True.gtr")) as rd:
+            assert sum(rec.cycles for rec in rd) == res["total"]
+
+
 @pytest.mark.parametrize("arch", ["amd64", "arm"])
 def test_native_trace_bytes_identical_on_a_workload_and_across_chunks(tmp_path, arch):
     """The workload suite's list program (collections: gc events with reports), and
     repeated-leak long enough for several chunks of 8192 records."""
     w = get("list")
     unit = w.program(arch, w.resolve("small"))
-    r = _both(tmp_path, lambda: new_machine(arch, "buggy", unit, budget=w.budget(w.resolve("small"))))
-    assert r[True] == r[False]
+    for cycles in (None, True):
+        r = _both(tmp_path, lambda: new_machine(arch, "buggy", unit, budget=w.budget(w.resolve("small"))),
+                  cycles=cycles)
+        assert r[True] == r[False], cycles
     unit = load_program(None, text=repeated_leak(arch, 12), name="rl.s")
+    r = _both(tmp_path, lambda: new_machine(arch, "fixed", unit), cycles=False)
+    assert r[True] == r[False] and r[True][1] > 3 * 8192
+    with NativeReader(str(tmp_path / "True.gtr")) as rd:
+        assert {rc.within.split()[0] for rc in rd if rc.within} == {"split", "unsplit"}
     r = _both(tmp_path, lambda: new_machine(arch, "fixed", unit))
     assert r[True] == r[False] and r[True][1] > 3 * 8192
     with NativeReader(str(tmp_path / "True.gtr")) as rd:
@@ -105,18 +140,23 @@ def test_native_trace_windows_identical(tmp_path, arch):
                     ({"stop": sym("lessstack")}, "to"),
                     ({"max_records": 5000}, "max"),
                     ({"start": sym("newstack"), "max_records": 8192 + 17}, "max")):
-        r = _both(tmp_path, lambda: _demo(arch, f"list_{arch}.s"), **kw)
-        assert r[True] == r[False], kw
-        assert r[True][2] == why and r[True][1] > 0, kw
+        for cycles in (None, False, True):
+            r = _both(tmp_path, lambda: _demo(arch, f"list_{arch}.s"), cycles=cycles, **kw)
+            assert r[True] == r[False], (kw, cycles)
+            assert r[True][2] == why and r[True][1] > 0, kw
 
 
 def test_native_recorder_refuses_what_it_cannot_record(tmp_path):
-    from emu.cycles.account import CycleAccount
     from emu.trace.tenet import TenetWriter
     mc = _demo("amd64", "leak_amd64.s")
     with open(tmp_path / "t", "wb") as f:
-        with pytest.raises(EngineError, match="cycles"):
-            Recorder(mc, NativeWriter(f), account=CycleAccount(mc), native=True)
+        with pytest.raises(EngineError, match="cycle account has already run"):
+            Recorder(mc, NativeWriter(f), account=CycleAccount(mc).attach(), native=True)
+        tapped = CycleAccount(mc)
+        tapped.tap = True
+        with pytest.raises(EngineError, match="Python recorder"):
+            Recorder(mc, NativeWriter(f), account=tapped, native=True)
+        assert type(Recorder(mc, NativeWriter(f), account=CycleAccount(mc))) is NativeRecorder
         with pytest.raises(EngineError, match="native trace format"):
             Recorder(mc, TenetWriter(f), native=True)
         assert type(Recorder(mc, TenetWriter(f))) is Recorder
@@ -125,15 +165,19 @@ def test_native_recorder_refuses_what_it_cannot_record(tmp_path):
         assert type(Recorder(py, NativeWriter(f))) is Recorder
 
 
-@pytest.mark.parametrize("arch", ["amd64", "arm"])
-def test_native_trace_debugger_session_with_reverse_execution(tmp_path, arch):
+@pytest.mark.parametrize("arch,cycles", [("amd64", None), ("arm", None), ("amd64", True), ("arm", False)])
+def test_native_trace_debugger_session_with_reverse_execution(tmp_path, arch, cycles):
     """A debugger session (stops, reverse steps to snapshots and between them,
     running past a collection and back) with the C recorder attached writes
-    the same file as one uninterrupted run; positions come back exactly."""
-    ref = _both(tmp_path, lambda: _demo(arch, f"leak_{arch}.s"))[True][0]
+    the same file as one uninterrupted run; positions come back exactly.  With
+    cycles: the account rides along in C, its results equal the uninterrupted
+    run's too."""
+    both = _both(tmp_path, lambda: _demo(arch, f"leak_{arch}.s"), cycles=cycles)
+    ref, ref_result = both[True][0], both[True][4]
     mc = _demo(arch, f"leak_{arch}.s")
     f = open(tmp_path / "s.gtr", "wb")  # noqa: SIM115 - closed by the recorder
-    rec = Recorder(mc, NativeWriter(f), "t.s").attach()
+    acct = None if cycles is None else CycleAccount(mc, caches=cycles)
+    rec = Recorder(mc, NativeWriter(f), "t.s", account=acct).attach()
     assert isinstance(rec, NativeRecorder)
     d = Debugger(mc, snap_interval=700)
     rnd = random.Random(3)
@@ -150,6 +194,8 @@ def test_native_trace_debugger_session_with_reverse_execution(tmp_path, arch):
     d.cont()
     rec.finish()
     assert (tmp_path / "s.gtr").read_bytes() == ref
+    if acct is not None:
+        assert _result(acct) == ref_result
 
 
 # -- the C entry points, driven past the ends of their buffers --------------------------------
