@@ -798,6 +798,8 @@ void goemu_cycles_mem(void *uc, int type, uint64_t addr, int size, int64_t value
 #define TR_META 32768u                /* accesses (< 65536: a record's count is a u16) */
 #define TR_DATA 262144u
 #define TR_MM 10u                     /* u8 kind, u8 size, u64 addr */
+#define TR_SEEN 65536u                /* pcs already recorded (open addressing; power of two) */
+#define TR_NOPC (~0ull)               /* an empty slot */
 
 enum { TR_ERR_DRAIN = 1, TR_ERR_FULL = 2, TR_ERR_REGS = 4, TR_ERR_MEM = 8 };
 enum { TR_WHY_NONE, TR_WHY_MAX, TR_WHY_TO, TR_WHY_ERROR };
@@ -835,7 +837,10 @@ typedef struct {
     uint32_t rec_cap;                 /* complete at most this many records before a drain */
     uint32_t errors;
     uint64_t drains;
-    int32_t ids[TR_REGS];
+    uint32_t seen_cap;                /* slots of ``seen`` used (a power of two <= TR_SEEN; 0: all) */
+    uint32_t seen_full;               /* the table took no more: Python finds new pcs itself */
+    uint32_t nseen, nnew;             /* pcs in ``seen``; pcs in ``newpcs`` */
+    int32_t ids[TR_REGS];             /* goemu_trace_init moves the pc's last: it is not read */
     void *ptrs[TR_REGS];              /* -> cur[i], set by goemu_trace_init */
     uint64_t cur[TR_REGS];
     goemu_cycles *acct;               /* records carry cycles (the account's tap is ``tap``); NULL: none */
@@ -853,6 +858,8 @@ typedef struct {
     uint32_t cyc[TR_RECS];            /* with cycles: the format's cycles, phase and within columns */
     uint8_t phase[TR_RECS];
     uint32_t within[TR_RECS];
+    uint64_t newpcs[TR_RECS];         /* pcs recorded for the first time, in record order (drained) */
+    uint64_t seen[TR_SEEN];
 } goemu_trace;
 
 uint32_t goemu_trace_size(void) { return (uint32_t)sizeof(goemu_trace); }
@@ -875,16 +882,64 @@ uint32_t goemu_trace_limits(uint32_t which) {
     case 18: return (uint32_t)__builtin_offsetof(goemu_ctap, seg_within);
     case 19: return (uint32_t)__builtin_offsetof(goemu_ctap, seg_phase);
     case 20: return (uint32_t)__builtin_offsetof(goemu_ctap, per);
+    case 21: return TR_SEEN;
+    case 22: return (uint32_t)__builtin_offsetof(goemu_trace, newpcs);
+    case 23: return (uint32_t)__builtin_offsetof(goemu_trace, seen);
     default: return 0;
     }
+}
+
+static uint32_t tr_seen_cap(const goemu_trace *t) {
+    uint32_t cap = t->seen_cap;
+    return cap && cap <= TR_SEEN && !(cap & (cap - 1)) ? cap : TR_SEEN;
+}
+
+/* note ``pc`` as recorded; a pc recorded for the first time goes to ``newpcs``
+ * (Python describes it: Capstone, symbol).  A table half full, or a full log, sets
+ * ``seen_full``: from then on Python finds the new pcs in the pc column itself. */
+static void tr_seen(goemu_trace *t, uint64_t pc) {
+    uint32_t cap = tr_seen_cap(t), mask = cap - 1;
+    uint32_t s = (uint32_t)((pc * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    for (uint32_t i = 0; i < cap; i++, s = (s + 1) & mask) {
+        uint64_t k = t->seen[s];
+        if (k == pc && pc != TR_NOPC) return;
+        if (k == TR_NOPC) {
+            if (pc == TR_NOPC || t->nseen + 1 > cap / 2 || t->nnew >= TR_RECS) { t->seen_full = 1; return; }
+            t->seen[s] = pc;
+            t->nseen++;
+            t->newpcs[t->nnew++] = pc;
+            return;
+        }
+    }
+    t->seen_full = 1;
+}
+
+/* the pcs recorded so far are exactly ``pcs`` (a restored snapshot's) */
+void goemu_trace_seen_reset(goemu_trace *t, const uint64_t *pcs, uint32_t n) {
+    uint32_t cap = tr_seen_cap(t);
+    for (uint32_t i = 0; i < cap; i++) t->seen[i] = TR_NOPC;
+    t->nseen = 0;
+    t->seen_full = 0;
+    for (uint32_t i = 0; i < n && !t->seen_full; i++) {
+        t->nnew = 0;
+        tr_seen(t, pcs[i]);
+    }
+    t->nnew = 0;
 }
 
 /* point the batch-read pointers at the state's own value slots */
 void goemu_trace_init(goemu_trace *t) {
     for (uint32_t i = 0; i < TR_REGS; i++) { t->ptrs[i] = &t->cur[i]; t->cur[i] = 0; }
-    t->blk_seen = ~0ull;
-    t->tap.phase = 0xFF;              /* no instruction started yet: data-cache misses go to the mode */
     if (t->nregs > TR_REGS) t->nregs = TR_REGS;
+    if (t->pc_idx < t->nregs) {       /* the pc is never compared (the pc column holds it): not read */
+        int32_t pc_id = t->ids[t->pc_idx];
+        for (uint32_t i = t->pc_idx; i + 1 < t->nregs; i++) { t->ids[i] = t->ids[i + 1]; t->ptrs[i] = &t->cur[i + 1]; }
+        t->ids[t->nregs - 1] = pc_id;
+        t->ptrs[t->nregs - 1] = &t->cur[t->pc_idx];
+    }
+    t->blk_seen = ~0ull;
+    goemu_trace_seen_reset(t, 0, 0);
+    t->tap.phase = 0xFF;              /* no instruction started yet: data-cache misses go to the mode */
     if (t->rec_cap == 0 || t->rec_cap > TR_RECS) t->rec_cap = TR_RECS;
 }
 
@@ -905,6 +960,7 @@ void goemu_trace_consumed(goemu_trace *t) {
     t->pend_data = 0;
     t->nrec = 0;
     t->nvals = 0;
+    t->nnew = 0;
 }
 
 static void tr_fail(goemu_trace *t, void *uc, uint32_t err) {
@@ -930,7 +986,10 @@ static int tr_complete(goemu_trace *t, void *uc) {
     uint32_t cap = t->rec_cap && t->rec_cap <= TR_RECS ? t->rec_cap : TR_RECS;
     if ((t->nrec >= cap || t->nvals + nr > TR_VALS) && tr_drain(t, uc)) return 1;
     if (t->nrec >= TR_RECS || t->nvals + nr > TR_VALS) { tr_fail(t, uc, TR_ERR_DRAIN); return 1; }
-    if (t->reg_batch(uc, t->ids, t->ptrs, (int)nr)) { tr_fail(t, uc, TR_ERR_REGS); return 1; }
+    if (t->reg_batch(uc, t->ids, t->ptrs, (int)(t->pc_idx < nr ? nr - 1 : nr))) {
+        tr_fail(t, uc, TR_ERR_REGS);
+        return 1;
+    }
     uint32_t mask = 0;
     for (uint32_t i = 0; i < nr; i++) {
         uint64_t v = t->cur[i];
@@ -949,6 +1008,7 @@ static int tr_complete(goemu_trace *t, void *uc) {
     }
     t->pcs[n] = t->pending_pc;
     t->masks[n] = mask;
+    if (!t->seen_full) tr_seen(t, t->pending_pc);
     t->nmem[n] = (uint16_t)(t->nmeta - t->pend_meta);
     t->nrec = n + 1;
     t->count++;

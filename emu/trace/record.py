@@ -365,10 +365,11 @@ class NativeRecorder(Recorder):
         from ..native import library
         lib = library()
         self.lib = lib
-        lim = [lib.goemu_trace_limits(i) for i in range(21)]
+        lim = [lib.goemu_trace_limits(i) for i in range(24)]
         nregs_max, recs, nvals, nmeta, ndata = lim[:5]
         self._off = dict(zip(("end", "pcs", "masks", "nmem", "vals", "meta", "data", "tap_size", "tap", "cyc",
-                              "phase", "within", "seg_end", "seg_within", "seg_phase", "per"), lim[5:21]))
+                              "phase", "within", "seg_end", "seg_within", "seg_phase", "per", "seen_slots",
+                              "newpcs", "seen"), lim[5:24]))
         from ..native.cycles import limits as cycle_limits
         clim = cycle_limits()
         nseg, nops = clim["stage"], clim["stage_ops"]
@@ -398,6 +399,8 @@ class NativeRecorder(Recorder):
                         ("has_start", ctypes.c_uint32), ("has_stop", ctypes.c_uint32),
                         ("nregs", ctypes.c_uint32), ("pc_idx", ctypes.c_uint32), ("rec_cap", ctypes.c_uint32),
                         ("errors", ctypes.c_uint32), ("drains", ctypes.c_uint64),
+                        ("seen_cap", ctypes.c_uint32), ("seen_full", ctypes.c_uint32),
+                        ("nseen", ctypes.c_uint32), ("nnew", ctypes.c_uint32),
                         ("ids", ctypes.c_int32 * nregs_max), ("ptrs", ctypes.c_void_p * nregs_max),
                         ("cur", ctypes.c_uint64 * nregs_max), ("acct", ctypes.c_void_p), ("tap", Tap),
                         ("nrec", ctypes.c_uint32), ("nvals", ctypes.c_uint32), ("nmeta", ctypes.c_uint32),
@@ -406,14 +409,16 @@ class NativeRecorder(Recorder):
                         ("nmem", ctypes.c_uint16 * recs), ("vals", ctypes.c_uint64 * nvals),
                         ("meta", ctypes.c_uint8 * (nmeta * 10)), ("data", ctypes.c_uint8 * ndata),
                         ("cyc", ctypes.c_uint32 * recs), ("phase", ctypes.c_uint8 * recs),
-                        ("within", ctypes.c_uint32 * recs)]
+                        ("within", ctypes.c_uint32 * recs), ("newpcs", ctypes.c_uint64 * recs),
+                        ("seen", ctypes.c_uint64 * self._off["seen_slots"])]
         o = self._off
         layout_ok = ctypes.sizeof(State) == lib.goemu_trace_size() and ctypes.sizeof(Tap) == o["tap_size"] and all(
             getattr(S, k).offset == o[v] for S, k, v in (
                 (State, "end_of_state", "end"), (State, "pcs", "pcs"), (State, "masks", "masks"),
                 (State, "nmem", "nmem"), (State, "vals", "vals"), (State, "meta", "meta"), (State, "data", "data"),
                 (State, "tap", "tap"), (State, "cyc", "cyc"), (State, "phase", "phase"),
-                (State, "within", "within"), (Tap, "seg_end", "seg_end"), (Tap, "seg_within", "seg_within"),
+                (State, "within", "within"), (State, "newpcs", "newpcs"), (State, "seen", "seen"),
+                (Tap, "seg_end", "seg_end"), (Tap, "seg_within", "seg_within"),
                 (Tap, "seg_phase", "seg_phase"), (Tap, "per", "per")))
         if not layout_ok:
             from ..native import NativeBuildError
@@ -532,6 +537,12 @@ class NativeRecorder(Recorder):
             idx = None
         self._sync.append((ev, idx))
 
+    def _reset_seen(self) -> None:
+        """C's table of recorded pcs holds exactly ``self.seen``."""
+        pcs = sorted(self.seen)
+        arr = (ctypes.c_uint64 * max(1, len(pcs)))(*pcs)
+        self.lib.goemu_trace_seen_reset(ctypes.byref(self.state), arr, len(pcs))
+
     def _check(self) -> None:
         err = self.state.errors
         if err:
@@ -565,35 +576,49 @@ class NativeRecorder(Recorder):
     def _events(self, first: int, end: int) -> list:
         """The events of records [first, end), as (index, kind, detail)."""
         evs = self.mc.events
-        out = []
         i = self._ev_next
+        n = len(evs)
+        out: list = []
+        if i >= n:
+            return out
         start = self._start_position()
-        while i < len(evs):
-            ev = evs[i]
-            if ev.kind in _RECORDED:
-                idx = self._index_of(ev, start)
+        for ev in evs[i:n]:         # one slice: the log builds its Events in one pass
+            kind = ev.kind
+            if kind in _RECORDED:
+                if kind in _SYNC:
+                    idx = self._index_of(ev, start)
+                else:
+                    idx = None if start is None else ev.icount - start
                 if idx is not None and idx >= end:
                     break
                 if idx is not None and idx >= first:
-                    d = ev.detail
-                    if ev.kind in _SYNC or not all(type(v) is int for v in d.values()):
+                    d = ev.detail       # a fresh dict per read; split, unsplit, lessstack: names to integers
+                    if kind in _SYNC or not all(type(v) is int for v in d.values()):
                         d = _jsonable(dict(d))
-                    else:                       # split, unsplit, lessstack: names to integers
-                        d = {str(k): v for k, v in d.items()}
-                    out.append((idx, ev.kind, d))
+                    out.append((idx, kind, d))
             i += 1
         self._ev_next = i
         return out
 
+    def _describe(self, new: list[int]) -> list:
+        """Code entries for ``new``, pcs recorded for the first time (C's log, in order)."""
+        seen, mc = self.seen, self.mc
+        out: list = []
+        for pc in new:
+            if pc not in seen:
+                seen.add(pc)
+                d = mc.disasm(pc, 1)
+                raw, text = (d[0][2], d[0][1]) if d else (bytes(mc.read(pc, 1)), "(bad)")
+                out.append([pc, raw.hex(), text, mc.symbolize(pc)])
+        return out
+
     def _code(self, pcs: bytes) -> list:
-        """Code entries for the pcs executed here for the first time, in order."""
+        """Code entries for the pcs executed here for the first time, in order
+        (from the pc column: when C's table of recorded pcs is full)."""
         import numpy as np
         arr = np.frombuffer(pcs, dtype="<u8")
         seen, mc = self.seen, self.mc
         new = [pc for pc in np.unique(arr).tolist() if pc not in seen]
-        out: list = []
-        if not new:
-            return out
         if len(new) > 1:                # in the order of their first execution
             at = np.searchsorted(np.array(new, dtype=np.uint64), arr)
             hit = np.zeros(len(arr), dtype=bool)
@@ -603,13 +628,7 @@ class NativeRecorder(Recorder):
             for i in np.flatnonzero(hit).tolist():
                 first.setdefault(int(arr[i]), i)
             new = sorted(new, key=first.__getitem__)
-        for pc in new:
-            if pc not in seen:
-                seen.add(pc)
-                d = mc.disasm(pc, 1)
-                raw, text = (d[0][2], d[0][1]) if d else (bytes(mc.read(pc, 1)), "(bad)")
-                out.append([pc, raw.hex(), text, mc.symbolize(pc)])
-        return out
+        return self._describe(new)
 
     def _drain(self) -> None:
         """Hand the completed records to the sink (one chunk at most per call:
@@ -627,10 +646,12 @@ class NativeRecorder(Recorder):
         cycles = None
         if st.acct:
             cycles = (at(base + off["cyc"], 4 * n), at(base + off["phase"], n), at(base + off["within"], 4 * n))
+        new = None if st.seen_full else st.newpcs[:st.nnew]
         self.lib.goemu_trace_consumed(ctypes.byref(st))
         first = self.drained
         self.drained += n
-        self.sink.add_columns(first, n, pcs, masks, vals, nmem, meta, data, self._code(pcs),
+        code = self._code(pcs) if new is None else self._describe(new)
+        self.sink.add_columns(first, n, pcs, masks, vals, nmem, meta, data, code,
                               self._events(first, first + n), cycles)
         st.rec_cap = self.sink.room()
 
@@ -682,6 +703,7 @@ class NativeRecorder(Recorder):
         self._restore_tap(tap)
         st.errors = 0
         self.seen = set(seen)
+        self._reset_seen()
         del self._sync[nsync:]
         _restore_sink(self.sink, sink)
         st.rec_cap = self.sink.room()
