@@ -840,8 +840,16 @@ typedef struct {
     uint32_t seen_cap;                /* slots of ``seen`` used (a power of two <= TR_SEEN; 0: all) */
     uint32_t seen_full;               /* the table took no more: Python finds new pcs itself */
     uint32_t nseen, nnew;             /* pcs in ``seen``; pcs in ``newpcs`` */
-    int32_t ids[TR_REGS];             /* goemu_trace_init moves the pc's last: it is not read */
-    void *ptrs[TR_REGS];              /* -> cur[i], set by goemu_trace_init */
+    int32_t ids[TR_REGS];             /* register i's Unicorn id */
+    /* registers read in place: copied from ``env + doff[j]`` (``width`` bytes) into
+     * cur[dslot[j]]; emu/trace/inplace.py located the fields and proved they follow
+     * uc_reg_read/uc_reg_write.  The others (bslot) are read with reg_batch.  Both 0:
+     * every register but the pc with reg_batch. */
+    const uint8_t *env;
+    uint32_t ndirect, nbatch, width, pad1;
+    uint32_t dslot[TR_REGS], doff[TR_REGS], bslot[TR_REGS];
+    int32_t bids[TR_REGS];            /* set by goemu_trace_init: ids[bslot[k]] */
+    void *ptrs[TR_REGS];              /* -> cur[bslot[k]], set by goemu_trace_init */
     uint64_t cur[TR_REGS];
     goemu_cycles *acct;               /* records carry cycles (the account's tap is ``tap``); NULL: none */
     goemu_ctap tap;                   /* saved by record.py: its head and the used part of its arrays */
@@ -929,13 +937,22 @@ void goemu_trace_seen_reset(goemu_trace *t, const uint64_t *pcs, uint32_t n) {
 
 /* point the batch-read pointers at the state's own value slots */
 void goemu_trace_init(goemu_trace *t) {
-    for (uint32_t i = 0; i < TR_REGS; i++) { t->ptrs[i] = &t->cur[i]; t->cur[i] = 0; }
     if (t->nregs > TR_REGS) t->nregs = TR_REGS;
-    if (t->pc_idx < t->nregs) {       /* the pc is never compared (the pc column holds it): not read */
-        int32_t pc_id = t->ids[t->pc_idx];
-        for (uint32_t i = t->pc_idx; i + 1 < t->nregs; i++) { t->ids[i] = t->ids[i + 1]; t->ptrs[i] = &t->cur[i + 1]; }
-        t->ids[t->nregs - 1] = pc_id;
-        t->ptrs[t->nregs - 1] = &t->cur[t->pc_idx];
+    for (uint32_t i = 0; i < TR_REGS; i++) t->cur[i] = 0;
+    if (!t->env || t->ndirect > TR_REGS || (t->width != 4 && t->width != 8)) { t->env = 0; t->ndirect = 0; }
+    if (t->nbatch > TR_REGS) t->nbatch = TR_REGS;
+    if (!t->ndirect && !t->nbatch) {  /* every register but the pc (never compared: the pc column holds it) */
+        for (uint32_t i = 0; i < t->nregs; i++) if (i != t->pc_idx) t->bslot[t->nbatch++] = i;
+    }
+    for (uint32_t j = 0; j < t->ndirect; j++) {
+        t->dslot[j] &= TR_REGS - 1;
+        if (t->doff[j] > (1u << 20)) t->doff[j] = 0;
+    }
+    for (uint32_t k = 0; k < TR_REGS; k++) {
+        uint32_t slot = k < t->nbatch ? t->bslot[k] & (TR_REGS - 1) : 0;
+        t->bslot[k] = slot;
+        t->bids[k] = t->ids[slot];
+        t->ptrs[k] = &t->cur[slot];
     }
     t->blk_seen = ~0ull;
     goemu_trace_seen_reset(t, 0, 0);
@@ -986,9 +1003,21 @@ static int tr_complete(goemu_trace *t, void *uc) {
     uint32_t cap = t->rec_cap && t->rec_cap <= TR_RECS ? t->rec_cap : TR_RECS;
     if ((t->nrec >= cap || t->nvals + nr > TR_VALS) && tr_drain(t, uc)) return 1;
     if (t->nrec >= TR_RECS || t->nvals + nr > TR_VALS) { tr_fail(t, uc, TR_ERR_DRAIN); return 1; }
-    if (t->reg_batch(uc, t->ids, t->ptrs, (int)(t->pc_idx < nr ? nr - 1 : nr))) {
+    if (t->nbatch && t->reg_batch(uc, t->bids, t->ptrs, (int)t->nbatch)) {
         tr_fail(t, uc, TR_ERR_REGS);
         return 1;
+    }
+    if (t->env) {
+        const uint8_t *env = t->env;
+        if (t->width == 8) {
+            for (uint32_t j = 0; j < t->ndirect; j++) __builtin_memcpy(&t->cur[t->dslot[j]], env + t->doff[j], 8);
+        } else {
+            for (uint32_t j = 0; j < t->ndirect; j++) {
+                uint32_t v;
+                __builtin_memcpy(&v, env + t->doff[j], 4);
+                t->cur[t->dslot[j]] = v;
+            }
+        }
     }
     uint32_t mask = 0;
     for (uint32_t i = 0; i < nr; i++) {

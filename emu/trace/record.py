@@ -365,6 +365,7 @@ class NativeRecorder(Recorder):
         from ..native import library
         lib = library()
         self.lib = lib
+        lib.goemu_trace_seen_reset.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
         lim = [lib.goemu_trace_limits(i) for i in range(24)]
         nregs_max, recs, nvals, nmeta, ndata = lim[:5]
         self._off = dict(zip(("end", "pcs", "masks", "nmem", "vals", "meta", "data", "tap_size", "tap", "cyc",
@@ -401,7 +402,11 @@ class NativeRecorder(Recorder):
                         ("errors", ctypes.c_uint32), ("drains", ctypes.c_uint64),
                         ("seen_cap", ctypes.c_uint32), ("seen_full", ctypes.c_uint32),
                         ("nseen", ctypes.c_uint32), ("nnew", ctypes.c_uint32),
-                        ("ids", ctypes.c_int32 * nregs_max), ("ptrs", ctypes.c_void_p * nregs_max),
+                        ("ids", ctypes.c_int32 * nregs_max), ("env", ctypes.c_void_p),
+                        ("ndirect", ctypes.c_uint32), ("nbatch", ctypes.c_uint32), ("width", ctypes.c_uint32),
+                        ("pad1", ctypes.c_uint32), ("dslot", ctypes.c_uint32 * nregs_max),
+                        ("doff", ctypes.c_uint32 * nregs_max), ("bslot", ctypes.c_uint32 * nregs_max),
+                        ("bids", ctypes.c_int32 * nregs_max), ("ptrs", ctypes.c_void_p * nregs_max),
                         ("cur", ctypes.c_uint64 * nregs_max), ("acct", ctypes.c_void_p), ("tap", Tap),
                         ("nrec", ctypes.c_uint32), ("nvals", ctypes.c_uint32), ("nmeta", ctypes.c_uint32),
                         ("ndata", ctypes.c_uint32), ("pend_meta", ctypes.c_uint32), ("pend_data", ctypes.c_uint32),
@@ -429,6 +434,7 @@ class NativeRecorder(Recorder):
         st.pc_idx = self.pc_idx
         for i, rid in enumerate(a.regs.values()):
             st.ids[i] = rid
+        self.in_place = self._read_in_place(st) if self.in_place else []
         st.counter = ctypes.addressof(mc.engine.counter.state)
         st.reg_batch = ctypes.cast(ucl.uc_reg_read_batch, ctypes.c_void_p)
         st.mem_read = ctypes.cast(ucl.uc_mem_read, ctypes.c_void_p)
@@ -449,6 +455,24 @@ class NativeRecorder(Recorder):
         self._ev_next = 0                 # the first of mc.events not yet placed in a record
         self._sync: list = []             # [(event, record index or None)] for gc and exit
         self._start: int | None = None    # position of record 0
+
+    in_place = True     # read the registers emu/trace/inplace.py proves readable in place (False: all batched)
+
+    def _read_in_place(self, st) -> list[str]:
+        """Set up the registers C copies from the CPU state; returns their names."""
+        from .inplace import locate
+        found = locate(self.mc)
+        if not found:
+            return []
+        env, offs, width = found
+        direct = [i for i, n in enumerate(self.names) if n in offs and i != self.pc_idx]
+        batch = [i for i in range(len(self.names)) if i not in direct and i != self.pc_idx]
+        st.env, st.width, st.ndirect, st.nbatch = env, width, len(direct), len(batch)
+        for j, i in enumerate(direct):
+            st.dslot[j], st.doff[j] = i, offs[self.names[i]]
+        for k, i in enumerate(batch):
+            st.bslot[k] = i
+        return [self.names[i] for i in direct]
 
     @property
     def count(self) -> int:

@@ -120,6 +120,54 @@ def test_native_trace_bytes_identical_on_a_workload_and_across_chunks(tmp_path, 
 
 
 @pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_trace_registers_read_in_place_or_batched_agree(tmp_path, arch, monkeypatch):
+    """The registers emu/trace/inplace.py proves readable in place (all but the pc
+    and the flags on both architectures), and the same run with every register read
+    through uc_reg_read_batch: the same bytes as the reference."""
+    from emu.trace.inplace import locate
+    mc = _demo(arch, f"leak_{arch}.s")
+    found = locate(mc)
+    assert found is not None
+    base, offs, width = found
+    assert set(offs) == set(mc.arch.regs) - {mc.arch.pc, mc.arch.flags} and width == mc.arch.ptrsize
+    ref = _both(tmp_path, lambda: _demo(arch, f"leak_{arch}.s"))[False][0]
+    for in_place in (True, False):
+        monkeypatch.setattr(NativeRecorder, "in_place", in_place)
+        m = _demo(arch, f"leak_{arch}.s")
+        p = tmp_path / f"ip{in_place}.gtr"
+        rec = record(m, str(p), "native", "t.s")
+        assert bool(rec.in_place) is in_place and rec.state.nbatch == (1 if in_place else len(m.arch.regs) - 1)
+        assert p.read_bytes() == ref
+    # the located bytes are the registers: after a run, as uc_reg_read gives them
+    mc.engine.run(5000)
+    a = mc.arch
+    for name, off in offs.items():
+        assert int.from_bytes(ctypes.string_at(base + off, width), "little") == mc.uc.reg_read(a.regs[name])
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_trace_table_of_recorded_pcs_full_falls_back_to_the_pc_column(tmp_path, arch):
+    """C's table of recorded pcs (which gives each chunk's new code entries) made
+    small: it fills in the first chunk, Python finds the new pcs in the pc column
+    from then on; the same bytes, and a debugger session rebuilds the table."""
+    ref = _both(tmp_path, lambda: _demo(arch, f"list_{arch}.s"))[False][0]
+    for cap in (64, 0):                     # 0: the whole table
+        mc = _demo(arch, f"list_{arch}.s")
+        f = open(tmp_path / "s.gtr", "wb")  # noqa: SIM115 - closed by the recorder
+        rec = Recorder(mc, NativeWriter(f), "t.s")
+        rec.state.seen_cap = cap
+        rec._reset_seen()
+        rec.attach()
+        d = Debugger(mc, snap_interval=1000)
+        d.goto(9000)
+        d.reverse_stepi(2500)
+        d.cont()
+        rec.finish()
+        assert rec.state.seen_full == (cap == 64) and (rec.state.nseen == 32 if cap else rec.state.nseen > 500)
+        assert (tmp_path / "s.gtr").read_bytes() == ref, cap
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
 def test_native_trace_python_engine_and_native_engine_agree(tmp_path, arch):
     """The reference engine records with the Python recorder; the native one in C."""
     files = {}
@@ -360,3 +408,34 @@ def test_native_trace_cycle_view_out_of_its_range_is_clamped():
     assert got[9] == (10 + 7, 4, 0)
     assert got[nops - 1] == (nops, 4, 0) and set(got[nops:]) == {(0, 4, 0)}
     assert h.st.errors == 0 and h.canary_intact() and nseg > 1
+
+
+def test_native_trace_table_of_recorded_pcs_past_its_end():
+    """More distinct pcs than the table takes: it stops at half its slots, says so
+    (Python then reads the pc column), logs each pc once and writes nothing past it."""
+    h = _Harness(consume=True)
+    h.st.seen_cap = 16
+    library().goemu_trace_seen_reset(ctypes.addressof(h.st), None, 0)
+    for i in range(100):
+        h.insn(0x400000 + 4 * (i % 60))
+    assert h.st.seen_full == 1 and h.st.nseen == 8 and h.st.nnew == 8
+    assert list(h.st.newpcs[:8]) == [0x400000 + 4 * i for i in range(8)]
+    assert h.canary_intact()
+
+
+def test_native_trace_registers_read_in_place_from_the_given_bytes():
+    """Registers read in place come from ``env + offset`` (the width given), the
+    others from the batch read; out-of-range slots and offsets are clamped."""
+    h = _Harness(consume=False)
+    env = (ctypes.c_uint8 * 64)(*range(64))
+    st = h.st
+    st.env, st.width, st.ndirect, st.nbatch = ctypes.addressof(env), 4, 1, 1
+    st.dslot[0], st.doff[0], st.bslot[0] = 1, 8, 0
+    library().goemu_trace_init(ctypes.addressof(st))
+    h.insn(0x400000)
+    h.insn(0x400004)
+    assert st.nrec == 1 and st.masks[0] == 0b011
+    assert list(st.vals[:2]) == [1, int.from_bytes(bytes(range(8, 12)), "little")]
+    st.width, st.dslot[0], st.doff[0] = 3, 99, 1 << 30          # a bad width: nothing read in place
+    library().goemu_trace_init(ctypes.addressof(st))
+    assert st.env is None and st.ndirect == 0 and h.canary_intact()
