@@ -24,6 +24,7 @@ import ctypes
 from unicorn.unicorn_py3.unicorn import uclib
 
 from ..errors import GoemuError
+from .native import CHUNK
 
 _SINK_LIVE = ("f", "_queue", "_worker", "_error")   # a sink's fields that are not its position
 
@@ -315,6 +316,7 @@ def _account_unusable(account) -> str | None:
 
 
 _RECORDED = ("split", "unsplit", "lessstack", "gc", "exit")
+HOLD = 8                                # drained chunks held before their events are read
 _SYNC = ("gc", "exit")                  # published from Python (hypercalls): indexed as they happen
 
 
@@ -448,10 +450,14 @@ class NativeRecorder(Recorder):
         st.has_stop, st.stop_pc = stop is not None, stop or 0
         st.active = start is None
         lib.goemu_trace_init(ctypes.byref(st))
-        from .native import CHUNK
-        st.rec_cap = min(CHUNK, recs)
+        if recs < CHUNK:
+            from ..native import NativeBuildError
+            raise NativeBuildError("native hook library: the trace recorder's buffers do not hold a chunk")
+        st.rec_cap = CHUNK
         self._hook_types = (unicorn.UC_HOOK_CODE, unicorn.UC_HOOK_MEM_READ_AFTER | unicorn.UC_HOOK_MEM_WRITE)
-        self.drained = 0                  # records handed to the sink
+        self.drained = 0                  # records taken from C
+        self._held: list[tuple] = []      # drained records not yet given to the sink (their events unread)
+        self._fill = 0                    # records in the writer's chunk, the held ones included
         self._ev_next = 0                 # the first of mc.events not yet placed in a record
         self._sync: list = []             # [(event, record index or None)] for gc and exit
         self._start: int | None = None    # position of record 0
@@ -519,6 +525,7 @@ class NativeRecorder(Recorder):
         self.lib.goemu_trace_finish(ctypes.byref(st), ctypes.c_void_p(self.mc.uc._uch.value))
         try:
             self._drain()
+            self._release()
             self._check()
         finally:
             self.done = True
@@ -675,9 +682,26 @@ class NativeRecorder(Recorder):
         first = self.drained
         self.drained += n
         code = self._code(pcs) if new is None else self._describe(new)
-        self.sink.add_columns(first, n, pcs, masks, vals, nmem, meta, data, code,
-                              self._events(first, first + n), cycles)
-        st.rec_cap = self.sink.room()
+        self._held.append((first, n, pcs, masks, vals, nmem, meta, data, code, cycles))
+        self._fill = (self._fill + n) % CHUNK
+        st.rec_cap = CHUNK - self._fill
+        if len(self._held) >= HOLD:
+            self._release()
+
+    def _release(self) -> None:
+        """Give the held records to the sink, with their events: the machine's events
+        are read once for all of them (each read drains the engine's event ring, a
+        numpy pass with a fixed cost)."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        import bisect
+        firsts = [h[0] for h in held]
+        evs: list[list] = [[] for _ in held]
+        for ev in self._events(firsts[0], held[-1][0] + held[-1][1]):
+            evs[bisect.bisect_right(firsts, ev[0]) - 1].append(ev)
+        for (first, n, pcs, masks, vals, nmem, meta, data, code, cycles), mine in zip(held, evs):
+            self.sink.add_columns(first, n, pcs, masks, vals, nmem, meta, data, code, mine, cycles)
 
     # -- the state that travels back in time ------------------------------------------
     def _tap_parts(self) -> list[tuple[int, int]]:
@@ -705,6 +729,7 @@ class NativeRecorder(Recorder):
 
     def save_state(self) -> tuple:
         self._drain()
+        self._release()
         st = self.state
         base = ctypes.addressof(st)
         head = ctypes.string_at(base, self._off["end"])
@@ -730,6 +755,8 @@ class NativeRecorder(Recorder):
         self._reset_seen()
         del self._sync[nsync:]
         _restore_sink(self.sink, sink)
+        self._held = []
+        self._fill = self.sink.n
         st.rec_cap = self.sink.room()
 
 
