@@ -246,26 +246,33 @@ class NativeWriter:
         n = self.n
         if not n:
             return
-        cols = [self.pcs, self.masks, self.values, self.nmem, self.memmeta, self.memdata,
-                json.dumps(self.code, separators=(",", ":")).encode(),
-                json.dumps(self.events, sort_keys=True, separators=(",", ":"), default=str).encode(),
-                ] + ([self.cycles, self.phases, self.within] if self.with_cycles else [])
-        raw = b"".join(part for c in cols for part in (_I.pack(len(c)), c))   # each column: u32 length + bytes
+        # the columns as they are (``_reset`` makes new ones): the JSON, the join and
+        # zlib run on the writer's thread, while the emulation goes on
+        cols = (self.pcs, self.masks, self.values, self.nmem, self.memmeta, self.memdata, self.code, self.events,
+                ) + ((self.cycles, self.phases, self.within) if self.with_cycles else ())
         first = self.first
         self.total = first + n
         self._reset()
         if not self._background:
-            self._write_chunk(first, n, raw)
+            self._write_chunk(first, n, cols)
             return
         self._check_worker()
         if self._worker is None:
             self._queue = queue.Queue(maxsize=2)
             self._worker = threading.Thread(target=self._work, name="goemu-trace-writer", daemon=True)
             self._worker.start()
-        self._queue.put((first, n, raw))
+        self._queue.put((first, n, cols))
 
-    def _write_chunk(self, first: int, n: int, raw: bytes) -> None:
-        payload = zlib.compress(raw, LEVEL)
+    @staticmethod
+    def _payload(cols: tuple) -> bytes:
+        """The chunk's uncompressed payload: each column as u32 length + bytes."""
+        cols = cols[:6] + (json.dumps(cols[6], separators=(",", ":")).encode(),
+                           json.dumps(cols[7], sort_keys=True, separators=(",", ":"), default=str).encode(),
+                           ) + cols[8:]
+        return b"".join(part for c in cols for part in (_I.pack(len(c)), c))
+
+    def _write_chunk(self, first: int, n: int, cols: tuple) -> None:
+        payload = zlib.compress(self._payload(cols), LEVEL)
         self.f.write(_CH.pack(b"CHNK", first, n, len(payload), zlib.crc32(payload)) + payload)
 
     def _work(self) -> None:
