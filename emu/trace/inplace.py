@@ -102,8 +102,8 @@ def _search(uc, a, mem: _Mem, engine: bytes, names: list[str], width: int, rnd: 
             continue
         seen.add(ptr)
         blob = mem.read(ptr, _SCAN) or mem.read(ptr, _SCAN >> 4)
-        if not blob:
-            continue
+        if not blob or blob.find(vals[names[0]].to_bytes(width, "little")) < 0:
+            continue                        # (one search first: most pointers lead elsewhere)
         offs = {}
         for n, v in vals.items():
             b = v.to_bytes(width, "little")
