@@ -24,7 +24,7 @@ import ctypes
 from unicorn.unicorn_py3.unicorn import uclib
 
 from ..errors import GoemuError
-from .native import CHUNK
+from . import native as _fmt            # _fmt.CHUNK read at run time (tests make chunks small)
 
 _SINK_LIVE = ("f", "_queue", "_worker", "_error")   # a sink's fields that are not its position
 
@@ -450,10 +450,10 @@ class NativeRecorder(Recorder):
         st.has_stop, st.stop_pc = stop is not None, stop or 0
         st.active = start is None
         lib.goemu_trace_init(ctypes.byref(st))
-        if recs < CHUNK:
+        if recs < _fmt.CHUNK:
             from ..native import NativeBuildError
             raise NativeBuildError("native hook library: the trace recorder's buffers do not hold a chunk")
-        st.rec_cap = CHUNK
+        st.rec_cap = _fmt.CHUNK
         self._hook_types = (unicorn.UC_HOOK_CODE, unicorn.UC_HOOK_MEM_READ_AFTER | unicorn.UC_HOOK_MEM_WRITE)
         self.drained = 0                  # records taken from C
         self._held: list[tuple] = []      # drained records not yet given to the sink (their events unread)
@@ -683,8 +683,9 @@ class NativeRecorder(Recorder):
         self.drained += n
         code = self._code(pcs) if new is None else self._describe(new)
         self._held.append((first, n, pcs, masks, vals, nmem, meta, data, code, cycles))
-        self._fill = (self._fill + n) % CHUNK
-        st.rec_cap = CHUNK - self._fill
+        chunk = _fmt.CHUNK
+        self._fill = (self._fill + n) % chunk
+        st.rec_cap = chunk - self._fill
         if len(self._held) >= HOLD:
             self._release()
 
