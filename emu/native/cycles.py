@@ -111,7 +111,8 @@ def state_type():
                     ("stage", Block), ("stage_phase", i8 * lim["stage"]), ("stage_n", u32 * lim["stage"]),
                     ("stage_ops", OpC * lim["stage_ops"]), ("table", Block * lim["blocks"]),
                     ("seg_phase", i8 * lim["segments"]), ("seg_n", u32 * lim["segments"]),
-                    ("ops", OpC * lim["ops"])]
+                    ("ops", OpC * lim["ops"]),
+                    ("tap", vp)]        # (added for the trace recorder) hooks.c goemu_ctap *, or NULL
     lib = library()
     lib.goemu_cycles_size.restype = ctypes.c_uint32
     if ctypes.sizeof(State) != lib.goemu_cycles_size():
@@ -219,6 +220,13 @@ class NativeCycles:
             self._ranges += [(off, L.cnt.offset), (off + T.cnt.offset, 4 * c.nsets),
                              (off + T.line.offset, 8 * n)]
         self._base = base
+
+    def set_tap(self, address: int | None) -> None:
+        """(Added for the trace recorder.)  Point the account at a per-instruction
+        view (hooks.c goemu_ctap, owned by the recorder's C state), or detach it (None):
+        each charged block's per-instruction cycles, segments and arrival penalties
+        go there, and data-cache penalties are owed by the executing instruction."""
+        self.state.tap = address or None
 
     # -- records -------------------------------------------------------------------
     def _drain_cb(self) -> None:

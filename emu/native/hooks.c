@@ -273,6 +273,27 @@ typedef struct {
 
 typedef int32_t (*goemu_cmiss_fn)(uint64_t addr, uint32_t size);
 
+/* ---- (added for the trace recorder) the per-instruction view of the current block ----------
+ * What account.py's insn_start/take_late give the Python recorder, kept in C when the
+ * account's ``tap`` points here (the trace recorder's state owns it, saves it and sets
+ * the pointer; NULL: nothing below runs).  cycles_body fills it per charged block:
+ * each instruction's pipeline cycles, the penalties of arriving (the first
+ * instruction's), the phase segments with the split/unsplit each belongs to;
+ * ``late`` collects what the instruction being executed owes once it has run (its
+ * branch's mispredict when not charged to the landing phase, its data-cache misses). */
+typedef struct {
+    uint64_t base;                    /* position of the block's first instruction */
+    uint64_t pen;                     /* penalties of arriving, charged to the first instruction */
+    uint64_t late;                    /* owed by the instruction just executed (take_late) */
+    uint32_t n, nseg;                 /* per[] and seg_*[] used */
+    uint32_t phase;                   /* phase of the instruction being executed (0xFF: the mode) */
+    uint32_t valid;                   /* a block was charged */
+    uint32_t seg_end[STAGE_SEGS];     /* segment i: instructions [seg_end[i-1], seg_end[i]) */
+    uint32_t seg_within[STAGE_SEGS];  /* 0, or 1 + the index of the split/unsplit open after it */
+    uint8_t seg_phase[STAGE_SEGS];
+    uint32_t per[STAGE_OPS];          /* each instruction's pipeline cycles */
+} goemu_ctap;
+
 typedef struct {
     /* ---- saved state (everything up to ``end_of_state`` except pointers is copied by save_state) */
     uint64_t total, instructions;
@@ -322,6 +343,7 @@ typedef struct {
     int8_t seg_phase[SEG_POOL];
     uint32_t seg_n[SEG_POOL];
     goemu_op ops[OP_POOL];
+    goemu_ctap *tap;                  /* (added for the trace recorder) NULL: no per-instruction view */
 } goemu_cycles;
 
 uint32_t goemu_cycles_size(void) { return (uint32_t)sizeof(goemu_cycles); }
@@ -654,6 +676,31 @@ static goemu_cblock *lookup(goemu_cycles *a, void *uc, uint64_t addr, uint32_t s
 
 static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t addr, uint32_t size);
 
+/* (added for the trace recorder) the tap's share of cycles_body: a block is charged from
+ * position ``base`` with ``pen`` cycles of arrival penalties; then each instruction's cycles;
+ * then, after each segment's record open/close, its end, phase and split/unsplit. */
+static void tap_block(goemu_ctap *t, uint64_t base, uint64_t pen) {
+    t->base = base;
+    t->pen = pen;
+    t->n = 0;
+    t->nseg = 0;
+    t->valid = 1;
+}
+
+static inline uint64_t tap_step(goemu_ctap *t, uint64_t cyc) {
+    if (t->n < STAGE_OPS) t->per[t->n++] = (uint32_t)cyc;
+    return cyc;
+}
+
+static void tap_seg(goemu_cycles *a, uint32_t p) {
+    goemu_ctap *t = a->tap;
+    if (t->nseg >= STAGE_SEGS) return;
+    t->seg_end[t->nseg] = t->n;
+    t->seg_phase[t->nseg] = (uint8_t)p;
+    t->seg_within[t->nseg] = a->rec_open ? a->rec.index + 1 : 0;
+    t->nseg++;
+}
+
 /* Registered after the counter's own hook (Unicorn calls block hooks in the
  * order they were added), it reads the counter's current block.  (Folding
  * both into one hook would save one hook call per block: measured 0.148 s ->
@@ -676,6 +723,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
     a->starts_seen = starts;
     goemu_cblock *b = lookup(a, uc, addr, size);
     if (!b) { if (c->stop) c->stop(uc); return; }
+    uint64_t tap_t0 = a->total, tap_l0 = a->tap ? a->tap->late : 0;     /* (trace tap) */
     uint32_t mode = a->mode;
     uint32_t first = b->first >= 0 ? (uint32_t)b->first : mode;
     if (first != mode) rec_open(a, first);
@@ -696,6 +744,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
             pipe_drain(a);
             a->pen_mis += a->penalty;
             charge(a, (a->landing >> first) & 1 ? first : mode, a->penalty);
+            if (a->tap && !((a->landing >> first) & 1)) a->tap->late += a->penalty;  /* (trace tap): the branch's */
             if (a->rec_open) for (uint32_t i = 0; i < nw; i++) rec_mis(a, wrong[i]);
         }
     }
@@ -717,9 +766,13 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
         }
     }
     const goemu_op *op = &a->ops[b->op0];
+    goemu_ctap *tap = a->tap;                                           /* (trace tap) */
+    if (tap) tap_block(tap, c->blk_base, a->total - tap_t0 - (tap->late - tap_l0));
     for (uint32_t i = 0; i < b->nseg; i++) {
         uint32_t j = b->seg0 + i;
         uint64_t cyc = 0;
+        if (tap) for (uint32_t e = 0; e < a->seg_n[j]; e++) cyc += tap_step(tap, pipe_step(a, op++));
+        else
         for (uint32_t e = 0; e < a->seg_n[j]; e++) cyc += pipe_step(a, op++);
         int8_t ph = a->seg_phase[j];
         uint32_t p = ph >= 0 ? (uint32_t)ph : mode;
@@ -730,6 +783,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
         }
         charge(a, p, cyc);
         a->phase_insns[p] += a->seg_n[j];
+        if (tap) tap_seg(a, p);                                         /* (trace tap) */
     }
     a->instructions += b->n;
     a->prev_valid = 1;
@@ -750,7 +804,11 @@ void goemu_cycles_mem(void *uc, int type, uint64_t addr, int size, int64_t value
     uint64_t ls = a->line_size;
     uint64_t first = addr / ls, last = (addr + (uint64_t)(size > 1 ? size : 1) - 1) / ls;
     uint64_t pen = hier_lines(a, &a->l1d, a->l2pen_d, first, last);
-    if (pen) {
+    if (pen && a->tap) {              /* (trace tap) the instruction's phase; it owes the cycles */
+        a->pen_dcache += pen;
+        charge(a, a->tap->phase < NPH ? a->tap->phase : a->mode, pen);
+        a->tap->late += pen;
+    } else if (pen) {
         a->pen_dcache += pen;
         charge(a, a->mode, pen);
     }
@@ -781,6 +839,8 @@ void goemu_cycles_mem(void *uc, int type, uint64_t addr, int size, int64_t value
 #define TR_META 32768u                /* accesses (< 65536: a record's count is a u16) */
 #define TR_DATA 262144u
 #define TR_MM 10u                     /* u8 kind, u8 size, u64 addr */
+#define TR_SEEN 65536u                /* pcs already recorded (open addressing; power of two) */
+#define TR_NOPC (~0ull)               /* an empty slot */
 
 enum { TR_ERR_DRAIN = 1, TR_ERR_FULL = 2, TR_ERR_REGS = 4, TR_ERR_MEM = 8 };
 enum { TR_WHY_NONE, TR_WHY_MAX, TR_WHY_TO, TR_WHY_ERROR };
@@ -799,6 +859,10 @@ typedef struct {
     uint32_t start_blk_size, pad0;
     uint64_t start_at;                /* the first recorded instruction's address */
     uint64_t prev[TR_REGS];
+    uint64_t pend_cyc;                /* with cycles: the pending record's cycles (late ones excluded), */
+    uint32_t pend_phase, pend_within; /* phase and split/unsplit (0, or 1 + its index) */
+    uint64_t blk_seen;                /* the counter's ``blocks`` at the last code hook */
+    uint64_t blk_k;                   /* instructions of that block before the current one */
     uint64_t end_of_state;
     /* ---- configuration */
     goemu_counter *counter;
@@ -814,9 +878,22 @@ typedef struct {
     uint32_t rec_cap;                 /* complete at most this many records before a drain */
     uint32_t errors;
     uint64_t drains;
-    int32_t ids[TR_REGS];
-    void *ptrs[TR_REGS];              /* -> cur[i], set by goemu_trace_init */
+    uint32_t seen_cap;                /* slots of ``seen`` used (a power of two <= TR_SEEN; 0: all) */
+    uint32_t seen_full;               /* the table took no more: Python finds new pcs itself */
+    uint32_t nseen, nnew;             /* pcs in ``seen``; pcs in ``newpcs`` */
+    int32_t ids[TR_REGS];             /* register i's Unicorn id */
+    /* registers read in place: copied from ``env + doff[j]`` (``width`` bytes) into
+     * cur[dslot[j]]; emu/trace/inplace.py located the fields and proved they follow
+     * uc_reg_read/uc_reg_write.  The others (bslot) are read with reg_batch.  Both 0:
+     * every register but the pc with reg_batch. */
+    const uint8_t *env;
+    uint32_t ndirect, nbatch, width, pad1;
+    uint32_t dslot[TR_REGS], doff[TR_REGS], bslot[TR_REGS];
+    int32_t bids[TR_REGS];            /* set by goemu_trace_init: ids[bslot[k]] */
+    void *ptrs[TR_REGS];              /* -> cur[bslot[k]], set by goemu_trace_init */
     uint64_t cur[TR_REGS];
+    goemu_cycles *acct;               /* records carry cycles (the account's tap is ``tap``); NULL: none */
+    goemu_ctap tap;                   /* saved by record.py: its head and the used part of its arrays */
     /* ---- buffers: completed records, then the pending record's accesses */
     uint32_t nrec, nvals;
     uint32_t nmeta, ndata;            /* accesses and bytes, the pending record's included */
@@ -827,6 +904,11 @@ typedef struct {
     uint64_t vals[TR_VALS];
     uint8_t meta[TR_META * TR_MM];
     uint8_t data[TR_DATA];
+    uint32_t cyc[TR_RECS];            /* with cycles: the format's cycles, phase and within columns */
+    uint8_t phase[TR_RECS];
+    uint32_t within[TR_RECS];
+    uint64_t newpcs[TR_RECS];         /* pcs recorded for the first time, in record order (drained) */
+    uint64_t seen[TR_SEEN];
 } goemu_trace;
 
 uint32_t goemu_trace_size(void) { return (uint32_t)sizeof(goemu_trace); }
@@ -840,14 +922,82 @@ uint32_t goemu_trace_limits(uint32_t which) {
     case 9: return (uint32_t)__builtin_offsetof(goemu_trace, vals);
     case 10: return (uint32_t)__builtin_offsetof(goemu_trace, meta);
     case 11: return (uint32_t)__builtin_offsetof(goemu_trace, data);
+    case 12: return (uint32_t)sizeof(goemu_ctap);
+    case 13: return (uint32_t)__builtin_offsetof(goemu_trace, tap);
+    case 14: return (uint32_t)__builtin_offsetof(goemu_trace, cyc);
+    case 15: return (uint32_t)__builtin_offsetof(goemu_trace, phase);
+    case 16: return (uint32_t)__builtin_offsetof(goemu_trace, within);
+    case 17: return (uint32_t)__builtin_offsetof(goemu_ctap, seg_end);
+    case 18: return (uint32_t)__builtin_offsetof(goemu_ctap, seg_within);
+    case 19: return (uint32_t)__builtin_offsetof(goemu_ctap, seg_phase);
+    case 20: return (uint32_t)__builtin_offsetof(goemu_ctap, per);
+    case 21: return TR_SEEN;
+    case 22: return (uint32_t)__builtin_offsetof(goemu_trace, newpcs);
+    case 23: return (uint32_t)__builtin_offsetof(goemu_trace, seen);
     default: return 0;
     }
 }
 
+static uint32_t tr_seen_cap(const goemu_trace *t) {
+    uint32_t cap = t->seen_cap;
+    return cap && cap <= TR_SEEN && !(cap & (cap - 1)) ? cap : TR_SEEN;
+}
+
+/* note ``pc`` as recorded; a pc recorded for the first time goes to ``newpcs``
+ * (Python describes it: Capstone, symbol).  A table half full, or a full log, sets
+ * ``seen_full``: from then on Python finds the new pcs in the pc column itself. */
+static void tr_seen(goemu_trace *t, uint64_t pc) {
+    uint32_t cap = tr_seen_cap(t), mask = cap - 1;
+    uint32_t s = (uint32_t)((pc * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    for (uint32_t i = 0; i < cap; i++, s = (s + 1) & mask) {
+        uint64_t k = t->seen[s];
+        if (k == pc && pc != TR_NOPC) return;
+        if (k == TR_NOPC) {
+            if (pc == TR_NOPC || t->nseen + 1 > cap / 2 || t->nnew >= TR_RECS) { t->seen_full = 1; return; }
+            t->seen[s] = pc;
+            t->nseen++;
+            t->newpcs[t->nnew++] = pc;
+            return;
+        }
+    }
+    t->seen_full = 1;
+}
+
+/* the pcs recorded so far are exactly ``pcs`` (a restored snapshot's) */
+void goemu_trace_seen_reset(goemu_trace *t, const uint64_t *pcs, uint32_t n) {
+    uint32_t cap = tr_seen_cap(t);
+    for (uint32_t i = 0; i < cap; i++) t->seen[i] = TR_NOPC;
+    t->nseen = 0;
+    t->seen_full = 0;
+    for (uint32_t i = 0; i < n && !t->seen_full; i++) {
+        t->nnew = 0;
+        tr_seen(t, pcs[i]);
+    }
+    t->nnew = 0;
+}
+
 /* point the batch-read pointers at the state's own value slots */
 void goemu_trace_init(goemu_trace *t) {
-    for (uint32_t i = 0; i < TR_REGS; i++) { t->ptrs[i] = &t->cur[i]; t->cur[i] = 0; }
     if (t->nregs > TR_REGS) t->nregs = TR_REGS;
+    for (uint32_t i = 0; i < TR_REGS; i++) t->cur[i] = 0;
+    if (!t->env || t->ndirect > TR_REGS || (t->width != 4 && t->width != 8)) { t->env = 0; t->ndirect = 0; }
+    if (t->nbatch > TR_REGS) t->nbatch = TR_REGS;
+    if (!t->ndirect && !t->nbatch) {  /* every register but the pc (never compared: the pc column holds it) */
+        for (uint32_t i = 0; i < t->nregs; i++) if (i != t->pc_idx) t->bslot[t->nbatch++] = i;
+    }
+    for (uint32_t j = 0; j < t->ndirect; j++) {
+        t->dslot[j] &= TR_REGS - 1;
+        if (t->doff[j] > (1u << 20)) t->doff[j] = 0;
+    }
+    for (uint32_t k = 0; k < TR_REGS; k++) {
+        uint32_t slot = k < t->nbatch ? t->bslot[k] & (TR_REGS - 1) : 0;
+        t->bslot[k] = slot;
+        t->bids[k] = t->ids[slot];
+        t->ptrs[k] = &t->cur[slot];
+    }
+    t->blk_seen = ~0ull;
+    goemu_trace_seen_reset(t, 0, 0);
+    t->tap.phase = 0xFF;              /* no instruction started yet: data-cache misses go to the mode */
     if (t->rec_cap == 0 || t->rec_cap > TR_RECS) t->rec_cap = TR_RECS;
 }
 
@@ -868,6 +1018,7 @@ void goemu_trace_consumed(goemu_trace *t) {
     t->pend_data = 0;
     t->nrec = 0;
     t->nvals = 0;
+    t->nnew = 0;
 }
 
 static void tr_fail(goemu_trace *t, void *uc, uint32_t err) {
@@ -893,7 +1044,22 @@ static int tr_complete(goemu_trace *t, void *uc) {
     uint32_t cap = t->rec_cap && t->rec_cap <= TR_RECS ? t->rec_cap : TR_RECS;
     if ((t->nrec >= cap || t->nvals + nr > TR_VALS) && tr_drain(t, uc)) return 1;
     if (t->nrec >= TR_RECS || t->nvals + nr > TR_VALS) { tr_fail(t, uc, TR_ERR_DRAIN); return 1; }
-    if (t->reg_batch(uc, t->ids, t->ptrs, (int)nr)) { tr_fail(t, uc, TR_ERR_REGS); return 1; }
+    if (t->nbatch && t->reg_batch(uc, t->bids, t->ptrs, (int)t->nbatch)) {
+        tr_fail(t, uc, TR_ERR_REGS);
+        return 1;
+    }
+    if (t->env) {
+        const uint8_t *env = t->env;
+        if (t->width == 8) {
+            for (uint32_t j = 0; j < t->ndirect; j++) __builtin_memcpy(&t->cur[t->dslot[j]], env + t->doff[j], 8);
+        } else {
+            for (uint32_t j = 0; j < t->ndirect; j++) {
+                uint32_t v;
+                __builtin_memcpy(&v, env + t->doff[j], 4);
+                t->cur[t->dslot[j]] = v;
+            }
+        }
+    }
     uint32_t mask = 0;
     for (uint32_t i = 0; i < nr; i++) {
         uint64_t v = t->cur[i];
@@ -904,8 +1070,15 @@ static int tr_complete(goemu_trace *t, void *uc) {
         t->prev[i] = v;
     }
     uint32_t n = t->nrec;
+    if (t->acct) {                    /* the instruction's cycles, plus what it owes now it has run */
+        t->cyc[n] = (uint32_t)(t->pend_cyc + t->tap.late);
+        t->tap.late = 0;
+        t->phase[n] = (uint8_t)t->pend_phase;
+        t->within[n] = t->pend_within;
+    }
     t->pcs[n] = t->pending_pc;
     t->masks[n] = mask;
+    if (!t->seen_full) tr_seen(t, t->pending_pc);
     t->nmem[n] = (uint16_t)(t->nmeta - t->pend_meta);
     t->nrec = n + 1;
     t->count++;
@@ -930,12 +1103,43 @@ void goemu_trace_finish(goemu_trace *t, void *uc) {
     t->halt = halt;
 }
 
+/* with cycles: the instruction at position ``pos`` starts (account.py insn_start): its
+ * cycles in the account's current block, its phase and split/unsplit */
+static void tr_insn_start(goemu_trace *t, uint64_t pos) {
+    goemu_ctap *tp = &t->tap;
+    uint32_t mode = t->acct->mode;
+    uint32_t n = tp->n <= STAGE_OPS ? tp->n : STAGE_OPS;
+    uint32_t ns = tp->nseg <= STAGE_SEGS ? tp->nseg : STAGE_SEGS;
+    t->pend_cyc = 0;
+    t->pend_phase = mode;
+    t->pend_within = 0;
+    if (tp->valid && pos >= tp->base && pos - tp->base < n) {
+        uint32_t i = (uint32_t)(pos - tp->base);
+        t->pend_cyc = tp->per[i] + (i == 0 ? tp->pen : 0);
+        for (uint32_t s = 0; s < ns; s++) {
+            if (i < tp->seg_end[s]) {
+                t->pend_phase = tp->seg_phase[s];
+                t->pend_within = tp->seg_within[s];
+                break;
+            }
+        }
+    }
+    tp->phase = t->pend_phase;        /* the account charges the instruction's data-cache misses there */
+}
+
 void goemu_trace_code(void *uc, uint64_t addr, uint32_t size, void *user_data) {
     (void)size;
     goemu_trace *t = (goemu_trace *)user_data;
+    if (t->acct) {                    /* the position of this instruction in the counter's block */
+        goemu_counter *c = t->counter;
+        uint64_t b = c ? c->blocks : 0;
+        if (b != t->blk_seen) { t->blk_seen = b; t->blk_k = 0; }
+        else t->blk_k++;
+    }
     if (!t->active) {
         if (t->done || t->errors || !t->has_start || addr != t->start_pc) return;
         t->active = 1;                /* --from: the first entry to the symbol is record 0 */
+        t->tap.late = 0;              /* penalties of unrecorded instructions */
     } else if (t->has_stop && addr == t->stop_pc) {
         if (t->have_pending && tr_complete(t, uc)) return;
         t->active = 0;                /* --to: the symbol's entry is not recorded; the run ends */
@@ -954,6 +1158,7 @@ void goemu_trace_code(void *uc, uint64_t addr, uint32_t size, void *user_data) {
     if (t->have_pending && tr_complete(t, uc)) return;
     t->pending_pc = addr;
     t->have_pending = 1;
+    if (t->acct) tr_insn_start(t, (t->counter ? t->counter->blk_base : 0) + t->blk_k);
 }
 
 void goemu_trace_mem(void *uc, int type, uint64_t addr, int size, int64_t value, void *user_data) {

@@ -210,12 +210,15 @@ class NativeWriter:
         return CHUNK - self.n
 
     def add_columns(self, first: int, n: int, pcs: bytes, masks: bytes, values: bytes, nmem: bytes,
-                    memmeta: bytes, memdata: bytes, code: list, events: list) -> None:
+                    memmeta: bytes, memdata: bytes, code: list, events: list,
+                    cycles: tuple[bytes, bytes, bytes] | None = None) -> None:
         """Append ``n`` records (index ``first`` on), already packed column by
-        column; ``events``: [(record index, kind, detail)].  The records must
-        fit in the chunk being built (:meth:`room`); a full chunk is written."""
-        if n > CHUNK - self.n or self.with_cycles:
-            raise ValueError("add_columns: more records than the chunk has room for, or a trace with cycles")
+        column; ``events``: [(record index, kind, detail)]; ``cycles``: the
+        cycles, phase and within columns, for a trace with cycles.  The records
+        must fit in the chunk being built (:meth:`room`); a full chunk is written."""
+        if n > CHUNK - self.n or self.with_cycles != (cycles is not None):
+            raise ValueError("add_columns: more records than the chunk has room for, or cycle columns "
+                             "missing (or given) for a trace with (without) cycles")
         if not n:
             return
         if self.first is None:
@@ -228,6 +231,10 @@ class NativeWriter:
         self.nmem += nmem
         self.memmeta += memmeta
         self.memdata += memdata
+        if cycles is not None:
+            self.cycles += cycles[0]
+            self.phases += cycles[1]
+            self.within += cycles[2]
         self.code.extend(code)
         for index, kind, detail in events:
             self.events.append([index - self.first, kind, detail])
@@ -239,26 +246,33 @@ class NativeWriter:
         n = self.n
         if not n:
             return
-        cols = [self.pcs, self.masks, self.values, self.nmem, self.memmeta, self.memdata,
-                json.dumps(self.code, separators=(",", ":")).encode(),
-                json.dumps(self.events, sort_keys=True, separators=(",", ":"), default=str).encode(),
-                ] + ([self.cycles, self.phases, self.within] if self.with_cycles else [])
-        raw = b"".join(part for c in cols for part in (_I.pack(len(c)), c))   # each column: u32 length + bytes
+        # the columns as they are (``_reset`` makes new ones): the JSON, the join and
+        # zlib run on the writer's thread, while the emulation goes on
+        cols = (self.pcs, self.masks, self.values, self.nmem, self.memmeta, self.memdata, self.code, self.events,
+                ) + ((self.cycles, self.phases, self.within) if self.with_cycles else ())
         first = self.first
         self.total = first + n
         self._reset()
         if not self._background:
-            self._write_chunk(first, n, raw)
+            self._write_chunk(first, n, cols)
             return
         self._check_worker()
         if self._worker is None:
             self._queue = queue.Queue(maxsize=2)
             self._worker = threading.Thread(target=self._work, name="goemu-trace-writer", daemon=True)
             self._worker.start()
-        self._queue.put((first, n, raw))
+        self._queue.put((first, n, cols))
 
-    def _write_chunk(self, first: int, n: int, raw: bytes) -> None:
-        payload = zlib.compress(raw, LEVEL)
+    @staticmethod
+    def _payload(cols: tuple) -> bytes:
+        """The chunk's uncompressed payload: each column as u32 length + bytes."""
+        cols = cols[:6] + (json.dumps(cols[6], separators=(",", ":")).encode(),
+                           json.dumps(cols[7], sort_keys=True, separators=(",", ":"), default=str).encode(),
+                           ) + cols[8:]
+        return b"".join(part for c in cols for part in (_I.pack(len(c)), c))
+
+    def _write_chunk(self, first: int, n: int, cols: tuple) -> None:
+        payload = zlib.compress(self._payload(cols), LEVEL)
         self.f.write(_CH.pack(b"CHNK", first, n, len(payload), zlib.crc32(payload)) + payload)
 
     def _work(self) -> None:

@@ -24,6 +24,7 @@ import ctypes
 from unicorn.unicorn_py3.unicorn import uclib
 
 from ..errors import GoemuError
+from . import native as _fmt            # _fmt.CHUNK read at run time (tests make chunks small)
 
 _SINK_LIVE = ("f", "_queue", "_worker", "_error")   # a sink's fields that are not its position
 
@@ -107,11 +108,16 @@ def header_of(mc, program: str) -> dict:
     }
 
 
+def _cycles_header(acct) -> dict:
+    from ..cycles.account import PHASES
+    return {"core": acct.core.name, "phases": list(PHASES), "dcache_model": acct.dcache}
+
+
 class Recorder:
     """The trace recorder.  ``Recorder(...)`` gives a :class:`NativeRecorder`
     (the C hooks of emu/native/hooks.c) when the machine runs on the native
-    engine, the sink is the native format and no cycle account rides along;
-    otherwise this class, the Python reference (one Python code hook per
+    engine, the sink is the native format and the cycle account, if any, can
+    run in C (a fresh, unattached account whose tables fit); otherwise this class, the Python reference (one Python code hook per
     instruction).  ``native=False`` asks for the reference, ``native=True``
     for the C recorder (an EngineError if it cannot be used)."""
 
@@ -165,10 +171,9 @@ class Recorder:
         header = header_of(mc, self.program)
         acct = self.account
         if acct is not None:
-            from ..cycles.account import PHASES
             acct.tap = True
             acct.attach()       # its block hook must be installed before the recorder's code hook
-            header["cycles"] = {"core": acct.core.name, "phases": list(PHASES), "dcache_model": acct.dcache}
+            header["cycles"] = _cycles_header(acct)
         self.sink.begin(header)
         h = mc.hooks
         self._handles = [h.code(self._on_code, label="trace"), h.mem_write(self._on_write, label="trace"),
@@ -297,7 +302,21 @@ class Recorder:
             self.queued.append(item)
 
 
+def _account_unusable(account) -> str | None:
+    """Why a cycle account cannot ride along with the C recorder (None: it can)."""
+    from ..native.cycles import fits
+    if account.attached or account.instructions or getattr(account, "_native", None) is not None:
+        return "the cycle account has already run (give the recorder a fresh, unattached one)"
+    if account.tap:
+        return "the cycle account gives its records to the Python recorder (tap is on)"
+    br = account.core.branch
+    if not (fits(br, account.hier) and int(br["bht_entries"]) > 0):
+        return "the cycle account's predictor or caches do not fit the C tables"
+    return None
+
+
 _RECORDED = ("split", "unsplit", "lessstack", "gc", "exit")
+HOLD = 8                                # drained chunks held before their events are read
 _SYNC = ("gc", "exit")                  # published from Python (hypercalls): indexed as they happen
 
 
@@ -314,7 +333,12 @@ class NativeRecorder(Recorder):
     (the position of the first recorded instruction), so an event belongs to
     record ``event.icount - start``, as the reference attaches it.  gc and
     exit are published by the machine's hypercall hook (Python): a listener
-    notes the record being executed then."""
+    notes the record being executed then.
+
+    Cycles: with an account, the account runs in C (emu/native/hooks.c
+    goemu_cycles_after) with its per-instruction view (``goemu_ctap``, what
+    CycleAccount.insn_start/take_late give the reference) pointed at this
+    recorder's C state, which fills the cycles, phase and within columns."""
 
     @staticmethod
     def unusable(mc, sink, account) -> str | None:
@@ -326,7 +350,9 @@ class NativeRecorder(Recorder):
         if not isinstance(sink, NativeWriter):
             return "only the native trace format is recorded in C"
         if account is not None:
-            return "records with cycles are recorded by the Python recorder"
+            why = _account_unusable(account)
+            if why:
+                return why
         if len(mc.arch.regs) > 32:
             return "more than 32 registers"
         return None
@@ -341,9 +367,22 @@ class NativeRecorder(Recorder):
         from ..native import library
         lib = library()
         self.lib = lib
-        lim = [lib.goemu_trace_limits(i) for i in range(12)]
+        lib.goemu_trace_seen_reset.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
+        lim = [lib.goemu_trace_limits(i) for i in range(24)]
         nregs_max, recs, nvals, nmeta, ndata = lim[:5]
-        self._off = dict(zip(("end", "pcs", "masks", "nmem", "vals", "meta", "data"), lim[5:12]))
+        self._off = dict(zip(("end", "pcs", "masks", "nmem", "vals", "meta", "data", "tap_size", "tap", "cyc",
+                              "phase", "within", "seg_end", "seg_within", "seg_phase", "per", "seen_slots",
+                              "newpcs", "seen"), lim[5:24]))
+        from ..native.cycles import limits as cycle_limits
+        clim = cycle_limits()
+        nseg, nops = clim["stage"], clim["stage_ops"]
+
+        class Tap(ctypes.Structure):        # hooks.c goemu_ctap
+            _fields_ = [("base", ctypes.c_uint64), ("pen", ctypes.c_uint64), ("late", ctypes.c_uint64),
+                        ("n", ctypes.c_uint32), ("nseg", ctypes.c_uint32), ("phase", ctypes.c_uint32),
+                        ("valid", ctypes.c_uint32), ("seg_end", ctypes.c_uint32 * nseg),
+                        ("seg_within", ctypes.c_uint32 * nseg), ("seg_phase", ctypes.c_uint8 * nseg),
+                        ("per", ctypes.c_uint32 * nops)]
 
         class State(ctypes.Structure):
             _fields_ = [("count", ctypes.c_uint64), ("pending_pc", ctypes.c_uint64),
@@ -352,7 +391,10 @@ class NativeRecorder(Recorder):
                         ("started", ctypes.c_uint32), ("start_blk_base", ctypes.c_uint64),
                         ("start_blk_addr", ctypes.c_uint64), ("start_blk_size", ctypes.c_uint32),
                         ("pad0", ctypes.c_uint32), ("start_at", ctypes.c_uint64),
-                        ("prev", ctypes.c_uint64 * nregs_max), ("end_of_state", ctypes.c_uint64),
+                        ("prev", ctypes.c_uint64 * nregs_max), ("pend_cyc", ctypes.c_uint64),
+                        ("pend_phase", ctypes.c_uint32), ("pend_within", ctypes.c_uint32),
+                        ("blk_seen", ctypes.c_uint64), ("blk_k", ctypes.c_uint64),
+                        ("end_of_state", ctypes.c_uint64),
                         ("counter", ctypes.c_void_p), ("reg_batch", ctypes.c_void_p),
                         ("mem_read", ctypes.c_void_p), ("drain", ctypes.c_void_p), ("halt", ctypes.c_void_p),
                         ("stop", ctypes.c_void_p), ("max_records", ctypes.c_uint64),
@@ -360,18 +402,31 @@ class NativeRecorder(Recorder):
                         ("has_start", ctypes.c_uint32), ("has_stop", ctypes.c_uint32),
                         ("nregs", ctypes.c_uint32), ("pc_idx", ctypes.c_uint32), ("rec_cap", ctypes.c_uint32),
                         ("errors", ctypes.c_uint32), ("drains", ctypes.c_uint64),
-                        ("ids", ctypes.c_int32 * nregs_max), ("ptrs", ctypes.c_void_p * nregs_max),
-                        ("cur", ctypes.c_uint64 * nregs_max),
+                        ("seen_cap", ctypes.c_uint32), ("seen_full", ctypes.c_uint32),
+                        ("nseen", ctypes.c_uint32), ("nnew", ctypes.c_uint32),
+                        ("ids", ctypes.c_int32 * nregs_max), ("env", ctypes.c_void_p),
+                        ("ndirect", ctypes.c_uint32), ("nbatch", ctypes.c_uint32), ("width", ctypes.c_uint32),
+                        ("pad1", ctypes.c_uint32), ("dslot", ctypes.c_uint32 * nregs_max),
+                        ("doff", ctypes.c_uint32 * nregs_max), ("bslot", ctypes.c_uint32 * nregs_max),
+                        ("bids", ctypes.c_int32 * nregs_max), ("ptrs", ctypes.c_void_p * nregs_max),
+                        ("cur", ctypes.c_uint64 * nregs_max), ("acct", ctypes.c_void_p), ("tap", Tap),
                         ("nrec", ctypes.c_uint32), ("nvals", ctypes.c_uint32), ("nmeta", ctypes.c_uint32),
                         ("ndata", ctypes.c_uint32), ("pend_meta", ctypes.c_uint32), ("pend_data", ctypes.c_uint32),
                         ("pcs", ctypes.c_uint64 * recs), ("masks", ctypes.c_uint32 * recs),
                         ("nmem", ctypes.c_uint16 * recs), ("vals", ctypes.c_uint64 * nvals),
-                        ("meta", ctypes.c_uint8 * (nmeta * 10)), ("data", ctypes.c_uint8 * ndata)]
-        layout_ok = ctypes.sizeof(State) == lib.goemu_trace_size() and all(
-            getattr(State, k).offset == v for k, v in (("end_of_state", self._off["end"]), ("pcs", self._off["pcs"]),
-                                                       ("masks", self._off["masks"]), ("nmem", self._off["nmem"]),
-                                                       ("vals", self._off["vals"]), ("meta", self._off["meta"]),
-                                                       ("data", self._off["data"])))
+                        ("meta", ctypes.c_uint8 * (nmeta * 10)), ("data", ctypes.c_uint8 * ndata),
+                        ("cyc", ctypes.c_uint32 * recs), ("phase", ctypes.c_uint8 * recs),
+                        ("within", ctypes.c_uint32 * recs), ("newpcs", ctypes.c_uint64 * recs),
+                        ("seen", ctypes.c_uint64 * self._off["seen_slots"])]
+        o = self._off
+        layout_ok = ctypes.sizeof(State) == lib.goemu_trace_size() and ctypes.sizeof(Tap) == o["tap_size"] and all(
+            getattr(S, k).offset == o[v] for S, k, v in (
+                (State, "end_of_state", "end"), (State, "pcs", "pcs"), (State, "masks", "masks"),
+                (State, "nmem", "nmem"), (State, "vals", "vals"), (State, "meta", "meta"), (State, "data", "data"),
+                (State, "tap", "tap"), (State, "cyc", "cyc"), (State, "phase", "phase"),
+                (State, "within", "within"), (State, "newpcs", "newpcs"), (State, "seen", "seen"),
+                (Tap, "seg_end", "seg_end"), (Tap, "seg_within", "seg_within"),
+                (Tap, "seg_phase", "seg_phase"), (Tap, "per", "per")))
         if not layout_ok:
             from ..native import NativeBuildError
             raise NativeBuildError("native hook library: trace recorder layout mismatch")
@@ -381,6 +436,7 @@ class NativeRecorder(Recorder):
         st.pc_idx = self.pc_idx
         for i, rid in enumerate(a.regs.values()):
             st.ids[i] = rid
+        self.in_place = self._read_in_place(st) if self.in_place else []
         st.counter = ctypes.addressof(mc.engine.counter.state)
         st.reg_batch = ctypes.cast(ucl.uc_reg_read_batch, ctypes.c_void_p)
         st.mem_read = ctypes.cast(ucl.uc_mem_read, ctypes.c_void_p)
@@ -394,13 +450,35 @@ class NativeRecorder(Recorder):
         st.has_stop, st.stop_pc = stop is not None, stop or 0
         st.active = start is None
         lib.goemu_trace_init(ctypes.byref(st))
-        from .native import CHUNK
-        st.rec_cap = min(CHUNK, recs)
+        if recs < _fmt.CHUNK:
+            from ..native import NativeBuildError
+            raise NativeBuildError("native hook library: the trace recorder's buffers do not hold a chunk")
+        st.rec_cap = _fmt.CHUNK
         self._hook_types = (unicorn.UC_HOOK_CODE, unicorn.UC_HOOK_MEM_READ_AFTER | unicorn.UC_HOOK_MEM_WRITE)
-        self.drained = 0                  # records handed to the sink
+        self.drained = 0                  # records taken from C
+        self._held: list[tuple] = []      # drained records not yet given to the sink (their events unread)
+        self._fill = 0                    # records in the writer's chunk, the held ones included
         self._ev_next = 0                 # the first of mc.events not yet placed in a record
         self._sync: list = []             # [(event, record index or None)] for gc and exit
         self._start: int | None = None    # position of record 0
+
+    in_place = True     # read the registers emu/trace/inplace.py proves readable in place (False: all batched)
+
+    def _read_in_place(self, st) -> list[str]:
+        """Set up the registers C copies from the CPU state; returns their names."""
+        from .inplace import locate
+        found = locate(self.mc)
+        if not found:
+            return []
+        env, offs, width = found
+        direct = [i for i, n in enumerate(self.names) if n in offs and i != self.pc_idx]
+        batch = [i for i in range(len(self.names)) if i not in direct and i != self.pc_idx]
+        st.env, st.width, st.ndirect, st.nbatch = env, width, len(direct), len(batch)
+        for j, i in enumerate(direct):
+            st.dslot[j], st.doff[j] = i, offs[self.names[i]]
+        for k, i in enumerate(batch):
+            st.bslot[k] = i
+        return [self.names[i] for i in direct]
 
     @property
     def count(self) -> int:
@@ -415,7 +493,19 @@ class NativeRecorder(Recorder):
     # -- wiring -------------------------------------------------------------------
     def attach(self) -> NativeRecorder:
         mc = self.mc
-        self.sink.begin(header_of(mc, self.program))
+        header = header_of(mc, self.program)
+        acct = self.account
+        if acct is not None:
+            acct.attach()       # in C; its block hook before the recorder's code hook
+            nat = getattr(acct, "_native", None)
+            if nat is None:
+                acct.detach()
+                from ..engine import EngineError
+                raise EngineError("the native trace recorder cannot be used: the cycle account did not go native")
+            nat.set_tap(ctypes.addressof(self.state.tap))
+            self.state.acct = nat.address
+            header["cycles"] = _cycles_header(acct)
+        self.sink.begin(header)
         lib, h, addr = self.lib, mc.hooks, ctypes.addressof(self.state)
         self._handles = [
             h.native(self._hook_types[0], ctypes.cast(lib.goemu_trace_code, ctypes.c_void_p).value, addr,
@@ -435,11 +525,14 @@ class NativeRecorder(Recorder):
         self.lib.goemu_trace_finish(ctypes.byref(st), ctypes.c_void_p(self.mc.uc._uch.value))
         try:
             self._drain()
+            self._release()
             self._check()
         finally:
             self.done = True
             st.done = 1
             st.active = 0
+            if self.account is not None and getattr(self.account, "_native", None) is not None:
+                self.account._native.set_tap(None)      # the account outlives this state
             for hd in self._handles:
                 self.mc.hooks.remove(hd)
             self.mc.engine.unregister(self._part)
@@ -475,6 +568,12 @@ class NativeRecorder(Recorder):
             idx = None
         self._sync.append((ev, idx))
 
+    def _reset_seen(self) -> None:
+        """C's table of recorded pcs holds exactly ``self.seen``."""
+        pcs = sorted(self.seen)
+        arr = (ctypes.c_uint64 * max(1, len(pcs)))(*pcs)
+        self.lib.goemu_trace_seen_reset(ctypes.byref(self.state), arr, len(pcs))
+
     def _check(self) -> None:
         err = self.state.errors
         if err:
@@ -508,35 +607,49 @@ class NativeRecorder(Recorder):
     def _events(self, first: int, end: int) -> list:
         """The events of records [first, end), as (index, kind, detail)."""
         evs = self.mc.events
-        out = []
         i = self._ev_next
+        n = len(evs)
+        out: list = []
+        if i >= n:
+            return out
         start = self._start_position()
-        while i < len(evs):
-            ev = evs[i]
-            if ev.kind in _RECORDED:
-                idx = self._index_of(ev, start)
+        for ev in evs[i:n]:         # one slice: the log builds its Events in one pass
+            kind = ev.kind
+            if kind in _RECORDED:
+                if kind in _SYNC:
+                    idx = self._index_of(ev, start)
+                else:
+                    idx = None if start is None else ev.icount - start
                 if idx is not None and idx >= end:
                     break
                 if idx is not None and idx >= first:
-                    d = ev.detail
-                    if ev.kind in _SYNC or not all(type(v) is int for v in d.values()):
+                    d = ev.detail       # a fresh dict per read; split, unsplit, lessstack: names to integers
+                    if kind in _SYNC or not all(type(v) is int for v in d.values()):
                         d = _jsonable(dict(d))
-                    else:                       # split, unsplit, lessstack: names to integers
-                        d = {str(k): v for k, v in d.items()}
-                    out.append((idx, ev.kind, d))
+                    out.append((idx, kind, d))
             i += 1
         self._ev_next = i
         return out
 
+    def _describe(self, new: list[int]) -> list:
+        """Code entries for ``new``, pcs recorded for the first time (C's log, in order)."""
+        seen, mc = self.seen, self.mc
+        out: list = []
+        for pc in new:
+            if pc not in seen:
+                seen.add(pc)
+                d = mc.disasm(pc, 1)
+                raw, text = (d[0][2], d[0][1]) if d else (bytes(mc.read(pc, 1)), "(bad)")
+                out.append([pc, raw.hex(), text, mc.symbolize(pc)])
+        return out
+
     def _code(self, pcs: bytes) -> list:
-        """Code entries for the pcs executed here for the first time, in order."""
+        """Code entries for the pcs executed here for the first time, in order
+        (from the pc column: when C's table of recorded pcs is full)."""
         import numpy as np
         arr = np.frombuffer(pcs, dtype="<u8")
         seen, mc = self.seen, self.mc
         new = [pc for pc in np.unique(arr).tolist() if pc not in seen]
-        out: list = []
-        if not new:
-            return out
         if len(new) > 1:                # in the order of their first execution
             at = np.searchsorted(np.array(new, dtype=np.uint64), arr)
             hit = np.zeros(len(arr), dtype=bool)
@@ -546,13 +659,7 @@ class NativeRecorder(Recorder):
             for i in np.flatnonzero(hit).tolist():
                 first.setdefault(int(arr[i]), i)
             new = sorted(new, key=first.__getitem__)
-        for pc in new:
-            if pc not in seen:
-                seen.add(pc)
-                d = mc.disasm(pc, 1)
-                raw, text = (d[0][2], d[0][1]) if d else (bytes(mc.read(pc, 1)), "(bad)")
-                out.append([pc, raw.hex(), text, mc.symbolize(pc)])
-        return out
+        return self._describe(new)
 
     def _drain(self) -> None:
         """Hand the completed records to the sink (one chunk at most per call:
@@ -567,26 +674,73 @@ class NativeRecorder(Recorder):
         pcs, masks, nmem = at(base + off["pcs"], 8 * n), at(base + off["masks"], 4 * n), at(base + off["nmem"], 2 * n)
         vals = at(base + off["vals"], 8 * st.nvals)
         meta, data = at(base + off["meta"], 10 * st.pend_meta), at(base + off["data"], st.pend_data)
+        cycles = None
+        if st.acct:
+            cycles = (at(base + off["cyc"], 4 * n), at(base + off["phase"], n), at(base + off["within"], 4 * n))
+        new = None if st.seen_full else st.newpcs[:st.nnew]
         self.lib.goemu_trace_consumed(ctypes.byref(st))
         first = self.drained
         self.drained += n
-        self.sink.add_columns(first, n, pcs, masks, vals, nmem, meta, data, self._code(pcs),
-                              self._events(first, first + n))
-        st.rec_cap = self.sink.room()
+        code = self._code(pcs) if new is None else self._describe(new)
+        self._held.append((first, n, pcs, masks, vals, nmem, meta, data, code, cycles))
+        chunk = _fmt.CHUNK
+        self._fill = (self._fill + n) % chunk
+        st.rec_cap = chunk - self._fill
+        if len(self._held) >= HOLD:
+            self._release()
+
+    def _release(self) -> None:
+        """Give the held records to the sink, with their events: the machine's events
+        are read once for all of them (each read drains the engine's event ring, a
+        numpy pass with a fixed cost)."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        import bisect
+        firsts = [h[0] for h in held]
+        evs: list[list] = [[] for _ in held]
+        for ev in self._events(firsts[0], held[-1][0] + held[-1][1]):
+            evs[bisect.bisect_right(firsts, ev[0]) - 1].append(ev)
+        for (first, n, pcs, masks, vals, nmem, meta, data, code, cycles), mine in zip(held, evs):
+            self.sink.add_columns(first, n, pcs, masks, vals, nmem, meta, data, code, mine, cycles)
 
     # -- the state that travels back in time ------------------------------------------
+    def _tap_parts(self) -> list[tuple[int, int]]:
+        """(offset, size) of the account's per-instruction view in use: its head and the
+        used prefixes of its arrays."""
+        o, tap = self._off, self.state.tap
+        base = o["tap"]
+        nseg, n = min(tap.nseg, len(tap.seg_end)), min(tap.n, len(tap.per))
+        return [(base, o["seg_end"]), (base + o["seg_end"], 4 * nseg), (base + o["seg_within"], 4 * nseg),
+                (base + o["seg_phase"], nseg), (base + o["per"], 4 * n)]
+
+    def _save_tap(self) -> tuple[bytes, ...] | None:
+        if not self.state.acct:
+            return None
+        base = ctypes.addressof(self.state)
+        return tuple(ctypes.string_at(base + off, size) for off, size in self._tap_parts())
+
+    def _restore_tap(self, saved: tuple[bytes, ...] | None) -> None:
+        if saved is None:
+            return
+        base = ctypes.addressof(self.state)
+        ctypes.memmove(base + self._off["tap"], saved[0], len(saved[0]))      # the head first: it sizes the rest
+        for (off, _size), b in zip(self._tap_parts()[1:], saved[1:]):
+            ctypes.memmove(base + off, b, len(b))
+
     def save_state(self) -> tuple:
         self._drain()
+        self._release()
         st = self.state
         base = ctypes.addressof(st)
         head = ctypes.string_at(base, self._off["end"])
         pend = (ctypes.string_at(base + self._off["meta"], 10 * st.nmeta),
                 ctypes.string_at(base + self._off["data"], st.ndata))
-        return (head, pend, _save_sink(self.sink), self.drained, self._ev_next, len(self._sync), set(self.seen),
+        return (head, pend, self._save_tap(), _save_sink(self.sink), self.drained, self._ev_next, len(self._sync), set(self.seen),
                 self.active, self.done_reason, self._start)
 
     def restore_state(self, saved: tuple) -> None:
-        head, (meta, data), sink, self.drained, self._ev_next, nsync, seen, self.active, \
+        head, (meta, data), tap, sink, self.drained, self._ev_next, nsync, seen, self.active, \
             self.done_reason, self._start = saved
         st = self.state
         base = ctypes.addressof(st)
@@ -596,10 +750,14 @@ class NativeRecorder(Recorder):
         ctypes.memmove(base + self._off["data"], data, len(data))
         st.nmeta, st.ndata = len(meta) // 10, len(data)
         st.pend_meta = st.pend_data = 0
+        self._restore_tap(tap)
         st.errors = 0
         self.seen = set(seen)
+        self._reset_seen()
         del self._sync[nsync:]
         _restore_sink(self.sink, sink)
+        self._held = []
+        self._fill = self.sink.n
         st.rec_cap = self.sink.room()
 
 

@@ -111,6 +111,19 @@ def test_engine_until_stops_before_the_address(engine, arch):
     assert mc.icount == n == ref.icount
 
 
+def _acct_state(acct):
+    """The account's saved state.  A native account's ``starts_seen`` (which
+    emu_start charged the last block: only ever compared with a later emu_start's
+    number, so any older value means the same) is left out."""
+    st = acct.save_state()
+    if st[0] == "native":
+        head = bytearray(st[1][0])
+        off = type(acct._native.state).starts_seen.offset
+        head[off:off + 8] = bytes(8)
+        st = (st[0], (bytes(head),) + tuple(st[1][1:])) + tuple(st[2:])
+    return st
+
+
 @pytest.mark.parametrize("engine", ["python", "native"])
 @pytest.mark.parametrize("arch", ["amd64", "arm"])
 def test_engine_reverse_exact_with_recorder_and_account(tmp_path, engine, arch):
@@ -131,7 +144,7 @@ def test_engine_reverse_exact_with_recorder_and_account(tmp_path, engine, arch):
     for n in (1, 13, 249, 250, 251, 900):
         d.goto(1200 + rnd.randrange(0, 300))
         here, h = d.n, d.state_hash()
-        acct_state, rec_count = acct.save_state(), rec.count
+        acct_state, rec_count = _acct_state(acct), rec.count
         d.reverse_stepi(n)
         assert d.n == here - n
         assert rec.count < rec_count or rec_count == 0
@@ -141,7 +154,7 @@ def test_engine_reverse_exact_with_recorder_and_account(tmp_path, engine, arch):
         d.stepi(37)
         d.reverse_stepi(37)
         assert d.n == here and d.state_hash() == h
-        assert acct.save_state() == acct_state and rec.count == rec_count
+        assert _acct_state(acct) == acct_state and rec.count == rec_count
     st = d.cont()
     assert st.reason == "exited"
     end, h, gcs = d.n, d.state_hash(), len(mc.gc_reports)

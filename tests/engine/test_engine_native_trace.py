@@ -2,14 +2,17 @@
 NativeRecorder) against the Python recorder, the reference: the same bytes on
 every demo, both variants and architectures, a workload of the suite, windows
 (--from/--to/--max-insns), runs of several chunks and debugger sessions with
-reverse execution; and its buffers driven past their ends through the C entry
-points themselves."""
+reverse execution, without cycles and with them (the C cycle account's
+per-instruction view against the Python account's insn_start/take_late, with
+and without the cache model); and its buffers driven past their ends through
+the C entry points themselves."""
 import ctypes
 import random
 from pathlib import Path
 
 import pytest
 
+from emu.cycles.account import CycleAccount
 from emu.debugger import Debugger
 from emu.engine import EngineError
 from emu.errors import GoemuError
@@ -35,16 +38,27 @@ def _on(mc, engine):
     return m2
 
 
-def _both(tmp_path, make, **kw):
-    """Record make() with the Python recorder and with the C recorder; both files' bytes."""
+def _both(tmp_path, make, cycles=None, **kw):
+    """Record make() with the Python recorder and with the C recorder; both files' bytes.
+    ``cycles``: None (no cycle columns), False or True (a cycle account, with the cache
+    model when True): the accounts' results must agree too."""
     out = {}
     for native in (False, True):
         mc = make()
         p = tmp_path / f"{native}.gtr"
-        rec = record(mc, str(p), "native", "t.s", native=native, **kw)
+        acct = None if cycles is None else CycleAccount(mc, caches=cycles)
+        rec = record(mc, str(p), "native", "t.s", native=native, account=acct, **kw)
         assert isinstance(rec, NativeRecorder) is native
-        out[native] = (p.read_bytes(), rec.count, rec.done_reason, mc.icount)
+        out[native] = (p.read_bytes(), rec.count, rec.done_reason, mc.icount,
+                       None if acct is None else _result(acct))
+    if cycles is not None:
+        with NativeReader(str(tmp_path / "True.gtr")) as rd:
+            assert rd.header["cycles"]["dcache_model"] is cycles
     return out
+
+
+def _result(acct):
+    return acct.result().to_json()
 
 
 def _demos():
@@ -63,15 +77,36 @@ def test_native_trace_bytes_identical_on_every_demo(tmp_path, arch, name, varian
     assert r[True][1] == r[True][3] > 1000        # one record per executed instruction
 
 
+@pytest.mark.parametrize("arch,name,variant", _demos())
+def test_native_trace_with_cycles_bytes_identical_on_every_demo(tmp_path, arch, name, variant):
+    """Cycle columns from the C account's per-instruction view: the same bytes, and the
+    same account results (totals, per phase, per split/unsplit), with and without the
+    cache model."""
+    for caches in (False, True):
+        r = _both(tmp_path, lambda: _demo(arch, name, variant), cycles=caches)
+        assert r[True] == r[False], caches
+        assert r[True][1] == r[True][3] > 1000
+        res = r[True][4]
+        assert res["total"] > res["instructions"] // 4 and res["instructions"] == r[True][1]
+        with NativeReader(str(tmp_path / "True.gtr")) as rd:
+            assert sum(rec.cycles for rec in rd) == res["total"]
+
+
 @pytest.mark.parametrize("arch", ["amd64", "arm"])
 def test_native_trace_bytes_identical_on_a_workload_and_across_chunks(tmp_path, arch):
     """The workload suite's list program (collections: gc events with reports), and
     repeated-leak long enough for several chunks of 8192 records."""
     w = get("list")
     unit = w.program(arch, w.resolve("small"))
-    r = _both(tmp_path, lambda: new_machine(arch, "buggy", unit, budget=w.budget(w.resolve("small"))))
-    assert r[True] == r[False]
+    for cycles in (None, True):
+        r = _both(tmp_path, lambda: new_machine(arch, "buggy", unit, budget=w.budget(w.resolve("small"))),
+                  cycles=cycles)
+        assert r[True] == r[False], cycles
     unit = load_program(None, text=repeated_leak(arch, 12), name="rl.s")
+    r = _both(tmp_path, lambda: new_machine(arch, "fixed", unit), cycles=False)
+    assert r[True] == r[False] and r[True][1] > 3 * 8192
+    with NativeReader(str(tmp_path / "True.gtr")) as rd:
+        assert {rc.within.split()[0] for rc in rd if rc.within} == {"split", "unsplit"}
     r = _both(tmp_path, lambda: new_machine(arch, "fixed", unit))
     assert r[True] == r[False] and r[True][1] > 3 * 8192
     with NativeReader(str(tmp_path / "True.gtr")) as rd:
@@ -82,6 +117,54 @@ def test_native_trace_bytes_identical_on_a_workload_and_across_chunks(tmp_path, 
     # next_gc, as in Go 1.0)
     assert where.count("runtime.gc") == 12 and where.count("gc1") == 12 and len(where) == 24
     assert {k for rc in recs for k, _ in rc.events} == {"split", "lessstack", "unsplit", "gc", "exit"}
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_trace_registers_read_in_place_or_batched_agree(tmp_path, arch, monkeypatch):
+    """The registers emu/trace/inplace.py proves readable in place (all but the pc
+    and the flags on both architectures), and the same run with every register read
+    through uc_reg_read_batch: the same bytes as the reference."""
+    from emu.trace.inplace import locate
+    mc = _demo(arch, f"leak_{arch}.s")
+    found = locate(mc)
+    assert found is not None
+    base, offs, width = found
+    assert set(offs) == set(mc.arch.regs) - {mc.arch.pc, mc.arch.flags} and width == mc.arch.ptrsize
+    ref = _both(tmp_path, lambda: _demo(arch, f"leak_{arch}.s"))[False][0]
+    for in_place in (True, False):
+        monkeypatch.setattr(NativeRecorder, "in_place", in_place)
+        m = _demo(arch, f"leak_{arch}.s")
+        p = tmp_path / f"ip{in_place}.gtr"
+        rec = record(m, str(p), "native", "t.s")
+        assert bool(rec.in_place) is in_place and rec.state.nbatch == (1 if in_place else len(m.arch.regs) - 1)
+        assert p.read_bytes() == ref
+    # the located bytes are the registers: after a run, as uc_reg_read gives them
+    mc.engine.run(5000)
+    a = mc.arch
+    for name, off in offs.items():
+        assert int.from_bytes(ctypes.string_at(base + off, width), "little") == mc.uc.reg_read(a.regs[name])
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_native_trace_table_of_recorded_pcs_full_falls_back_to_the_pc_column(tmp_path, arch):
+    """C's table of recorded pcs (which gives each chunk's new code entries) made
+    small: it fills in the first chunk, Python finds the new pcs in the pc column
+    from then on; the same bytes, and a debugger session rebuilds the table."""
+    ref = _both(tmp_path, lambda: _demo(arch, f"list_{arch}.s"))[False][0]
+    for cap in (64, 0):                     # 0: the whole table
+        mc = _demo(arch, f"list_{arch}.s")
+        f = open(tmp_path / "s.gtr", "wb")  # noqa: SIM115 - closed by the recorder
+        rec = Recorder(mc, NativeWriter(f), "t.s")
+        rec.state.seen_cap = cap
+        rec._reset_seen()
+        rec.attach()
+        d = Debugger(mc, snap_interval=1000)
+        d.goto(9000)
+        d.reverse_stepi(2500)
+        d.cont()
+        rec.finish()
+        assert rec.state.seen_full == (cap == 64) and (rec.state.nseen == 32 if cap else rec.state.nseen > 500)
+        assert (tmp_path / "s.gtr").read_bytes() == ref, cap
 
 
 @pytest.mark.parametrize("arch", ["amd64", "arm"])
@@ -105,18 +188,23 @@ def test_native_trace_windows_identical(tmp_path, arch):
                     ({"stop": sym("lessstack")}, "to"),
                     ({"max_records": 5000}, "max"),
                     ({"start": sym("newstack"), "max_records": 8192 + 17}, "max")):
-        r = _both(tmp_path, lambda: _demo(arch, f"list_{arch}.s"), **kw)
-        assert r[True] == r[False], kw
-        assert r[True][2] == why and r[True][1] > 0, kw
+        for cycles in (None, True):
+            r = _both(tmp_path, lambda: _demo(arch, f"list_{arch}.s"), cycles=cycles, **kw)
+            assert r[True] == r[False], (kw, cycles)
+            assert r[True][2] == why and r[True][1] > 0, kw
 
 
 def test_native_recorder_refuses_what_it_cannot_record(tmp_path):
-    from emu.cycles.account import CycleAccount
     from emu.trace.tenet import TenetWriter
     mc = _demo("amd64", "leak_amd64.s")
     with open(tmp_path / "t", "wb") as f:
-        with pytest.raises(EngineError, match="cycles"):
-            Recorder(mc, NativeWriter(f), account=CycleAccount(mc), native=True)
+        with pytest.raises(EngineError, match="cycle account has already run"):
+            Recorder(mc, NativeWriter(f), account=CycleAccount(mc).attach(), native=True)
+        tapped = CycleAccount(mc)
+        tapped.tap = True
+        with pytest.raises(EngineError, match="Python recorder"):
+            Recorder(mc, NativeWriter(f), account=tapped, native=True)
+        assert type(Recorder(mc, NativeWriter(f), account=CycleAccount(mc))) is NativeRecorder
         with pytest.raises(EngineError, match="native trace format"):
             Recorder(mc, TenetWriter(f), native=True)
         assert type(Recorder(mc, TenetWriter(f))) is Recorder
@@ -125,15 +213,19 @@ def test_native_recorder_refuses_what_it_cannot_record(tmp_path):
         assert type(Recorder(py, NativeWriter(f))) is Recorder
 
 
-@pytest.mark.parametrize("arch", ["amd64", "arm"])
-def test_native_trace_debugger_session_with_reverse_execution(tmp_path, arch):
+@pytest.mark.parametrize("arch,cycles", [("amd64", None), ("arm", None), ("amd64", True), ("arm", False)])
+def test_native_trace_debugger_session_with_reverse_execution(tmp_path, arch, cycles):
     """A debugger session (stops, reverse steps to snapshots and between them,
     running past a collection and back) with the C recorder attached writes
-    the same file as one uninterrupted run; positions come back exactly."""
-    ref = _both(tmp_path, lambda: _demo(arch, f"leak_{arch}.s"))[True][0]
+    the same file as one uninterrupted run; positions come back exactly.  With
+    cycles: the account rides along in C, its results equal the uninterrupted
+    run's too."""
+    both = _both(tmp_path, lambda: _demo(arch, f"leak_{arch}.s"), cycles=cycles)
+    ref, ref_result = both[True][0], both[True][4]
     mc = _demo(arch, f"leak_{arch}.s")
     f = open(tmp_path / "s.gtr", "wb")  # noqa: SIM115 - closed by the recorder
-    rec = Recorder(mc, NativeWriter(f), "t.s").attach()
+    acct = None if cycles is None else CycleAccount(mc, caches=cycles)
+    rec = Recorder(mc, NativeWriter(f), "t.s", account=acct).attach()
     assert isinstance(rec, NativeRecorder)
     d = Debugger(mc, snap_interval=700)
     rnd = random.Random(3)
@@ -150,6 +242,8 @@ def test_native_trace_debugger_session_with_reverse_execution(tmp_path, arch):
     d.cont()
     rec.finish()
     assert (tmp_path / "s.gtr").read_bytes() == ref
+    if acct is not None:
+        assert _result(acct) == ref_result
 
 
 # -- the C entry points, driven past the ends of their buffers --------------------------------
@@ -189,7 +283,8 @@ class _Harness:
             if consume:
                 n = st.nrec
                 self.drained.append((list(st.pcs[:n]), list(st.masks[:n]), list(st.nmem[:n]), st.nvals,
-                                     st.pend_meta, st.pend_data))
+                                     st.pend_meta, st.pend_data,
+                                     list(zip(st.cyc[:n], st.phase[:n], st.within[:n]))))
                 lib.goemu_trace_consumed(ctypes.addressof(st))
 
         def stop(_uc):
@@ -284,3 +379,63 @@ def test_native_trace_undrained_buffer_ends_the_run_with_a_typed_error(tmp_path)
         with pytest.raises(GoemuError, match="not drained"):
             rec.run()
     assert rec.state.count == library().goemu_trace_limits(1) and not mc.exited
+
+
+def test_native_trace_cycle_view_out_of_its_range_is_clamped():
+    """The account's per-instruction view with counts past its arrays' ends (as a
+    corrupted state would have): the recorder reads only inside them; positions past
+    the block give (0 cycles, the account's mode), as the reference's insn_start does."""
+    from emu.native.cycles import NativeCycles, limits
+    h = _Harness(consume=True)
+    nat = NativeCycles(lambda a, s: -1, lambda raw: None)
+    nat.state.mode = 4
+    h.st.acct = nat.address
+    tap = h.st.tap
+    nops, nseg = limits()["stage_ops"], limits()["stage"]
+    tap.valid, tap.base, tap.n, tap.nseg, tap.pen = 1, 0, 2**32 - 1, 2**32 - 1, 1000
+    for i in range(nops):
+        tap.per[i] = i + 1
+    tap.seg_end[0], tap.seg_phase[0], tap.seg_within[0] = 5, 3, 2
+    n = nops + 50
+    for i in range(n):
+        tap.late = 7 if i == 10 else 0               # owed by record 9, read when it completes
+        h.insn(0x400000 + 4 * i)
+    h.insn(0x500000)
+    st = h.st
+    got = [c for d in h.drained for c in d[6]] + list(zip(st.cyc[:st.nrec], st.phase[:st.nrec], st.within[:st.nrec]))
+    assert len(got) >= nops + 40
+    assert got[0] == (1 + 1000, 3, 2) and got[4] == (5, 3, 2) and got[5] == (6, 4, 0)
+    assert got[9] == (10 + 7, 4, 0)
+    assert got[nops - 1] == (nops, 4, 0) and set(got[nops:]) == {(0, 4, 0)}
+    assert h.st.errors == 0 and h.canary_intact() and nseg > 1
+
+
+def test_native_trace_table_of_recorded_pcs_past_its_end():
+    """More distinct pcs than the table takes: it stops at half its slots, says so
+    (Python then reads the pc column), logs each pc once and writes nothing past it."""
+    h = _Harness(consume=True)
+    h.st.seen_cap = 16
+    library().goemu_trace_seen_reset(ctypes.addressof(h.st), None, 0)
+    for i in range(100):
+        h.insn(0x400000 + 4 * (i % 60))
+    assert h.st.seen_full == 1 and h.st.nseen == 8 and h.st.nnew == 8
+    assert list(h.st.newpcs[:8]) == [0x400000 + 4 * i for i in range(8)]
+    assert h.canary_intact()
+
+
+def test_native_trace_registers_read_in_place_from_the_given_bytes():
+    """Registers read in place come from ``env + offset`` (the width given), the
+    others from the batch read; out-of-range slots and offsets are clamped."""
+    h = _Harness(consume=False)
+    env = (ctypes.c_uint8 * 64)(*range(64))
+    st = h.st
+    st.env, st.width, st.ndirect, st.nbatch = ctypes.addressof(env), 4, 1, 1
+    st.dslot[0], st.doff[0], st.bslot[0] = 1, 8, 0
+    library().goemu_trace_init(ctypes.addressof(st))
+    h.insn(0x400000)
+    h.insn(0x400004)
+    assert st.nrec == 1 and st.masks[0] == 0b011
+    assert list(st.vals[:2]) == [1, int.from_bytes(bytes(range(8, 12)), "little")]
+    st.width, st.dslot[0], st.doff[0] = 3, 99, 1 << 30          # a bad width: nothing read in place
+    library().goemu_trace_init(ctypes.addressof(st))
+    assert st.env is None and st.ndirect == 0 and h.canary_intact()
