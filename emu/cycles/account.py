@@ -47,6 +47,7 @@ is the reference (``--engine python``).
 from __future__ import annotations
 
 import ctypes
+import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -181,7 +182,9 @@ class CycleAccount:
         self._cs.detail = True
         self._static = self._phase_map()
         self._blocks: dict[tuple[int, int], _Block] = {}
-        self.pipe = self.core.pipeline()
+        self._describer = _describer(self.core)
+        # the pipeline numbers registers the way the block descriptions do
+        self.pipe = (self._describer.core if self._describer is not None else self.core).pipeline()
         self._handles: list = []
         self.mode = "other"
         self.total = 0
@@ -384,23 +387,35 @@ class CycleAccount:
         return static_phase
 
     def _analyze(self, addr: int, size: int) -> _Block:
-        insns = list(self._cs.disasm(self.mc.read(addr, size), addr))
-        ops = self.core.ops_of(insns) if insns else ()
+        code = self.mc.read(addr, size)
+        d = self._describer
+        got = d.blocks.get((addr, code)) if d is not None else None
+        if got is None:
+            insns = list(self._cs.disasm(code, addr))
+            if d is not None:
+                got = d.describe(addr, code, insns, self._classify)
+            else:
+                ops = self.core.ops_of(insns) if insns else ()
+                flow = self._classify(insns[-1]) if insns else None
+                got = (tuple(i.address for i in insns), ops, flow, ())
+        addrs, ops, flow, unknown = got
+        if unknown and d is not None and d.core is not self.core:
+            self.core.unknown.update(dict(unknown))   # what the account's own core would have counted
         segs: list[tuple[str | None, int, int, int]] = []
-        for i, insn in enumerate(insns):
-            ph = self._static(insn.address)
+        static = self._static
+        for i, a in enumerate(addrs):
+            ph = static(a)
             if segs and segs[-1][0] == ph:
                 p, n, s, _e = segs[-1]
                 segs[-1] = (p, n + 1, s, i + 1)
             else:
                 segs.append((ph, 1, i, i + 1))
-        flow = self._classify(insns[-1]) if insns else None
         if flow is not None and flow.kind == "none":
             flow = None
         line = self.hier.line
         lines = range(addr // line, (addr + max(size, 1) - 1) // line + 1)
-        b = _Block(len(insns), segs, flow, insns[-1].address if insns else addr, lines, addr + size,
-                   ops, {insn.address: i for i, insn in enumerate(insns)})
+        b = _Block(len(addrs), segs, flow, addrs[-1] if addrs else addr, lines, addr + size,
+                   ops, {a: i for i, a in enumerate(addrs)})
         self._blocks[(addr, size)] = b
         return b
 
@@ -600,6 +615,58 @@ def _copy(r: EventRecord) -> EventRecord:
 
 
 _KIND = {k: i for i, k in enumerate(KINDS)}
+
+
+class _Describer:
+    """The pipeline description of blocks, shared by every account whose core
+    has the same data, in this process: a block's instruction addresses, its
+    ``ops_of``, the flow of its last instruction, and the default-class keys
+    its description counted, keyed by (address, bytes) -- all functions of
+    the bytes, the address and the core data.  Capstone and the core's
+    classification (about 300 us per block) then run once per block per
+    process instead of once per block per account.  The descriptions number
+    registers the way this describer's own model does, so an account that
+    uses them takes its pipeline from that model (a numbering only renames
+    the pipeline's register slots: the cycles are the same)."""
+
+    MAX_INSNS = 500_000           # instructions described before the table starts over
+
+    def __init__(self, core: Any):
+        self.core = core
+        self.blocks: dict[tuple[int, bytes], tuple] = {}
+        self.ninsns = 0
+
+    def describe(self, addr: int, code: bytes, insns: list, classify) -> tuple:
+        unknown = self.core.unknown
+        before = dict(unknown)
+        ops = self.core.ops_of(insns) if insns else ()
+        counted = tuple((k, n - before.get(k, 0)) for k, n in unknown.items() if n != before.get(k, 0))
+        got = (tuple(i.address for i in insns), ops, classify(insns[-1]) if insns else None, counted)
+        if self.ninsns + len(insns) > self.MAX_INSNS:
+            self.blocks.clear()
+            self.ninsns = 0
+        self.blocks[(addr, code)] = got
+        self.ninsns += len(insns)
+        return got
+
+
+_DESCRIBERS: dict[tuple, _Describer] = {}
+
+
+def _describer(core: Any) -> _Describer | None:
+    """The shared describer of a CoreModel's data (None for any other core:
+    its blocks are described by the account itself)."""
+    try:
+        from .model import CoreModel
+    except ImportError:
+        return None
+    if type(core) is not CoreModel:
+        return None
+    key = (core.name, json.dumps(core.data, sort_keys=True, default=str))
+    d = _DESCRIBERS.get(key)
+    if d is None:
+        d = _DESCRIBERS[key] = _Describer(CoreModel(core.data))
+    return d
 
 
 def _rec_of(r, kind: str, cache_misses: int | None = None) -> EventRecord:
