@@ -92,3 +92,11 @@ def test_describer_starts_over_when_full(fresh, monkeypatch):
     d = a._describer
     assert 0 < d.ninsns <= 50 and len(d.blocks) < len(a._blocks)
     assert _run("arm", "native").result().to_json() == a.result().to_json()
+
+
+def test_cycle_account_bench_child_counts_the_same_run():
+    """make bench's cycle-account rows time one workload per layer: every layer runs it whole."""
+    from emu.native.cyclesbench import LAYERS, _child
+    got = {layer: _child("arm", 200, layer) for layer in LAYERS}
+    assert len({g["insns"] for g in got.values()}) == 1 and got["plain"]["insns"] > 10_000
+    assert all(g["seconds"] > 0 for g in got.values())
