@@ -627,7 +627,9 @@ class _Describer:
     process instead of once per block per account.  The descriptions number
     registers the way this describer's own model does, so an account that
     uses them takes its pipeline from that model (a numbering only renames
-    the pipeline's register slots: the cycles are the same)."""
+    the pipeline's register slots: the cycles are the same).  A core is
+    described from its data: one whose attributes were changed after it was
+    built must not be a plain CoreModel (a subclass describes its own blocks)."""
 
     MAX_INSNS = 500_000           # instructions described before the table starts over
 
