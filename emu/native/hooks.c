@@ -444,7 +444,8 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
     return 0;
 }
 
-/* x % n, without a division when n is a power of two (every configured size so far) */
+/* x % n, without a division when n is a power of two (every configured size so far); n >= 1
+ * (emu/native/cycles.py fits() keeps a core with an empty table in Python) */
 static inline uint64_t mod_n(uint64_t x, uint32_t n) {
     return (n & (n - 1)) ? x % n : x & (n - 1);
 }

@@ -100,3 +100,14 @@ def test_cycle_account_bench_child_counts_the_same_run():
     got = {layer: _child("arm", 200, layer) for layer in LAYERS}
     assert len({g["insns"] for g in got.values()}) == 1 and got["plain"]["insns"] > 10_000
     assert all(g["seconds"] > 0 for g in got.values())
+
+
+@pytest.mark.parametrize("entry", ["bht_entries", "btb_entries", "ras_entries"])
+def test_empty_predictor_table_keeps_the_python_account(entry):
+    """C indexes its tables modulo the configured size: a core with an empty
+    one does not go native (fits says no), it is never indexed modulo 0."""
+    from emu.cycles.cache import CacheHierarchy
+    from emu.native.cycles import fits
+    core = CoreModel.for_arch("amd64")
+    assert fits(core.branch, CacheHierarchy(core.caches))
+    assert not fits({**core.branch, entry: 0}, CacheHierarchy(core.caches))
