@@ -8,10 +8,13 @@ CPU time of ``Machine.run`` after a collection, best of three:
 
 - raw Unicorn (emu.bench._raw_seconds: every goemu hook removed);
 - the plain run;
-- ``--cycles``, the first account of the process (it describes every block);
+- ``--cycles``, the first account of the process, no file of descriptions
+  (it describes every block);
 - ``--cycles`` again in the same process (the blocks' descriptions shared,
   emu/cycles/account.py ``_Describer``);
-- ``--cache-model``, first account of its process.
+- ``--cycles`` in a process that reads the descriptions a previous one wrote
+  (the second ``goemu run --cycles`` of a program);
+- ``--cache-model``, first account of its process, no file.
 
 Rows give milliseconds, the share of raw, and the account's cost over the
 plain run per instruction.  The profile behind the numbers is in
@@ -21,11 +24,13 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
-LAYERS = ("raw", "plain", "cycles", "cycles-again", "cache-model")
+LAYERS = ("raw", "plain", "cycles", "cycles-again", "cycles-file", "cache-model")
 REPS = 3
 
 
@@ -56,7 +61,7 @@ def _child(arch: str, calls: int, layer: str) -> dict:
             _raw_seconds(mc, insns)
             dt = time.process_time() - t
         else:
-            if layer != "plain":
+            if layer != "plain":             # (cycles-file: the file was written by an earlier child)
                 CycleAccount(mc, caches=layer == "cache-model").attach()
             gc.collect()
             t = time.process_time()
@@ -64,17 +69,20 @@ def _child(arch: str, calls: int, layer: str) -> dict:
             dt = time.process_time() - t
             insns = mc.icount
         best = min(best, dt)
-        if layer in ("cycles", "cache-model"):
+        if layer in ("cycles", "cycles-file", "cache-model"):
             break                        # only the process's first account is the cold case
     return {"seconds": best, "insns": insns}
 
 
-def _measure(arch: str, calls: int, layer: str, runs: int) -> dict:
-    """``runs`` child processes (each one run for the cold layers, REPS otherwise): the best."""
+def _measure(arch: str, calls: int, layer: str, runs: int, files: str) -> dict:
+    """``runs`` child processes (each one run for the first-account layers, REPS
+    otherwise): the best.  ``files``: the folder of description files (used by
+    cycles-file only; the other layers run without one)."""
     out = None
-    for _ in range(runs):
+    env = {**os.environ, "GOEMU_CYCLES_DESCRIBE_CACHE": files if layer == "cycles-file" else "0"}
+    for _ in range(runs + (layer == "cycles-file")):          # cycles-file: a first child writes the file
         res = subprocess.run([sys.executable, "-m", "emu.native.cyclesbench", arch, str(calls), layer],
-                             capture_output=True, text=True, check=False, timeout=600)
+                             capture_output=True, text=True, check=False, timeout=600, env=env)
         if res.returncode != 0:
             raise RuntimeError(f"cycle-account bench child ({arch}, {layer}) failed: {res.stderr.strip()[-400:]}")
         got = json.loads(res.stdout)
@@ -89,8 +97,9 @@ def cycle_account(cfg) -> list:
     for arch in ARCHES:
         for size in (cfg.insns, 10 * cfg.insns):
             calls = _calls(arch, size)
-            got = {layer: _measure(arch, calls, layer, REPS if layer in ("cycles", "cache-model") else 1)
-                   for layer in LAYERS}
+            with tempfile.TemporaryDirectory(prefix="goemu-describe-") as files:
+                got = {layer: _measure(arch, calls, layer, 1 if layer in ("raw", "plain", "cycles-again") else REPS,
+                                       files) for layer in LAYERS}
             raw, plain = got["raw"]["seconds"], got["plain"]["seconds"]
             insns = got["plain"]["insns"]
             for layer in LAYERS[1:]:

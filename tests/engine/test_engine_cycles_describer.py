@@ -6,6 +6,7 @@ ones an account describing its own blocks computes, on both engines, with
 and without the data-cache model, and the core's count of instructions that
 fell into the default class must be what describing them itself would count.
 """
+import os
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,10 @@ def _run(arch, engine, core=None, caches=False, program="leak"):
 
 
 @pytest.fixture
-def fresh(monkeypatch):
-    """No descriptions from earlier tests; counts the blocks actually described."""
+def fresh(monkeypatch, tmp_path):
+    """No descriptions from earlier tests or files; counts the blocks actually described."""
     monkeypatch.setattr(account_mod, "_DESCRIBERS", {})
+    monkeypatch.setenv("GOEMU_CYCLES_DESCRIBE_CACHE", str(tmp_path / "describe"))
     described = []
     real = account_mod._Describer.describe
 
@@ -111,3 +113,47 @@ def test_empty_predictor_table_keeps_the_python_account(entry):
     core = CoreModel.for_arch("amd64")
     assert fits(core.branch, CacheHierarchy(core.caches))
     assert not fits({**core.branch, entry: 0}, CacheHierarchy(core.caches))
+
+
+def test_descriptions_survive_the_process(fresh):
+    """The descriptions are written under the build cache at exit and a new
+    process (here: an empty describer table) reads them: it describes
+    nothing, numbers the registers as the file says, and counts the same."""
+    first = _run("amd64", "native", caches=True)
+    n = len(fresh)
+    account_mod._save_describers()
+    files = list(Path(os.environ["GOEMU_CYCLES_DESCRIBE_CACHE"]).glob("describe-amd64-*.pickle"))
+    assert len(files) == 1
+    account_mod._DESCRIBERS.clear()
+    core = CoreModel.for_arch("amd64")
+    second = _run("amd64", "native", core, caches=True)
+    assert len(fresh) == n and second._describer.saved == len(second._describer.blocks) >= n
+    assert second.result().to_json() == first.result().to_json()
+    assert core.unknown["mul"] == 1                   # counted from the file's record of it
+    # a damaged file is a cold start, not an error
+    files[0].write_bytes(b"not a pickle")
+    account_mod._DESCRIBERS.clear()
+    third = _run("amd64", "native", caches=True)
+    assert len(fresh) == 2 * n and third.result().to_json() == first.result().to_json()
+
+
+def test_descriptions_file_off(fresh, monkeypatch, tmp_path):
+    monkeypatch.setenv("GOEMU_CYCLES_DESCRIBE_CACHE", "0")
+    a = _run("arm", "native")
+    assert a._describer.path is None and a._describer.blocks
+    account_mod._save_describers()
+    assert not (tmp_path / "describe").exists()
+
+
+def test_goemu_run_cycles_twice_reads_the_file(tmp_path):
+    """Two ``goemu run --cycles`` processes: the second reads the first's
+    descriptions and prints the same cycles."""
+    import subprocess
+    import sys
+    env = {**os.environ, "GOEMU_CYCLES_DESCRIBE_CACHE": str(tmp_path / "describe")}
+    cmd = [sys.executable, "-m", "emu.cli", "run", "--arch", "arm", "--cycles", str(DEMOS / "list_arm.s")]
+    outs = [subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+            for _ in range(2)]
+    assert [o.returncode for o in outs] == [0, 0], outs[0].stderr
+    assert outs[0].stdout == outs[1].stdout and "cycles" in outs[0].stdout
+    assert list((tmp_path / "describe").glob("describe-arm-*.pickle"))
