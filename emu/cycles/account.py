@@ -711,7 +711,7 @@ class _Describer:
                 pickle.dump((regs, self.blocks), f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.path)
             self.saved = len(self.blocks)
-        except OSError:
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):   # at exit: never a traceback
             with contextlib.suppress(OSError):
                 os.remove(tmp)
 
