@@ -337,9 +337,11 @@ def gc(cfg: Config) -> list[Row]:
 
 
 from .leaks.bench import dead_roots  # the dead-root detector's cost
+from .native.cyclesbench import cycle_account  # the cycle account at two sizes of run
 from .trace.recbench import trace_sizes  # the C trace recorder at two sizes of run
 
 MEASUREMENTS = [run_overhead, layers, trace_sizes, traces, alloc_costs, gc, dead_roots, debugger, history]
+MEASUREMENTS.insert(2, cycle_account)  # --cycles / --cache-model over the plain run, two sizes
 
 
 def machine_line() -> str:

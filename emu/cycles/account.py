@@ -46,7 +46,14 @@ is the reference (``--engine python``).
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
+import hashlib
+import json
+import os
+import pickle
+import sys
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -181,7 +188,9 @@ class CycleAccount:
         self._cs.detail = True
         self._static = self._phase_map()
         self._blocks: dict[tuple[int, int], _Block] = {}
-        self.pipe = self.core.pipeline()
+        self._describer = _describer(self.core)
+        # the pipeline numbers registers the way the block descriptions do
+        self.pipe = (self._describer.core if self._describer is not None else self.core).pipeline()
         self._handles: list = []
         self.mode = "other"
         self.total = 0
@@ -384,23 +393,35 @@ class CycleAccount:
         return static_phase
 
     def _analyze(self, addr: int, size: int) -> _Block:
-        insns = list(self._cs.disasm(self.mc.read(addr, size), addr))
-        ops = self.core.ops_of(insns) if insns else ()
+        code = self.mc.read(addr, size)
+        d = self._describer
+        got = d.blocks.get((addr, code)) if d is not None else None
+        if got is None:
+            insns = list(self._cs.disasm(code, addr))
+            if d is not None:
+                got = d.describe(addr, code, insns, self._classify)
+            else:
+                ops = self.core.ops_of(insns) if insns else ()
+                flow = self._classify(insns[-1]) if insns else None
+                got = (tuple(i.address for i in insns), ops, flow, ())
+        addrs, ops, flow, unknown = got
+        if unknown and d is not None and d.core is not self.core:
+            self.core.unknown.update(dict(unknown))   # what the account's own core would have counted
         segs: list[tuple[str | None, int, int, int]] = []
-        for i, insn in enumerate(insns):
-            ph = self._static(insn.address)
+        static = self._static
+        for i, a in enumerate(addrs):
+            ph = static(a)
             if segs and segs[-1][0] == ph:
                 p, n, s, _e = segs[-1]
                 segs[-1] = (p, n + 1, s, i + 1)
             else:
                 segs.append((ph, 1, i, i + 1))
-        flow = self._classify(insns[-1]) if insns else None
         if flow is not None and flow.kind == "none":
             flow = None
         line = self.hier.line
         lines = range(addr // line, (addr + max(size, 1) - 1) // line + 1)
-        b = _Block(len(insns), segs, flow, insns[-1].address if insns else addr, lines, addr + size,
-                   ops, {insn.address: i for i, insn in enumerate(insns)})
+        b = _Block(len(addrs), segs, flow, addrs[-1] if addrs else addr, lines, addr + size,
+                   ops, {a: i for i, a in enumerate(addrs)})
         self._blocks[(addr, size)] = b
         return b
 
@@ -600,6 +621,157 @@ def _copy(r: EventRecord) -> EventRecord:
 
 
 _KIND = {k: i for i, k in enumerate(KINDS)}
+
+
+class _Describer:
+    """The pipeline description of blocks, shared by every account whose core
+    has the same data, in this process and, through a file under goemu's
+    build cache, across processes: a block's instruction addresses, its
+    ``ops_of``, the flow of its last instruction, and the default-class keys
+    its description counted, keyed by (address, bytes) -- all functions of
+    the bytes, the address, the core data and goemu's classification code.
+    Capstone and the core's classification (about 300 us per block) then run
+    once per block, not once per block per account.  The descriptions number
+    registers the way this describer's own model does, so an account that
+    uses them takes its pipeline from that model (a numbering only renames
+    the pipeline's register slots: the cycles are the same); the file keeps
+    the numbering and a new process re-establishes it on a fresh model
+    (``CoreModel.reg_bit`` in bit order) before using the file's blocks.  A
+    core is described from its data: one whose attributes were changed after
+    it was built must not be a plain CoreModel (a subclass describes its own
+    blocks)."""
+
+    MAX_INSNS = 500_000           # instructions described before the table starts over
+
+    def __init__(self, core: Any, path: str | None = None):
+        self.core = core
+        self.blocks: dict[tuple[int, bytes], tuple] = {}
+        self.ninsns = 0
+        self.path = path          # the file of descriptions (None: this process only)
+        self.saved = 0            # blocks the file holds
+        self._regs: set[str] = set()
+        if path is not None:
+            self._load()
+
+    def describe(self, addr: int, code: bytes, insns: list, classify) -> tuple:
+        core = self.core
+        unknown = core.unknown
+        before = dict(unknown)
+        ops = core.ops_of(insns) if insns else ()
+        counted = tuple((k, n - before.get(k, 0)) for k, n in unknown.items() if n != before.get(k, 0))
+        for insn in insns:                        # the registers the descriptions number (for the file)
+            info = core.info(insn)
+            self._regs.update(info.reads, info.addr_reads, info.writes, info.base_writes)
+        got = (tuple(i.address for i in insns), ops, classify(insns[-1]) if insns else None, counted)
+        if self.ninsns + len(insns) > self.MAX_INSNS:
+            self.blocks.clear()
+            self.ninsns = self.saved = 0
+        self.blocks[(addr, code)] = got
+        self.ninsns += len(insns)
+        return got
+
+    # -- the file ------------------------------------------------------------------------
+    def _numbering(self) -> list[str] | None:
+        """Register names in bit order, or None if a bit has no known name."""
+        import importlib
+        names = set(self._regs)
+        names.add(importlib.import_module(f"emu.arch.{self.core.arch}.timing").STACK_POINTER)
+        bits = {self.core.reg_bit(n): n for n in names}          # all already numbered: a lookup
+        if sorted(bits) != list(range(len(bits))):
+            return None
+        return [bits[i] for i in range(len(bits))]
+
+    def _load(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                regs, blocks = pickle.load(f)
+        except Exception:  # noqa: BLE001 - a missing or unreadable file is only a cold start
+            return
+        if not isinstance(regs, list) or not isinstance(blocks, dict):
+            return
+        for i, name in enumerate(regs):                          # a fresh model: numbers in this order
+            if self.core.reg_bit(name) != i:
+                return
+        self._regs = set(regs)
+        self.blocks = blocks
+        self.ninsns = sum(len(v[0]) for v in blocks.values())
+        self.saved = len(blocks)
+
+    def save(self) -> None:
+        """Write the descriptions made since the file was read (atomically: processes may race)."""
+        if self.path is None or len(self.blocks) <= self.saved:
+            return
+        regs = self._numbering()
+        if regs is None:
+            return
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(tmp, "wb") as f:
+                pickle.dump((regs, self.blocks), f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+            self.saved = len(self.blocks)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):   # at exit: never a traceback
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+
+
+_DESCRIBERS: dict[tuple, _Describer] = {}
+
+
+def _code_version() -> str:
+    """What the descriptions are computed by: the cycle model's and the architectures' Python
+    sources, Capstone's version and Python's (pickled objects)."""
+    import capstone
+    h = hashlib.sha256(f"{capstone.__version__} {sys.version_info[:2]}".encode())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [os.path.join(root, "asm", "verify.py")]               # the disassembler's configuration
+    for sub in ("cycles", "arch"):
+        for dirpath, dirnames, files in os.walk(os.path.join(root, sub)):
+            dirnames.sort()
+            paths += [os.path.join(dirpath, n) for n in sorted(files) if n.endswith((".py", ".toml"))]
+    for path in paths:
+        with open(path, "rb") as f:
+            h.update(os.path.relpath(path, root).encode() + b"\0" + f.read() + b"\0")
+    return h.hexdigest()
+
+
+def _describer_path(core: Any, key: tuple) -> str | None:
+    """``$GOEMU_CYCLES_DESCRIBE_CACHE``: unset or 1, the build cache's ``cycles``
+    folder; 0, no file (descriptions stay in the process); else a folder."""
+    where = os.environ.get("GOEMU_CYCLES_DESCRIBE_CACHE", "1")
+    if where == "0":
+        return None
+    try:
+        if where == "1":
+            from ..build import cache_dir
+            where = str(cache_dir() / "cycles")
+        digest = hashlib.sha256((repr(key) + _code_version()).encode()).hexdigest()[:20]
+        return os.path.join(where, f"describe-{core.arch}-{digest}.pickle")
+    except (OSError, ImportError):
+        return None
+
+
+def _describer(core: Any) -> _Describer | None:
+    """The shared describer of a CoreModel's data (None for any other core:
+    its blocks are described by the account itself)."""
+    try:
+        from .model import CoreModel
+    except ImportError:
+        return None
+    if type(core) is not CoreModel:
+        return None
+    key = (core.name, json.dumps(core.data, sort_keys=True, default=str))
+    d = _DESCRIBERS.get(key)
+    if d is None:
+        d = _DESCRIBERS[key] = _Describer(CoreModel(core.data), _describer_path(core, key))
+    return d
+
+
+@atexit.register
+def _save_describers() -> None:
+    for d in list(_DESCRIBERS.values()):
+        d.save()
 
 
 def _rec_of(r, kind: str, cache_misses: int | None = None) -> EventRecord:

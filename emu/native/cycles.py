@@ -128,7 +128,11 @@ _DRAIN = ctypes.CFUNCTYPE(None)
 def fits(core_branch: dict, hier) -> bool:
     """Whether a core's predictor and caches fit the C tables (else the account stays in Python)."""
     lim = limits()
-    return (int(core_branch["bht_entries"]) <= lim["bht"] and int(core_branch["btb_entries"]) <= lim["btb"]
+    # C indexes modulo these (a mask for powers of two) and pushes on the RAS: none may be empty
+    sizes = (int(core_branch["bht_entries"]), int(core_branch["btb_entries"]), int(core_branch["ras_entries"]),
+             hier.l1i.nsets, hier.l1d.nsets, hier.l2.nsets)
+    return (min(sizes) >= 1
+            and int(core_branch["bht_entries"]) <= lim["bht"] and int(core_branch["btb_entries"]) <= lim["btb"]
             and int(core_branch["ras_entries"]) <= lim["ras"]
             and all(c.nsets * c.ways <= lim["l1"] for c in (hier.l1i, hier.l1d))
             and hier.l2.nsets * hier.l2.ways <= lim["l2"])

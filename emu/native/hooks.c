@@ -507,9 +507,15 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
     return 0;
 }
 
+/* x % n, without a division when n is a power of two (every configured size so far); n >= 1
+ * (emu/native/cycles.py fits() keeps a core with an empty table in Python) */
+static inline uint64_t mod_n(uint64_t x, uint32_t n) {
+    return (n & (n - 1)) ? x % n : x & (n - 1);
+}
+
 static inline int lru_touch(uint32_t nsets, uint32_t ways, uint64_t *hits, uint64_t *misses,
                             uint32_t *cnt, uint64_t *lines, uint64_t lineno) {
-    uint32_t si = (uint32_t)(lineno % nsets);
+    uint32_t si = (uint32_t)mod_n(lineno, nsets);
     uint64_t *s = lines + (uint64_t)si * ways;
     uint32_t n = cnt[si];
     for (uint32_t i = 0; i < n; i++) {
@@ -597,7 +603,7 @@ static void ras_push(goemu_cycles *a, uint64_t v) {
 }
 
 static int btb(goemu_cycles *a, uint64_t pc, uint64_t target) {
-    uint32_t i = (uint32_t)((pc >> a->shift) % a->nbtb);
+    uint32_t i = (uint32_t)mod_n(pc >> a->shift, a->nbtb);
     int hit = a->btb_tag[i] == pc && a->btb_target[i] == target;
     a->btb_tag[i] = pc;
     a->btb_target[i] = target;
@@ -608,7 +614,7 @@ static int observe(goemu_cycles *a, uint32_t kind, uint64_t pc, uint64_t target,
     int wrong = 0;
     switch (kind) {
     case K_COND: {
-        uint32_t i = (uint32_t)(((pc >> a->shift) ^ (uint64_t)a->ghr) % a->nbht);
+        uint32_t i = (uint32_t)mod_n((pc >> a->shift) ^ (uint64_t)a->ghr, a->nbht);
         uint8_t c = a->bht[i];
         int taken = target != ft;
         wrong = (c >= 2) != taken;
@@ -754,7 +760,7 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
     }
     /* the I-cache */
     goemu_lru *l1i = &a->l1i;
-    uint32_t si = (uint32_t)(b->line0 % l1i->nsets);
+    uint32_t si = (uint32_t)mod_n(b->line0, l1i->nsets);
     uint32_t cnt = l1i->cnt[si];
     if (b->nlines == 1 && cnt && l1i->line[(uint64_t)si * l1i->ways + cnt - 1] == b->line0) {
         l1i->hits++;
@@ -801,9 +807,26 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
 void goemu_cycles_mem(void *uc, int type, uint64_t addr, int size, int64_t value, void *user_data) {
     (void)uc; (void)type; (void)value;
     goemu_cycles *a = (goemu_cycles *)user_data;
-    uint64_t ls = a->line_size;
-    uint64_t first = addr / ls, last = (addr + (uint64_t)(size > 1 ? size : 1) - 1) / ls;
-    uint64_t pen = hier_lines(a, &a->l1d, a->l2pen_d, first, last);
+    uint64_t ls = a->line_size, end = addr + (uint64_t)(size > 1 ? size : 1) - 1;
+    uint64_t first, last;
+    if (ls && !(ls & (ls - 1))) {
+        uint32_t sh = (uint32_t)__builtin_ctzll(ls);
+        first = addr >> sh;
+        last = end >> sh;
+    } else {
+        first = addr / ls;
+        last = end / ls;
+    }
+    goemu_lru *l1d = &a->l1d;
+    if (first == last) {                          /* the line already most recent in its set: a hit, nothing moves */
+        uint32_t si = (uint32_t)mod_n(first, l1d->nsets);
+        uint32_t n = l1d->cnt[si];
+        if (n && l1d->line[(uint64_t)si * l1d->ways + n - 1] == first) {
+            l1d->hits++;
+            return;
+        }
+    }
+    uint64_t pen = hier_lines(a, l1d, a->l2pen_d, first, last);
     if (pen && a->tap) {              /* (trace tap) the instruction's phase; it owes the cycles */
         a->pen_dcache += pen;
         charge(a, a->tap->phase < NPH ? a->tap->phase : a->mode, pen);
