@@ -364,25 +364,31 @@ void goemu_cycles_forget(goemu_cycles *a) {
 
 /* ---- the pipeline: pipeline.py Pipeline._issue / drain / step, the same arithmetic */
 static uint64_t pipe_issue_at(goemu_pipe *q, uint32_t ports, uint64_t t, uint32_t occ, int book) {
-    int64_t best_c = -1;
+    /* ports in increasing order (ctz), the lowest-numbered port on a tie as in Python; a port's
+       candidate cycle only grows while its ring is scanned, so the scan stops once it reaches the best
+       cycle of a lower port (it cannot win) */
+    uint64_t best_c = UINT64_MAX;
     uint32_t best_p = 0;
-    for (uint32_t p = 0; p < MAX_PORTS && ports; p++, ports >>= 1) {
-        if (!(ports & 1)) continue;
+    for (uint32_t m = ports & ((1u << MAX_PORTS) - 1u); m; m &= m - 1) {
+        uint32_t p = (uint32_t)__builtin_ctz(m);
         const uint64_t *ring = q->ring[p];
         uint64_t c = t;
         for (;;) {
             while (ring[c % PORT_RING] == c + 1) c++;
+            if (c >= best_c) goto next;
             uint32_t k = 1;
             while (k < occ && ring[(c + k) % PORT_RING] != c + k + 1) k++;
             if (k >= occ) break;
             c += k;
         }
-        if (best_c < 0 || (int64_t)c < best_c) { best_c = (int64_t)c; best_p = p; }
+        best_c = c; best_p = p;
+        if (c == t) break;                        /* no later port can start earlier */
+    next:;
     }
-    if (!book) return (uint64_t)best_c;
+    if (!book) return best_c;
     uint64_t *ring = q->ring[best_p];
-    for (uint32_t k = 0; k < occ; k++) ring[((uint64_t)best_c + k) % PORT_RING] = (uint64_t)best_c + k + 1;
-    return (uint64_t)best_c;
+    for (uint32_t k = 0; k < occ; k++) ring[(best_c + k) % PORT_RING] = best_c + k + 1;
+    return best_c;
 }
 
 static inline uint64_t umax(uint64_t x, uint64_t y) { return x > y ? x : y; }
@@ -425,10 +431,10 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
         q->ready[rb] = q->fast[rb] = t + 1;
     }
     uint64_t last = d, t_addr = d;
-    for (uint32_t m = op->addr, r = 0; m; m >>= 1, r++) if ((m & 1) && q->ready[r] > t_addr) t_addr = q->ready[r];
+    for (uint32_t m = op->addr; m; m &= m - 1) { uint32_t r = (uint32_t)__builtin_ctz(m); if (q->ready[r] > t_addr) t_addr = q->ready[r]; }
     const uint64_t *src = (fl & OPF_FAST_DST) ? q->fast : q->ready;
     uint64_t t_regs = d;
-    for (uint32_t m = op->reads, r = 0; m; m >>= 1, r++) if ((m & 1) && src[r] > t_regs) t_regs = src[r];
+    for (uint32_t m = op->reads; m; m &= m - 1) { uint32_t r = (uint32_t)__builtin_ctz(m); if (src[r] > t_regs) t_regs = src[r]; }
     if (op->agu_ports) {                          /* issues in order, every operand (a store's data) ready */
         uint64_t t_q = umax((fl & OPF_STORE) ? umax(t_addr, t_regs) : t_addr, q->ready[QUEUE_BIT]);
         uint32_t mp = (fl & OPF_LOAD) ? op->load_ports : op->sa_ports;
@@ -481,10 +487,10 @@ static uint64_t pipe_step(goemu_cycles *a, const goemu_op *op) {
             if (sv > last) last = sv;
         }
     }
-    for (uint32_t m = op->writes, r = 0; m; m >>= 1, r++) if (m & 1) { q->ready[r] = result; q->fast[r] = result_fast; }
+    for (uint32_t m = op->writes; m; m &= m - 1) { uint32_t r = (uint32_t)__builtin_ctz(m); q->ready[r] = result; q->fast[r] = result_fast; }
     if (op->base) {
         uint64_t tb = (has_agu ? agu : t_addr) + 1;
-        for (uint32_t m = op->base, r = 0; m; m >>= 1, r++) if (m & 1) q->ready[r] = q->fast[r] = tb;
+        for (uint32_t m = op->base; m; m &= m - 1) { uint32_t r = (uint32_t)__builtin_ctz(m); q->ready[r] = q->fast[r] = tb; }
     }
     uint64_t complete;
     if (fl & OPF_CONTROL) {
