@@ -6,7 +6,7 @@ timed in a child process of its own (the plain run's time depends on what
 ran before it in a process by up to 50%; in a fresh one it is steady), as
 CPU time of ``Machine.run`` after a collection, best of three:
 
-- raw Unicorn (emu.bench._raw_seconds: every goemu hook removed);
+- raw Unicorn (emu.bench._raw_seconds: every goemu hook removed, no instruction count: the stricter baseline the layers table judges against);
 - the plain run;
 - ``--cycles``, the first account of the process, no file of descriptions
   (it describes every block);
@@ -58,7 +58,7 @@ def _child(arch: str, calls: int, layer: str) -> dict:
             insns = ref.icount
             gc.collect()
             t = time.process_time()
-            _raw_seconds(mc, insns)
+            _raw_seconds(mc, insns, count=False)
             dt = time.process_time() - t
         else:
             if layer != "plain":             # (cycles-file: the file was written by an earlier child)
