@@ -24,7 +24,7 @@ import ctypes
 from unicorn.unicorn_py3.unicorn import uclib
 
 from ..errors import GoemuError
-from . import native as _fmt            # _fmt.CHUNK read at run time (tests make chunks small)
+from . import native as _fmt  # _fmt.CHUNK read at run time (tests make chunks small)
 
 _SINK_LIVE = ("f", "_queue", "_worker", "_error")   # a sink's fields that are not its position
 
@@ -648,7 +648,7 @@ class NativeRecorder(Recorder):
         (from the pc column: when C's table of recorded pcs is full)."""
         import numpy as np
         arr = np.frombuffer(pcs, dtype="<u8")
-        seen, mc = self.seen, self.mc
+        seen = self.seen
         new = [pc for pc in np.unique(arr).tolist() if pc not in seen]
         if len(new) > 1:                # in the order of their first execution
             at = np.searchsorted(np.array(new, dtype=np.uint64), arr)
