@@ -219,6 +219,12 @@ class CycleAccount:
         self._closed: dict[str, list[EventRecord]] = {"split": [], "unsplit": []}
         self._raw_records: list[bytes] = []
 
+    @property
+    def native(self):
+        """The account's C side (emu.native.cycles.NativeCycles) once it runs in C, else None.
+        The C trace recorder points its per-instruction view at it."""
+        return self._native
+
     # -- attaching ------------------------------------------------------------
     def attach(self) -> CycleAccount:
         if self._handles:

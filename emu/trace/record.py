@@ -305,7 +305,7 @@ class Recorder:
 def _account_unusable(account) -> str | None:
     """Why a cycle account cannot ride along with the C recorder (None: it can)."""
     from ..native.cycles import fits
-    if account.attached or account.instructions or getattr(account, "_native", None) is not None:
+    if account.attached or account.instructions or account.native is not None:
         return "the cycle account has already run (give the recorder a fresh, unattached one)"
     if account.tap:
         return "the cycle account gives its records to the Python recorder (tap is on)"
@@ -497,7 +497,7 @@ class NativeRecorder(Recorder):
         acct = self.account
         if acct is not None:
             acct.attach()       # in C; its block hook before the recorder's code hook
-            nat = getattr(acct, "_native", None)
+            nat = acct.native
             if nat is None:
                 acct.detach()
                 from ..engine import EngineError
@@ -531,8 +531,8 @@ class NativeRecorder(Recorder):
             self.done = True
             st.done = 1
             st.active = 0
-            if self.account is not None and getattr(self.account, "_native", None) is not None:
-                self.account._native.set_tap(None)      # the account outlives this state
+            if self.account is not None and self.account.native is not None:
+                self.account.native.set_tap(None)      # the account outlives this state
             for hd in self._handles:
                 self.mc.hooks.remove(hd)
             self.mc.engine.unregister(self._part)
