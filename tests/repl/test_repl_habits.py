@@ -7,6 +7,7 @@ import re
 import pytest
 from repl_helpers import batch, values
 
+from emu.arch import get_arch
 from emu.debugger import new_debugger
 from emu.repl import Session, run_repl
 from emu.run import load_program
@@ -334,27 +335,7 @@ def test_ni_over_call_oldstack_and_finish_in_newstack(arch):
 
 def test_bt_more_frames_line(tmp_path):
     prog = tmp_path / "deep.s"
-    prog.write_text("""
-TEXT bottom, $0-0
-	RET
-
-TEXT rec, $16-8
-	mov rax, qword ptr [FP]
-	test rax, rax
-	jz done
-	dec rax
-	mov qword ptr [rsp], rax
-	call rec
-	RET
-done:
-	call bottom
-	RET
-
-TEXT main, $16-0
-	mov qword ptr [rsp], 100
-	call rec
-	RET
-""")
+    prog.write_text(get_arch("amd64").program("deep").replace("DEPTH", "100"))   # the debug bench's program
     out = batch(tmp_path, "amd64", "buggy", "b bottom\nc\nbt\nbt 3\nbt full\n", program=str(prog))
     bt = out.split("(goemu) bt\n")[1].split("(goemu)")[0].splitlines()
     # bottom, 101 rec, main, goexit: 104 frames
