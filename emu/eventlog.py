@@ -45,6 +45,13 @@ class EventLog:
             self._kinds.append(kind)
         return k
 
+    def _sid(self, keys: tuple[str, ...]) -> int:
+        s = self._shape_ix.get(keys)
+        if s is None:
+            s = self._shape_ix[keys] = len(self._shapes)
+            self._shapes.append(keys)
+        return s
+
     def add(self, kind: str, icount: int, pc: int, detail: dict | None) -> None:
         i = len(self._kind)
         self._kind.append(self._kid(kind))
@@ -58,30 +65,6 @@ class EventLog:
     def extend(self, evs: Iterable) -> None:
         for ev in evs:
             self.add(ev.kind, ev.icount, ev.pc, ev.detail)
-
-    def extend_columns(self, kinds, icounts, pcs, details) -> None:
-        """Events as columns (the native event ring's drain)."""
-        base = len(self._kind)
-        kid = self._kind_ix
-        self._kind.extend([kid[k] if k in kid else self._kid(k) for k in kinds])
-        self._icount.extend(icounts)
-        self._pc.extend(pcs)
-        vals, voff, shape, shape_ix = self._vals, self._voff, self._shape, self._shape_ix
-        for i, d in enumerate(details):
-            at = len(vals)
-            voff.append(at)
-            if d is None:
-                d = {}
-            s = shape_ix.get(tuple(d))
-            if s is not None:
-                try:
-                    vals.extend(d.values())
-                    shape.append(s)
-                    continue
-                except (TypeError, OverflowError):
-                    del vals[at:]
-            del voff[-1]
-            self._redo(base + i, d)
 
     def extend_typed(self, names, keys, which, icounts, pcs, values) -> None:
         """Events given as whole columns (the native event ring's drain, no
@@ -97,12 +80,7 @@ class EventLog:
         kid = np.array([self._kid(k) for k in names], dtype=np.uint16)
         sid = np.empty(len(keys), dtype=np.int32)
         for t, ks in enumerate(keys):
-            ks = tuple(ks)
-            s = self._shape_ix.get(ks)
-            if s is None:
-                s = self._shape_ix[ks] = len(self._shapes)
-                self._shapes.append(ks)
-            sid[t] = s
+            sid[t] = self._sid(tuple(ks))
         width = np.array([len(ks) for ks in keys], dtype=np.uint64)
         w = width[which]
         ends = np.cumsum(w, dtype=np.uint64)
@@ -129,12 +107,7 @@ class EventLog:
         vals = d.values()
         self._voff.append(len(self._vals))
         if all(type(v) is int and 0 <= v < _U64 for v in vals):
-            keys = tuple(d)
-            s = self._shape_ix.get(keys)
-            if s is None:
-                s = self._shape_ix[keys] = len(self._shapes)
-                self._shapes.append(keys)
-            self._shape.append(s)
+            self._shape.append(self._sid(tuple(d)))
             self._vals.extend(vals)
         else:
             self._shape.append(-1)

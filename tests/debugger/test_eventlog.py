@@ -18,8 +18,7 @@ def _events():
 def test_columns_give_back_the_events():
     evs = _events()
     log = EventLog(Event)
-    log.extend_columns([e.kind for e in evs[:4]], [e.icount for e in evs[:4]], [e.pc for e in evs[:4]],
-                       [e.detail for e in evs[:4]])
+    log.extend(evs[:4])
     for e in evs[4:]:
         log.append(e)
     assert len(log) == len(evs) and log == evs and list(log) == evs
