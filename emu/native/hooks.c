@@ -783,9 +783,11 @@ static void cycles_body(goemu_cycles *a, goemu_counter *c, void *uc, uint64_t ad
     for (uint32_t i = 0; i < b->nseg; i++) {
         uint32_t j = b->seg0 + i;
         uint64_t cyc = 0;
-        if (tap) for (uint32_t e = 0; e < a->seg_n[j]; e++) cyc += tap_step(tap, pipe_step(a, op++));
-        else
-        for (uint32_t e = 0; e < a->seg_n[j]; e++) cyc += pipe_step(a, op++);
+        for (uint32_t e = 0; e < a->seg_n[j]; e++) {
+            uint64_t k = pipe_step(a, op++);
+            cyc += k;
+            if (tap) tap_step(tap, k);                                  /* (trace tap) */
+        }
         int8_t ph = a->seg_phase[j];
         uint32_t p = ph >= 0 ? (uint32_t)ph : mode;
         if (p != mode) {
